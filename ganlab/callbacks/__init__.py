@@ -1,0 +1,8 @@
+"""Lightning callbacks: sample grids, training-time metrics, run metadata, divergence guard."""
+
+from ganlab.callbacks.divergence import DivergenceGuard
+from ganlab.callbacks.fid import FIDCallback
+from ganlab.callbacks.run_info import RunInfo
+from ganlab.callbacks.samples import SampleGrid
+
+__all__ = ["DivergenceGuard", "FIDCallback", "RunInfo", "SampleGrid"]

@@ -1,0 +1,94 @@
+"""From a composed config to objects: consistency checks, then the module and its pieces.
+
+Everything is built with ``hydra.utils.instantiate`` from ``_target_`` paths; nothing here
+names an architecture, loss or dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from ganlab.module import GANModule
+
+
+class ConfigError(ValueError):
+    """An inconsistent or invalid configuration, reported before any work starts."""
+
+
+# keys that must agree with the dataset (they interpolate from it by default)
+_MUST_MATCH = [
+    ("generator.resolution", "dataset.resolution"),
+    ("generator.channels", "dataset.channels"),
+    ("discriminator.resolution", "dataset.resolution"),
+    ("discriminator.channels", "dataset.channels"),
+    ("generator.num_classes", "dataset.num_classes"),
+    ("discriminator.num_classes", "dataset.num_classes"),
+    ("discriminator.z_dim", "generator.z_dim"),
+    ("dataset.datamodule.batches_per_step", "optim.n_critic"),
+]
+
+_MISSING = object()
+
+
+def _get(cfg: DictConfig, key: str) -> Any:
+    try:
+        return OmegaConf.select(cfg, key, default=_MISSING, throw_on_missing=True)
+    except Exception as e:  # an interpolation that cannot resolve
+        raise ConfigError(f"{key}: {e}".splitlines()[0]) from e
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ``ConfigError`` (one line, naming the keys) when G, D, data and optim disagree."""
+    for key, ref in _MUST_MATCH:
+        a, b = _get(cfg, key), _get(cfg, ref)
+        if a is not _MISSING and b is not _MISSING and a != b:
+            raise ConfigError(f"{key}={a} does not match {ref}={b}; set them to the same value "
+                              f"(by default {key} follows ${{{ref}}})")
+    for key in ("optim.n_critic", "optim.n_gen", "dataset.batch_size", "trainer.max_steps"):
+        value = _get(cfg, key)
+        if value is not _MISSING and (not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{key}={value}; valid: an integer >= 1")
+    every = _get(cfg, "metrics.every_n_steps")
+    if isinstance(every, int) and every < 1:
+        raise ConfigError(f"metrics.every_n_steps={every}; valid: an integer >= 1")
+    if _get(cfg, "generator.z_dim") is _MISSING:
+        raise ConfigError("generator.z_dim is missing; every generator config must set its latent size")
+
+
+def build(node: Any, key: str, **kwargs: Any) -> Any:
+    """``instantiate(node, **kwargs)`` with errors reduced to one line that names the config key."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as e:
+        cause = e.__cause__ if e.__cause__ is not None else e
+        raise ConfigError(f"{key}: {cause}".splitlines()[0]) from e
+
+
+def build_module(cfg: DictConfig) -> GANModule:
+    """The GANModule described by ``cfg`` (fresh weights)."""
+    regularizers = {name: build(node, f"regularizers.{name}") for name, node in (cfg.get("regularizers") or {}).items()}
+    return GANModule(
+        generator=build(cfg.generator, "generator"),
+        discriminator=build(cfg.discriminator, "discriminator"),
+        loss=build(cfg.loss, "loss"),
+        g_optimizer=build(cfg.optim.g, "optim.g"),
+        d_optimizer=build(cfg.optim.d, "optim.d"),
+        g_scheduler=build(cfg.optim.g_scheduler, "optim.g_scheduler") if cfg.optim.get("g_scheduler") else None,
+        d_scheduler=build(cfg.optim.d_scheduler, "optim.d_scheduler") if cfg.optim.get("d_scheduler") else None,
+        n_critic=cfg.optim.n_critic,
+        n_gen=cfg.optim.n_gen,
+        regularizers=regularizers,
+        sample_seed=cfg.seed,
+        num_classes=cfg.generator.get("num_classes", 0) or 0,
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+
+
+def build_callbacks(cfg: DictConfig) -> list:
+    """Callbacks from ``callbacks`` and the metric callbacks from ``metrics.callbacks``."""
+    nodes = {**(cfg.get("callbacks") or {}), **(cfg.metrics.get("callbacks") or {})}
+    return [build(node, f"callbacks.{name}") for name, node in nodes.items() if node is not None]

@@ -1,0 +1,127 @@
+"""In-memory image sets and the batch iterator that replaces a DataLoader for them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass
+class ImageData:
+    """A whole dataset held as tensors.
+
+    Attributes:
+        x: uint8 images [N, C, H, W] already at the target resolution and channels
+            (scaled to [-1, 1] per batch, on the device), or float data [N, D] used as is.
+        y: int64 class labels [N], or None for unlabelled data.
+        name: the dataset's name, for messages and metric cards.
+    """
+
+    x: Tensor
+    y: Tensor | None
+    name: str
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+def to_model_space(x: Tensor) -> Tensor:
+    """uint8 [0, 255] -> float [-1, 1]; float data passes unchanged."""
+    if x.dtype == torch.uint8:
+        return x.float().div_(127.5).sub_(1.0)
+    return x
+
+
+def fit_images(x: Tensor, resolution: int, channels: int) -> Tensor:
+    """Bring uint8 images [N, C, H, W] to [N, channels, resolution, resolution].
+
+    Square images 4 pixels smaller than the target (MNIST's 28 -> 32) are padded with the
+    background value, which keeps every digit pixel exact (the LeNet convention); other sizes
+    are resized with antialiasing after a centre crop to a square.
+    """
+    if x.dtype != torch.uint8 or x.dim() != 4:
+        raise ValueError(f"expected uint8 images [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
+    c, h, w = x.shape[1:]
+    if c != channels:
+        if c == 1 and channels == 3:
+            x = x.expand(-1, 3, -1, -1)
+        elif c == 3 and channels == 1:
+            # ITU-R 601-2 luma, as PIL's convert("L")
+            luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            x = (x.float() * luma).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+        else:
+            raise ValueError(f"cannot convert {c}-channel images to channels={channels}; valid: 1 or 3")
+    if h != w:
+        s = min(h, w)
+        top, left = (h - s) // 2, (w - s) // 2
+        x = x[:, :, top : top + s, left : left + s]
+        h = w = s
+    if h == resolution:
+        return x.contiguous()
+    if h + 4 == resolution:
+        # pad with the corner value (the background of digit-like images)
+        background = int(x[:, :, 0, 0].float().median())
+        return F.pad(x, (2, 2, 2, 2), value=background).contiguous()
+    out = F.interpolate(x.float(), size=(resolution, resolution), mode="bilinear", antialias=True,
+                        align_corners=False)
+    return out.round_().clamp_(0, 255).to(torch.uint8).contiguous()
+
+
+class InMemoryBatches:
+    """Batches drawn by index from one tensor, in a seeded permutation per epoch.
+
+    Written by hand because a DataLoader over in-memory data pays per-item indexing and
+    collation on every step; here a batch is one gather on the training device. Under DDP each
+    rank takes a disjoint strided share of the same permutation. The iterator is stateful
+    (``state_dict``/``load_state_dict``), so a resumed run continues the same data order.
+
+    Args:
+        data: the dataset.
+        batch_size: samples per yielded batch (already multiplied by the number of D updates
+            per training step, so each D update gets fresh reals).
+        seed: base seed; epoch ``e`` uses permutation seed ``seed + e``.
+        rank, world_size: this process's share under data parallelism.
+        device: where the data lives; batches are gathered there.
+    """
+
+    def __init__(self, data: ImageData, batch_size: int, seed: int = 0, rank: int = 0,
+                 world_size: int = 1, device: torch.device | str = "cpu") -> None:
+        per_rank = len(data) // world_size
+        if per_rank < batch_size:
+            raise ValueError(
+                f"dataset {data.name!r} has {len(data)} samples, fewer than one batch of {batch_size} per "
+                f"process; lower dataset.batch_size or optim.n_critic"
+            )
+        self.x = data.x.to(device)
+        self.y = data.y.to(device) if data.y is not None else None
+        self.batch_size, self.seed = batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+        self._start = 0  # batches already served in the current epoch (set on resume)
+        self._served = 0
+
+    def __len__(self) -> int:
+        return (self.x.shape[0] // self.world_size) // self.batch_size
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor | None]]:
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        perm = torch.randperm(self.x.shape[0], generator=g)[self.rank :: self.world_size]
+        perm = perm.to(self.x.device)
+        bs, start = self.batch_size, self._start
+        self._start = 0
+        for i in range(start, len(self)):
+            self._served = i + 1
+            idx = perm[i * bs : (i + 1) * bs]
+            yield to_model_space(self.x[idx]), (self.y[idx] if self.y is not None else None)
+        self.epoch += 1
+        self._served = 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "served": self._served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self._start = int(state["epoch"]), int(state["served"])

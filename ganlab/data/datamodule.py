@@ -1,0 +1,89 @@
+"""GANDataModule: real data for the D steps, and sample indices for evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from ganlab.data.base import ImageData, InMemoryBatches
+
+
+class GANDataModule(pl.LightningDataModule):
+    """Serves batches of ``batch_size * batches_per_step`` real samples per training step.
+
+    Args:
+        name: the dataset's name (cards, messages, feature-extractor choice).
+        source: a factory returning ``ImageData`` (in memory) or a torch ``Dataset`` of
+            (image in [-1, 1], label) pairs (streamed through a DataLoader, for large folders).
+        resolution, channels, num_classes: the data's shape, shared with G and D by interpolation.
+        batch_size: samples per D update.
+        batches_per_step: real batches consumed per training step (= optim.n_critic).
+        on_device: keep in-memory data on the training device (GPU) instead of host memory.
+        seed: seed of the per-epoch permutation.
+        num_workers: DataLoader workers, used only for streamed datasets.
+        eval_samples: generated samples per evaluation; eval_batch_size: per generator call.
+    """
+
+    def __init__(self, name: str, source: Callable[[], ImageData | Dataset], resolution: int | None,
+                 channels: int, num_classes: int = 0, batch_size: int = 64, batches_per_step: int = 1,
+                 on_device: bool = True, seed: int = 0, num_workers: int = 2, eval_samples: int = 2000,
+                 eval_batch_size: int = 500) -> None:
+        super().__init__()
+        self.name, self.source = name, source
+        self.resolution, self.channels, self.num_classes = resolution, channels, num_classes
+        self.batch_size, self.batches_per_step = batch_size, batches_per_step
+        self.on_device, self.seed, self.num_workers = on_device, seed, num_workers
+        self.eval_samples, self.eval_batch_size = eval_samples, eval_batch_size
+        self.data: ImageData | Dataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.data is None:
+            self.data = self.source()
+            self._check_shape()
+
+    def _check_shape(self) -> None:
+        if not isinstance(self.data, ImageData) or self.data.x.dim() != 4:
+            return
+        c, h, w = self.data.x.shape[1:]
+        if (c, h, w) != (self.channels, self.resolution, self.resolution):
+            raise ValueError(
+                f"dataset {self.name!r} yields images {c}x{h}x{w} but dataset.channels={self.channels}, "
+                f"dataset.resolution={self.resolution}"
+            )
+
+    def _device(self) -> torch.device:
+        if self.on_device and self.trainer is not None:
+            return self.trainer.strategy.root_device
+        return torch.device("cpu")
+
+    def _rank(self) -> tuple[int, int]:
+        return (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
+
+    def train_dataloader(self) -> InMemoryBatches | DataLoader:
+        self.setup()
+        per_step = self.batch_size * self.batches_per_step
+        rank, world = self._rank()
+        if isinstance(self.data, ImageData):
+            return InMemoryBatches(self.data, per_step, seed=self.seed, rank=rank, world_size=world,
+                                   device=self._device())
+        # streamed: Lightning adds a DistributedSampler under DDP
+        return DataLoader(self.data, batch_size=per_step, shuffle=True, drop_last=True,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          generator=torch.Generator().manual_seed(self.seed))
+
+    def val_dataloader(self) -> list[Tensor]:
+        """Sample indices [B] per evaluation batch, this rank's strided share."""
+        rank, world = self._rank()
+        n, b = self.eval_samples, self.eval_batch_size
+        return [torch.arange(i, min(i + b, n)) for i in range(0, n, b)][rank::world]
+
+    def real_images(self) -> ImageData:
+        """The in-memory real set (for reference statistics of metrics)."""
+        self.setup()
+        if not isinstance(self.data, ImageData):
+            raise TypeError(f"dataset {self.name!r} is streamed; reference statistics need an in-memory set")
+        return self.data

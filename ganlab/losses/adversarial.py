@@ -1,0 +1,72 @@
+"""Adversarial losses on discriminator logits.
+
+Each class has ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits, real_logits=None)``,
+both returning a scalar mean over the batch. Log-probabilities go through softplus on logits
+(log sigmoid(t) = -softplus(-t)), never sigmoid followed by log.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class AdversarialLoss:
+    """Base class: the two halves of a GAN objective on logits [N] -> scalar."""
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Minimax(AdversarialLoss):
+    """Goodfellow et al. 2014, Eq. 1: D maximizes log D(x) + log(1 - D(G(z))); G minimizes log(1 - D(G(z)))."""
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()  # -log D(x) - log(1 - D(G(z)))
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        return -F.softplus(fake_logits).mean()  # log(1 - D(G(z))): saturates when D rejects fakes
+
+
+class NonSaturating(Minimax):
+    """Goodfellow et al. 2014, Sec. 3: G maximizes log D(G(z)) instead, for strong early gradients."""
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        return F.softplus(-fake_logits).mean()  # -log D(G(z))
+
+
+class LeastSquares(AdversarialLoss):
+    """Mao et al. 2017 (LSGAN), Eq. 9 with a=0, b=1, c=1: squared distances of D's raw outputs to targets."""
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits**2).mean()
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        return 0.5 * ((fake_logits - 1) ** 2).mean()
+
+
+class Hinge(AdversarialLoss):
+    """Lim & Ye 2017; Miyato et al. 2018: D gets max(0, 1 - D(x)) + max(0, 1 + D(G(z))), G gets -D(G(z))."""
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        return -fake_logits.mean()
+
+
+class Wasserstein(AdversarialLoss):
+    """Arjovsky et al. 2017: the critic estimates E[f(x)] - E[f(G(z))]; needs a Lipschitz constraint
+    (weight clipping or a gradient penalty, see ganlab.losses.regularizers)."""
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return fake_logits.mean() - real_logits.mean()
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        return -fake_logits.mean()

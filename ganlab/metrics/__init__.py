@@ -1,0 +1,1 @@
+"""Feature extractors and metrics (FID during training; the full suite in ganlab-eval)."""

@@ -1,0 +1,213 @@
+"""GANModule: the two-player game as a LightningModule with manual optimization.
+
+The module names no architecture, loss or dataset: it receives a generator, a discriminator, an
+adversarial loss, optimizer factories and optional regularizers, all built from config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from ganlab.losses.adversarial import AdversarialLoss
+from ganlab.losses.regularizers import Regularizer
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
+
+
+def _noop() -> None:
+    return None
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Turn off weight gradients of ``module`` inside the block (gradients still flow through it).
+
+    Done by hand instead of Lightning's ``toggle_optimizer``, which walks every parameter of
+    every optimizer on each call; this walks only the one network.
+    """
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def grad_norm(module: nn.Module) -> Tensor:
+    """L2 norm of all gradients of ``module`` (0 when none exist)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+class GANModule(pl.LightningModule):
+    """Alternating minimax game: per training step ``n_critic`` D updates, then ``n_gen`` G updates.
+
+    Args:
+        generator: maps z [N, z_dim] (and labels y [N]) to samples; must expose ``z_dim``.
+        discriminator: maps samples (and labels) to logits [N].
+        loss: an adversarial loss with ``d_loss`` and ``g_loss``.
+        g_optimizer, d_optimizer: partial optimizers, completed with each network's parameters.
+        g_scheduler, d_scheduler: optional partial LR schedulers, stepped once per training step.
+        n_critic: D updates per training step; the batch holds ``n_critic`` fresh real batches.
+        n_gen: G updates per training step.
+        regularizers: name -> D regularizer (penalty and/or constraint), e.g. {"gp": GradientPenalty()}.
+        num_sample_images: size of the fixed noise batch used for sample grids.
+        sample_seed: seed of that fixed noise batch (the same z for a whole run and across runs).
+        num_classes: number of classes for conditional models (0: unconditional).
+        config: the resolved run config, stored in checkpoints to rebuild the networks.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        loss: AdversarialLoss,
+        g_optimizer: OptimizerFactory,
+        d_optimizer: OptimizerFactory,
+        g_scheduler: SchedulerFactory | None = None,
+        d_scheduler: SchedulerFactory | None = None,
+        n_critic: int = 1,
+        n_gen: int = 1,
+        regularizers: Mapping[str, Regularizer] | None = None,
+        num_sample_images: int = 64,
+        sample_seed: int = 0,
+        num_classes: int = 0,
+        config: dict | None = None,
+    ) -> None:
+        super().__init__()
+        if n_critic < 1 or n_gen < 1:
+            raise ValueError(f"optim.n_critic={n_critic}, optim.n_gen={n_gen}; valid: integers >= 1")
+        self.automatic_optimization = False
+        self.generator, self.discriminator, self.loss = generator, discriminator, loss
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.g_scheduler, self.d_scheduler = g_scheduler, d_scheduler
+        self.n_critic, self.n_gen = n_critic, n_gen
+        self.regularizers = dict(regularizers or {})
+        self.num_classes = num_classes
+        self.config = config
+        self.z_dim: int = generator.z_dim
+        g = torch.Generator().manual_seed(sample_seed)
+        # fixed noise (and labels) for sample grids: a buffer, so checkpoints and resumes keep it
+        self.register_buffer("sample_z", torch.randn(num_sample_images, self.z_dim, generator=g))
+        labels = torch.arange(num_sample_images) % num_classes if num_classes else torch.zeros(0)
+        self.register_buffer("sample_y", labels.long())
+        self._d_steps = 0  # D updates so far, for lazy regularization
+
+    # ----------------------------------------------------------------- sampling
+    def noise(self, n: int) -> Tensor:
+        return torch.randn(n, self.z_dim, device=self.device)
+
+    def random_labels(self, n: int) -> Tensor | None:
+        return torch.randint(0, self.num_classes, (n,), device=self.device) if self.num_classes else None
+
+    @torch.no_grad()
+    def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Samples for evaluation: G in eval mode, no graph; train mode restored afterwards."""
+        was_training = self.generator.training
+        self.generator.eval()
+        out = self.generator(z, y)
+        self.generator.train(was_training)
+        return out
+
+    def sample_grid_images(self) -> Tensor:
+        """Samples from the fixed noise batch [num_sample_images, C, H, W]."""
+        return self.generate(self.sample_z, self.sample_y if self.num_classes else None)
+
+    # ----------------------------------------------------------------- training
+    def configure_optimizers(self):
+        opt_g = self.g_optimizer(self.generator.parameters())
+        opt_d = self.d_optimizer(self.discriminator.parameters())
+        schedulers = [s(o) for s, o in ((self.g_scheduler, opt_g), (self.d_scheduler, opt_d)) if s is not None]
+        return [opt_g, opt_d], schedulers
+
+    def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> None:
+        real_all, labels_all = batch  # [n_critic * N, ...]: one fresh real batch per D update
+        opt_g, opt_d = self.optimizers()
+        # one training step = one game iteration: only the last G update advances global_step
+        # (max_steps, checkpoint intervals); Lightning would otherwise count every optimizer step
+        opt_d._on_before_step = opt_d._on_after_step = _noop
+        log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
+        reals = real_all.chunk(self.n_critic)
+        labels = labels_all.chunk(self.n_critic) if labels_all is not None else [None] * self.n_critic
+        for real, y in zip(reals, labels, strict=True):
+            d_stats = self._d_step(opt_d, real, y if self.num_classes else None, log_now)
+        for i in range(self.n_gen):
+            if i < self.n_gen - 1:
+                opt_g._on_before_step = opt_g._on_after_step = _noop
+            g_stats = self._g_step(opt_g, real.shape[0], log_now)
+        for scheduler in self.lr_schedulers() if self.lr_schedulers() is not None else []:
+            scheduler.step()
+        if log_now:
+            stats = {**d_stats, **g_stats}
+            self.log("train/d_loss", stats.pop("train/d_loss"), prog_bar=True)
+            self.log("train/g_loss", stats.pop("train/g_loss"), prog_bar=True)
+            self.log_dict(stats)
+
+    def _d_step(self, opt: torch.optim.Optimizer, real: Tensor, y: Tensor | None, log_now: bool) -> dict:
+        n = real.shape[0]
+        y_fake = self.random_labels(n)
+        with torch.no_grad():
+            fake = self.generator(self.noise(n), y_fake)  # no graph: the D step must not reach G
+        real_logits = self.discriminator(real, y)
+        fake_logits = self.discriminator(fake, y_fake)
+        loss = self.loss.d_loss(real_logits, fake_logits)
+        stats = {}
+        for name, reg in self.regularizers.items():
+            if self._d_steps % reg.every == 0:
+                penalty = reg(self.discriminator, real, fake)
+                if penalty is not None:
+                    # lazy regularization (Karras et al. 2020): every k-th step, weight scaled by k
+                    loss = loss + reg.weight * reg.every * penalty
+                    stats[f"train/{name}"] = penalty.detach()
+        opt.zero_grad(set_to_none=True)  # also drops D grads left by the previous G step
+        self.manual_backward(loss)
+        if log_now:
+            stats["train/grad_norm_d"] = grad_norm(self.discriminator)
+        opt.step()
+        for reg in self.regularizers.values():
+            reg.after_d_step(self.discriminator)
+        self._d_steps += 1
+        return {**stats, "train/d_loss": loss.detach(), "train/d_real": real_logits.detach().mean(),
+                "train/d_fake": fake_logits.detach().mean()}
+
+    def _g_step(self, opt: torch.optim.Optimizer, n: int, log_now: bool) -> dict:
+        y_fake = self.random_labels(n)
+        fake = self.generator(self.noise(n), y_fake)
+        with frozen(self.discriminator):  # gradients flow through D to G; D's weights get none
+            loss = self.loss.g_loss(self.discriminator(fake, y_fake))
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        stats = {"train/g_loss": loss.detach()}
+        if log_now:
+            stats["train/grad_norm_g"] = grad_norm(self.generator)
+        opt.step()
+        return stats
+
+    # ----------------------------------------------------------------- evaluation
+    def validation_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        """Generate the samples for one evaluation batch; metric callbacks consume them.
+
+        ``batch`` holds sample indices [B]; the noise is seeded by the first index, so every
+        evaluation (and every number of processes) uses the same z for the same samples.
+        """
+        g = torch.Generator().manual_seed(int(batch[0]))
+        z = torch.randn(batch.shape[0], self.z_dim, generator=g).to(self.device)
+        y = (batch % self.num_classes).to(self.device) if self.num_classes else None
+        return self.generate(z, y)
+
+    # ----------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["ganlab"] = {"config": self.config, "d_steps": self._d_steps}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._d_steps = int(checkpoint.get("ganlab", {}).get("d_steps", 0))

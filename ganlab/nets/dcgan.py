@@ -1,0 +1,88 @@
+"""DCGAN generator and discriminator (Radford et al. 2016), for any power-of-two resolution >= 16."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+
+def _check_resolution(resolution: int, who: str) -> int:
+    """Number of 2x up/down-sampling stages between 4x4 and the resolution."""
+    stages = math.log2(resolution) - 2 if resolution > 0 else -1
+    if resolution < 16 or not stages.is_integer():
+        raise ValueError(
+            f"{who}.resolution={resolution}: DCGAN needs a power of two >= 16 (16, 32, 64, ...); "
+            f"set dataset.resolution accordingly"
+        )
+    return int(stages)
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Weights N(0, 0.02); BatchNorm scale N(1, 0.02), shift 0 (Radford et al. 2016, Sec. 4)."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """z -> 4x4 by a transposed conv, then stride-2 transposed convs with BatchNorm+ReLU; tanh out.
+
+    Args:
+        z_dim: latent size.
+        resolution: output height = width, a power of two >= 16.
+        channels: output channels.
+        width: channels of the last hidden stage; stage i from the output has width * 2**i
+            (width=64 at 64x64 gives the paper's 512-256-128-64).
+    """
+
+    def __init__(self, z_dim: int = 100, resolution: int = 32, channels: int = 3, width: int = 64) -> None:
+        super().__init__()
+        stages = _check_resolution(resolution, "generator")
+        self.z_dim = z_dim
+        c = width * 2 ** (stages - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim, c, 4, 1, 0, bias=False), nn.BatchNorm2d(c), nn.ReLU(True),  # [N, c, 4, 4]
+        ]
+        for _ in range(stages - 1):
+            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(True)]
+            c //= 2
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]  # [N, channels, R, R]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Stride-2 convs with LeakyReLU(0.2), BatchNorm on all but the first; a 4x4 conv to one logit.
+
+    Args:
+        resolution: input height = width, a power of two >= 16.
+        channels: input channels.
+        width: channels of the first stage, doubled at each following stage.
+        batchnorm: BatchNorm after convs 2..n (off for critics with a gradient penalty, which
+            Gulrajani et al. 2017 advise against combining with batch norm).
+    """
+
+    def __init__(self, resolution: int = 32, channels: int = 3, width: int = 64, batchnorm: bool = True) -> None:
+        super().__init__()
+        stages = _check_resolution(resolution, "discriminator")
+        c = width
+        layers: list[nn.Module] = [nn.Conv2d(channels, c, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for _ in range(stages - 1):
+            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=not batchnorm)]
+            layers += [nn.BatchNorm2d(c * 2)] if batchnorm else []
+            layers += [nn.LeakyReLU(0.2, True)]
+            c *= 2
+        layers += [nn.Conv2d(c, 1, 4, 1, 0)]  # [N, 1, 1, 1]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(x).flatten()  # [N]

@@ -1,0 +1,73 @@
+"""Fully connected generator and discriminator (the seed design; Goodfellow et al. 2014 style MLPs)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+
+def _shape(resolution: int | None, channels: int) -> tuple[int, ...]:
+    # resolution None: flat data [N, channels] (e.g. 2-D toy sets); else images [N, C, H, W]
+    return (channels,) if resolution is None else (channels, resolution, resolution)
+
+
+class MLPGenerator(nn.Module):
+    """z [N, z_dim] -> hidden layers with LeakyReLU(0.2) -> C*H*W with tanh, reshaped to images.
+
+    Args:
+        z_dim: latent size.
+        resolution: output height = width, or None for flat outputs [N, channels].
+        channels: output channels (or features when resolution is None).
+        hidden: widths of the hidden layers.
+        batchnorm: BatchNorm1d after each hidden layer.
+        out_activation: "tanh" for data in [-1, 1], "none" for unbounded data (toy 2-D sets).
+    """
+
+    def __init__(self, z_dim: int = 100, resolution: int | None = 32, channels: int = 1,
+                 hidden: Sequence[int] = (128, 256, 512, 1024), batchnorm: bool = False,
+                 out_activation: str = "tanh") -> None:
+        super().__init__()
+        if out_activation not in ("tanh", "none"):
+            raise ValueError(f"generator.out_activation={out_activation!r}; valid: 'tanh', 'none'")
+        self.z_dim, self.out_shape = z_dim, _shape(resolution, channels)
+        layers: list[nn.Module] = []
+        width = z_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h)]
+            layers += [nn.BatchNorm1d(h)] if batchnorm else []
+            layers += [nn.LeakyReLU(0.2)]
+            width = h
+        layers += [nn.Linear(width, math.prod(self.out_shape))]
+        layers += [nn.Tanh()] if out_activation == "tanh" else []
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)  # [N, C, H, W] or [N, D]
+
+
+class MLPDiscriminator(nn.Module):
+    """Flattened input -> hidden layers with LeakyReLU(0.2) -> one logit per sample.
+
+    Args:
+        resolution: input height = width, or None for flat inputs [N, channels].
+        channels: input channels (or features when resolution is None).
+        hidden: widths of the hidden layers.
+    """
+
+    def __init__(self, resolution: int | None = 32, channels: int = 1,
+                 hidden: Sequence[int] = (512, 256, 128)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(_shape(resolution, channels))
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(0.2)]
+            width = h
+        layers += [nn.Linear(width, 1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(x).squeeze(1)  # [N]
+
+

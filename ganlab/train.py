@@ -1,0 +1,67 @@
+"""ganlab-train: compose a GAN from config, train it with Lightning, return the optimized metric."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig
+
+from ganlab.config import ConfigError, build, build_callbacks, build_module, validate
+
+log = logging.getLogger("ganlab.train")
+
+# the config tree lives beside the package in the repository (installed with `pip install -e`)
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Validate -> instantiate -> fit; returns ``cfg.optimized_metric`` (None when not logged)."""
+    validate(cfg)
+    pl.seed_everything(cfg.seed, workers=True)
+
+    log.info("Dataset <%s> at %sx%s, %s channel(s)", cfg.dataset.name, cfg.dataset.resolution,
+             cfg.dataset.resolution, cfg.dataset.channels)
+    datamodule = build(cfg.dataset.datamodule, "dataset.datamodule")
+    try:
+        datamodule.setup("fit")  # load the data now: a missing folder fails before any training
+    except (FileNotFoundError, ValueError) as e:
+        raise ConfigError(str(e).splitlines()[0]) from e
+
+    log.info("GAN: G <%s>, D <%s>, loss <%s>", cfg.generator._target_, cfg.discriminator._target_,
+             cfg.loss._target_)
+    model = build_module(cfg)
+    callbacks = build_callbacks(cfg)
+    logger = build(cfg.logger, "logger") if cfg.get("logger") else False
+    trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
+
+    log.info("Training for %d steps", cfg.trainer.max_steps)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+
+    metric = trainer.callback_metrics.get(cfg.optimized_metric)
+    if metric is None:
+        return None
+    log.info("%s = %.4f", cfg.optimized_metric, float(metric))
+    return float(metric)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def _main(cfg: DictConfig) -> float | None:
+    try:
+        return train(cfg)
+    except ConfigError as e:
+        # one line, before any training; nothing written by earlier runs is touched
+        log.error("%s", e)
+        sys.exit(f"ganlab-train: error: {e}")
+
+
+def main() -> None:
+    """Console entry point (``ganlab-train``)."""
+    _main()
+
+
+if __name__ == "__main__":
+    main()
