@@ -135,6 +135,7 @@ class GANModule(pl.LightningModule):
         opt_g, opt_d = self.optimizers()
         # one training step = one game iteration: only the last G update advances global_step
         # (max_steps, checkpoint intervals); Lightning would otherwise count every optimizer step
+        counted = (opt_g._on_before_step, opt_g._on_after_step)
         opt_d._on_before_step = opt_d._on_after_step = _noop
         log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
         reals = real_all.chunk(self.n_critic)
@@ -142,8 +143,8 @@ class GANModule(pl.LightningModule):
         for real, y in zip(reals, labels, strict=True):
             d_stats = self._d_step(opt_d, real, y if self.num_classes else None, log_now)
         for i in range(self.n_gen):
-            if i < self.n_gen - 1:
-                opt_g._on_before_step = opt_g._on_after_step = _noop
+            last = i == self.n_gen - 1
+            opt_g._on_before_step, opt_g._on_after_step = counted if last else (_noop, _noop)
             g_stats = self._g_step(opt_g, real.shape[0], log_now)
         for scheduler in self.lr_schedulers() if self.lr_schedulers() is not None else []:
             scheduler.step()
@@ -152,6 +153,10 @@ class GANModule(pl.LightningModule):
             self.log("train/d_loss", stats.pop("train/d_loss"), prog_bar=True)
             self.log("train/g_loss", stats.pop("train/g_loss"), prog_bar=True)
             self.log_dict(stats)
+            # x-axis = training steps completed, as checkpoints count them (the G step above has
+            # advanced global_step), not Lightning's batch counter, which lags one behind
+            if self.loggers:
+                self.log("step", float(self.global_step), logger=True, prog_bar=False)
 
     def _d_step(self, opt: torch.optim.Optimizer, real: Tensor, y: Tensor | None, log_now: bool) -> dict:
         n = real.shape[0]
@@ -205,9 +210,25 @@ class GANModule(pl.LightningModule):
         y = (batch % self.num_classes).to(self.device) if self.num_classes else None
         return self.generate(z, y)
 
+    def setup(self, stage: str) -> None:
+        if self.trainer.world_size > 1:
+            # every rank starts from the same seed (same initial weights); offset its noise stream
+            # so the ranks draw different z, as a bigger single-process batch would
+            torch.manual_seed(torch.initial_seed() + 1_000_003 * self.trainer.global_rank)
+
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["ganlab"] = {"config": self.config, "d_steps": self._d_steps}
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        checkpoint["ganlab"] = {"config": self.config, "d_steps": self._d_steps, "rng": rng}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self._d_steps = int(checkpoint.get("ganlab", {}).get("d_steps", 0))
+        state = checkpoint.get("ganlab", {})
+        self._d_steps = int(state.get("d_steps", 0))
+        rng = state.get("rng")
+        # the noise stream continues where it stopped, so a resumed run matches an uninterrupted one
+        if rng is not None and (self._trainer is None or self.trainer.world_size == 1):
+            torch.set_rng_state(rng["torch"])
+            if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(rng["cuda"])

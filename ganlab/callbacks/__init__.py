@@ -2,7 +2,8 @@
 
 from ganlab.callbacks.divergence import DivergenceGuard
 from ganlab.callbacks.fid import FIDCallback
+from ganlab.callbacks.progress import StepProgressBar
 from ganlab.callbacks.run_info import RunInfo
 from ganlab.callbacks.samples import SampleGrid
 
-__all__ = ["DivergenceGuard", "FIDCallback", "RunInfo", "SampleGrid"]
+__all__ = ["DivergenceGuard", "FIDCallback", "RunInfo", "SampleGrid", "StepProgressBar"]

@@ -58,5 +58,8 @@ class FIDCallback(pl.Callback):
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         value = self.metric.compute()  # synced over ranks
         self.metric.reset()  # keeps the real statistics
-        pl_module.log(self.tag, value, prog_bar=True)
-        pl_module.log("val/eval_seconds", time.perf_counter() - self._start)
+        seconds = time.perf_counter() - self._start
+        pl_module.log(self.tag, value, prog_bar=True, logger=False)  # for checkpoints and the progress bar
+        if trainer.logger is not None and trainer.is_global_zero:
+            # at the step the checkpoint carries, not Lightning's lagging batch counter
+            trainer.logger.log_metrics({self.tag: float(value), "val/eval_seconds": seconds}, step=trainer.global_step)

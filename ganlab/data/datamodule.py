@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytorch_lightning as pl
 import torch
@@ -10,6 +10,22 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from ganlab.data.base import ImageData, InMemoryBatches
+
+
+class IndexBatches:
+    """Batches of sample indices [B] for evaluation; rank r of w takes batches r, r + w, ...
+
+    (A plain list would be read by Lightning as several dataloaders.)
+    """
+
+    def __init__(self, n: int, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
+        self.batches = [torch.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)][rank::world_size]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return iter(self.batches)
 
 
 class GANDataModule(pl.LightningDataModule):
@@ -75,11 +91,10 @@ class GANDataModule(pl.LightningDataModule):
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           generator=torch.Generator().manual_seed(self.seed))
 
-    def val_dataloader(self) -> list[Tensor]:
+    def val_dataloader(self) -> IndexBatches:
         """Sample indices [B] per evaluation batch, this rank's strided share."""
         rank, world = self._rank()
-        n, b = self.eval_samples, self.eval_batch_size
-        return [torch.arange(i, min(i + b, n)) for i in range(0, n, b)][rank::world]
+        return IndexBatches(self.eval_samples, self.eval_batch_size, rank, world)
 
     def real_images(self) -> ImageData:
         """The in-memory real set (for reference statistics of metrics)."""

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
+# torch-fidelity's PyTorch port of the 2015-12-05 TF Inception used by every FID implementation
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 class InceptionFeatures(nn.Module):
-    """2048-d pool features of the TF-ported Inception-v3 used by pytorch-fid, torch-fidelity and torchmetrics.
+    """2048-d pool features of the TF-ported Inception-v3 (as pytorch-fid, torch-fidelity, torchmetrics).
 
     Args:
-        weights: path to a local copy of ``pt_inception-2015-12-05-6726825d.pth``; None lets
-            torch-fidelity download it (fails offline with a message naming this key).
+        weights: path to a local copy of ``weights-inception-2015-12-05-6726825d.pth``; None lets
+            torch-fidelity download it (fails offline with a message naming the config key).
     """
 
     num_features = 2048
@@ -25,18 +35,23 @@ class InceptionFeatures(nn.Module):
         super().__init__()
         from torchmetrics.image.fid import NoTrainInceptionV3
 
-        if weights is not None and not Path(weights).is_file():
-            raise FileNotFoundError(
-                f"Inception weights not found at {weights}; set metrics.fid.feature.weights "
-                f"(dataset.feature.weights / paths.inception_weights) to a local copy of {INCEPTION_FILE}"
-            )
+        self.sha256 = None
+        if weights is not None:
+            if not Path(weights).is_file():
+                raise FileNotFoundError(
+                    f"Inception weights not found at {weights}; set paths.inception_weights (or "
+                    f"dataset.feature.weights) to a local copy of {INCEPTION_FILE}"
+                )
+            # data only: a crafted file cannot run code; torch-fidelity then reads the vetted file
+            torch.load(weights, map_location="cpu", weights_only=True)
+            self.sha256 = sha256(weights)
         try:
             self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
                                           feature_extractor_weights_path=weights)
         except (OSError, RuntimeError) as e:  # URLError is an OSError
             raise FileNotFoundError(
-                f"could not download the Inception weights {INCEPTION_FILE} ({type(e).__name__}); "
-                f"put a local copy on disk and set paths.inception_weights=/path/to/{INCEPTION_FILE}"
+                f"could not download the Inception weights {INCEPTION_FILE} ({type(e).__name__}); put a local "
+                f"copy on disk and set paths.inception_weights=/path/to/{INCEPTION_FILE}"
             ) from e
 
     def forward(self, x: Tensor) -> Tensor:

@@ -1,0 +1,183 @@
+"""A small MNIST digit classifier: the offline FID feature extractor for digit-like datasets."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import io
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganlab.data.base import to_model_space
+from ganlab.data.mnist5k import load_mnist5k
+
+# SHA-256 of the committed ganlab/assets/digit_classifier.pt (rewrite after retraining)
+DIGIT_CLASSIFIER_SHA256 = "d5af5fcf1c447dd0ad78ed60af1ff72a4107228979051f12fd220938322defa4"
+WEIGHTS_KEY = "metrics.fid.feature.weights"
+HELD_OUT_PER_CLASS = 100
+
+
+def default_weights_path() -> Path:
+    """The packaged weights file, ganlab/assets/digit_classifier.pt."""
+    return Path(str(importlib.resources.files("ganlab") / "assets" / "digit_classifier.pt"))
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    """3x3 conv + BatchNorm + ReLU, then 2x2 max-pool: [N, c_in, H, W] -> [N, c_out, H/2, W/2]."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True), nn.MaxPool2d(2))
+
+
+class DigitClassifier(nn.Module):
+    """CNN for 1x32x32 digits in [-1, 1]: three conv stages, a 128-d feature layer, 10 logits."""
+
+    num_features: int = 128
+
+    def __init__(self) -> None:
+        super().__init__()
+        # [N, 1, 32, 32] -> [N, 32, 16, 16] -> [N, 64, 8, 8] -> [N, 128, 4, 4] -> [N, 128, 2, 2]
+        self.body = nn.Sequential(_block(1, 32), _block(32, 64), _block(64, 128), nn.AvgPool2d(2))
+        # [N, 512] -> [N, 128]
+        self.fc = nn.Sequential(nn.Linear(512, 128, bias=False), nn.BatchNorm1d(128), nn.ReLU(inplace=True))
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(128, 10)  # [N, 128] -> [N, 10]
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate activations [N, 128] (the FID features) of images [N, 1, 32, 32]."""
+        return self.fc(self.body(x).flatten(1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits [N, 10]."""
+        return self.head(self.dropout(self.features(x)))
+
+
+class DigitFeatures(nn.Module):
+    """Frozen DigitClassifier as a torchmetrics FID feature extractor: images in [-1, 1] -> [N, 128]."""
+
+    num_features: int = 128
+    name: str = "digit_classifier"
+
+    def __init__(self, weights: str | None = None) -> None:
+        super().__init__()
+        path = default_weights_path() if weights is None else Path(os.path.expanduser(weights))
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"digit classifier weights not found at {path}; set {WEIGHTS_KEY} to a file written by "
+                f"scripts/train_digit_classifier.py"
+            )
+        data = path.read_bytes()
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        if weights is None and self.sha256 != DIGIT_CLASSIFIER_SHA256:
+            raise ValueError(
+                f"{path} has SHA-256 {self.sha256}, expected {DIGIT_CLASSIFIER_SHA256}; "
+                f"reinstall ganlab or pass your own file via {WEIGHTS_KEY}"
+            )
+        # weights_only: the checkpoint is data (tensors and plain values), never code
+        ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        self.path, self.meta = str(path), dict(ckpt.get("meta", {}))
+        self.net = DigitClassifier()
+        self.net.load_state_dict(ckpt["state_dict"])
+        self.net.requires_grad_(False)
+        super().train(False)
+
+    def train(self, mode: bool = True) -> DigitFeatures:
+        """Stay in eval mode whatever is asked (BatchNorm uses its running statistics)."""
+        return super().train(False)
+
+    def _prepare(self, x: Tensor) -> Tensor:
+        """[N, C, H, W] in [-1, 1] (C in {1, 3}, any square size; uint8 is scaled) -> [N, 1, 32, 32]."""
+        if x.dim() != 4 or x.shape[1] not in (1, 3):
+            raise ValueError(f"expected images [N, 1 or 3, H, W], got {tuple(x.shape)}")
+        x = to_model_space(x).float().to(self.net.head.weight.device)
+        if x.shape[1] == 3:
+            x = x.mean(1, keepdim=True)  # [N, 1, H, W]
+        if x.shape[-2:] == (28, 28):
+            x = F.pad(x, (2, 2, 2, 2), value=-1.0)  # as the training data was made (MNIST's 28 -> 32)
+        elif x.shape[-2:] != (32, 32):
+            x = F.interpolate(x, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
+        return x
+
+    @torch.no_grad()
+    def forward(self, x: Tensor) -> Tensor:
+        """Features float32 [N, 128]."""
+        return self.net.features(self._prepare(x)).float()
+
+    @torch.no_grad()
+    def logits(self, x: Tensor) -> Tensor:
+        """Class logits float32 [N, 10]."""
+        return self.net(self._prepare(x)).float()
+
+
+def held_out_split(labels: Tensor, seed: int) -> tuple[Tensor, Tensor]:
+    """Stratified split of labels [N]: HELD_OUT_PER_CLASS per class held out; sorted (train, held) indices."""
+    g = torch.Generator().manual_seed(seed)
+    held = []
+    for c in torch.unique(labels).tolist():
+        idx = torch.nonzero(labels == c).flatten()
+        held.append(idx[torch.randperm(idx.numel(), generator=g)[:HELD_OUT_PER_CLASS]])
+    mask = torch.zeros(labels.numel(), dtype=torch.bool)
+    mask[torch.cat(held)] = True
+    return torch.nonzero(~mask).flatten(), torch.nonzero(mask).flatten()
+
+
+def random_shift(x: Tensor, max_shift: int, g: torch.Generator) -> Tensor:
+    """Shift each image [N, C, H, W] by integer (dy, dx) in [-max_shift, max_shift], filling with -1."""
+    n, _, h, w = x.shape
+    p = max_shift
+    padded = F.pad(x, (p, p, p, p), value=-1.0)  # [N, C, H+2p, W+2p]
+    dy, dx = torch.randint(0, 2 * p + 1, (2, n, 1), generator=g)  # offsets into padded, [N, 1] each
+    rows = (dy + torch.arange(h))[:, :, None]  # [N, H, 1]
+    cols = (dx + torch.arange(w))[:, None, :]  # [N, 1, W]
+    out = padded.permute(0, 2, 3, 1)[torch.arange(n)[:, None, None], rows, cols]  # [N, H, W, C]
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+@torch.no_grad()
+def accuracy(net: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500) -> float:
+    """Top-1 accuracy of net (put in eval mode) on images [N, 1, 32, 32] in [-1, 1]."""
+    net.eval()
+    preds = torch.cat([net(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    return (preds == y).float().mean().item()
+
+
+def train_digit_classifier(epochs: int, seed: int, out: str) -> dict:
+    """Train on mnist5k minus a stratified held-out 1,000; save {"state_dict", "meta"} to out; return meta."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    data = load_mnist5k(resolution=32, channels=1)
+    x, y = to_model_space(data.x), data.y  # [5000, 1, 32, 32] in [-1, 1], [5000]
+    train_idx, held_idx = held_out_split(y, seed)
+    xt, yt = x[train_idx], y[train_idx]
+    net = DigitClassifier()
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    batch, steps = 128, (len(xt) + 127) // 128
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        net.train()
+        perm = torch.randperm(len(xt), generator=g)
+        for i in range(steps):
+            idx = perm[i * batch : (i + 1) * batch]
+            loss = F.cross_entropy(net(random_shift(xt[idx], 2, g)), yt[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    meta = {
+        "held_out_accuracy": accuracy(net, x[held_idx], y[held_idx]),
+        "train_accuracy": accuracy(net, xt, yt),
+        "split_seed": seed, "seed": seed, "epochs": epochs,
+        "n_train": len(train_idx), "n_held_out": len(held_idx),
+        "dataset": data.name, "input": "1x32x32 in [-1, 1]", "num_features": DigitClassifier.num_features,
+        "torch": str(torch.__version__),  # plain str: weights_only loading rejects TorchVersion
+    }
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    # no timings in the file, so the same run at the same path rewrites the same bytes
+    torch.save({"state_dict": state, "meta": meta}, out)
+    return {**meta, "train_seconds": round(time.perf_counter() - start, 1)}

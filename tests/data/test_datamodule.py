@@ -1,0 +1,87 @@
+"""mnist5k loading, image fitting, and the in-memory batch iterator (order, sharding, resume)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganlab.data import GANDataModule, ImageData, InMemoryBatches, fit_images, to_model_space
+from ganlab.data.mnist5k import load_mnist5k, mnist5k_raw
+
+
+def test_mnist5k_is_embedded_and_balanced():
+    raw = mnist5k_raw()
+    assert raw.x.shape == (5000, 1, 28, 28) and raw.x.dtype == torch.uint8
+    assert raw.y.bincount().tolist() == [500] * 10
+    padded = load_mnist5k(32, 1).x
+    assert padded.shape == (5000, 1, 32, 32)
+    assert torch.equal(padded[:, :, 2:30, 2:30], raw.x)  # padding keeps every pixel exact
+    assert padded[:, :, :2].max() == 0
+    x = to_model_space(padded[:10])
+    assert x.min() == -1 and x.max() == 1
+
+
+def test_fit_images_resize_and_channels():
+    x = torch.full((2, 3, 20, 30), 200, dtype=torch.uint8)
+    out = fit_images(x, 16, 1)
+    assert out.shape == (2, 1, 16, 16) and (out == 200).all()  # grey 200 stays 200 through luma and resize
+    with pytest.raises(ValueError, match="channels=2"):
+        fit_images(x, 16, 2)
+
+
+def _data(n: int = 40) -> ImageData:
+    x = torch.arange(n, dtype=torch.float32).view(n, 1)  # value = index, to read orders back
+    return ImageData(x, torch.arange(n), "ids")
+
+
+def test_epochs_are_seeded_permutations():
+    it = InMemoryBatches(_data(), batch_size=8, seed=5)
+    epoch0 = torch.cat([x for x, _ in it]).flatten()
+    epoch1 = torch.cat([x for x, _ in it]).flatten()
+    assert sorted(epoch0.tolist()) == list(range(40))
+    assert not torch.equal(epoch0, epoch1)
+    again = InMemoryBatches(_data(), batch_size=8, seed=5)
+    assert torch.equal(torch.cat([x for x, _ in again]).flatten(), epoch0)
+
+
+def test_ranks_get_disjoint_shares():
+    shares = [torch.cat([x for x, _ in InMemoryBatches(_data(), 4, seed=1, rank=r, world_size=2)]).flatten()
+              for r in (0, 1)]
+    assert len(shares[0]) == len(shares[1]) == 20
+    assert not set(shares[0].tolist()) & set(shares[1].tolist())
+
+
+def test_resume_continues_the_same_order():
+    full = InMemoryBatches(_data(), 4, seed=2)
+    order = [x.flatten().tolist() for _, (x, _) in zip(range(15), _forever(full), strict=False)]
+    part = InMemoryBatches(_data(), 4, seed=2)
+    it = iter(part)
+    for _ in range(3):
+        next(it)
+    state = part.state_dict()
+    resumed = InMemoryBatches(_data(), 4, seed=2)
+    resumed.load_state_dict(state)
+    rest = [x.flatten().tolist() for _, (x, _) in zip(range(12), _forever(resumed), strict=False)]
+    assert rest == order[3:]
+
+
+def _forever(batches):
+    while True:
+        yield from batches
+
+
+def test_too_small_dataset_is_clear():
+    with pytest.raises(ValueError, match="fewer than one batch of 64"):
+        InMemoryBatches(_data(40), 64)
+
+
+def test_datamodule_checks_shape_and_serves_n_critic_batches():
+    images = torch.zeros(100, 1, 8, 8, dtype=torch.uint8)
+    dm = GANDataModule("zeros", lambda: ImageData(images, None, "zeros"), resolution=8, channels=1, batch_size=10,
+                       batches_per_step=3, eval_samples=25, eval_batch_size=10)
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (30, 1, 8, 8) and y is None and (x == -1).all()
+    assert [b.tolist() for b in dm.val_dataloader()][-1] == list(range(20, 25))
+    bad = GANDataModule("zeros", lambda: ImageData(images, None, "zeros"), resolution=16, channels=1)
+    with pytest.raises(ValueError, match="yields images 1x8x8 but dataset.channels=1, dataset.resolution=16"):
+        bad.setup()
