@@ -24,6 +24,21 @@ def _noop() -> None:
     return None
 
 
+def eval_noise(start: int, n: int, z_dim: int, seed: int = 0, block: int = 1024) -> Tensor:
+    """z [n, z_dim] for evaluation samples start..start+n-1: sample i's z depends only on (seed, i).
+
+    Noise is drawn in fixed blocks of ``block`` samples, each from its own seeded generator, so
+    any batch size and any number of processes see the same z for the same sample.
+    """
+    rows = []
+    for b in range(start // block, (start + n - 1) // block + 1):
+        g = torch.Generator().manual_seed(seed * 1_000_003 + b)
+        z = torch.randn(block, z_dim, generator=g)  # [block, z_dim]
+        lo, hi = max(start - b * block, 0), min(start + n - b * block, block)
+        rows.append(z[lo:hi])
+    return torch.cat(rows)
+
+
 @contextmanager
 def frozen(module: nn.Module) -> Iterator[None]:
     """Turn off weight gradients of ``module`` inside the block (gradients still flow through it).
@@ -205,8 +220,7 @@ class GANModule(pl.LightningModule):
         ``batch`` holds sample indices [B]; the noise is seeded by the first index, so every
         evaluation (and every number of processes) uses the same z for the same samples.
         """
-        g = torch.Generator().manual_seed(int(batch[0]))
-        z = torch.randn(batch.shape[0], self.z_dim, generator=g).to(self.device)
+        z = eval_noise(int(batch[0]), batch.shape[0], self.z_dim).to(self.device)
         y = (batch % self.num_classes).to(self.device) if self.num_classes else None
         return self.generate(z, y)
 

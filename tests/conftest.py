@@ -30,6 +30,12 @@ TINY = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    """Reference-feature cache of the whole test session (also seen by subprocesses), never ~/.cache."""
+    os.environ["GANLAB_CACHE"] = str(tmp_path_factory.mktemp("ganlab-cache"))
+
+
 @pytest.fixture(autouse=True)
 def _small_threads():
     torch.set_num_threads(1)  # many tiny ops: threads only add contention on 2 cores

@@ -1,9 +1,9 @@
 """Lightning callbacks: sample grids, training-time metrics, run metadata, divergence guard."""
 
 from ganlab.callbacks.divergence import DivergenceGuard
-from ganlab.callbacks.fid import FIDCallback
+from ganlab.callbacks.metrics import MetricsCallback
 from ganlab.callbacks.progress import StepProgressBar
 from ganlab.callbacks.run_info import RunInfo
 from ganlab.callbacks.samples import SampleGrid
 
-__all__ = ["DivergenceGuard", "FIDCallback", "RunInfo", "SampleGrid", "StepProgressBar"]
+__all__ = ["DivergenceGuard", "MetricsCallback", "RunInfo", "SampleGrid", "StepProgressBar"]

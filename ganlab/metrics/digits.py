@@ -61,6 +61,7 @@ class DigitFeatures(nn.Module):
 
     num_features: int = 128
     name: str = "digit_classifier"
+    resize = "28x28: pad 2 px with -1; other sizes: antialiased bilinear to 32x32; RGB: mean of channels"
 
     def __init__(self, weights: str | None = None) -> None:
         super().__init__()
@@ -106,6 +107,12 @@ class DigitFeatures(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Features float32 [N, 128]."""
         return self.net.features(self._prepare(x)).float()
+
+    @torch.no_grad()
+    def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(features [N, 128], class logits [N, 10]) in one pass."""
+        f = self.net.features(self._prepare(x))
+        return f.float(), self.net.head(f).float()
 
     @torch.no_grad()
     def logits(self, x: Tensor) -> Tensor:

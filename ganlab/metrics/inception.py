@@ -10,6 +10,8 @@ from torch import Tensor, nn
 
 # torch-fidelity's PyTorch port of the 2015-12-05 TF Inception used by every FID implementation
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+# torch.hub convention: the file name carries the first hex digits of the file's SHA-256
+EXPECTED_SHA256_PREFIX = "6726825d"
 
 
 def sha256(path: str | Path) -> str:
@@ -30,8 +32,9 @@ class InceptionFeatures(nn.Module):
 
     num_features = 2048
     name = "inception-v3-compat"
+    resize = "uint8 RGB, bilinear to 299x299 as TF 1.x (torch-fidelity), 1-channel repeated to RGB"
 
-    def __init__(self, weights: str | None = None) -> None:
+    def __init__(self, weights: str | None = None, expected_sha256: str | None = EXPECTED_SHA256_PREFIX) -> None:
         super().__init__()
         from torchmetrics.image.fid import NoTrainInceptionV3
 
@@ -40,13 +43,18 @@ class InceptionFeatures(nn.Module):
             if not Path(weights).is_file():
                 raise FileNotFoundError(
                     f"Inception weights not found at {weights}; set paths.inception_weights (or "
-                    f"dataset.feature.weights) to a local copy of {INCEPTION_FILE}"
+                    f"feature.weights) to a local copy of {INCEPTION_FILE}"
                 )
             # data only: a crafted file cannot run code; torch-fidelity then reads the vetted file
             torch.load(weights, map_location="cpu", weights_only=True)
             self.sha256 = sha256(weights)
+            if expected_sha256 and not self.sha256.startswith(expected_sha256):
+                raise ValueError(
+                    f"{weights} has SHA-256 {self.sha256[:16]}..., expected {expected_sha256}...: not the standard "
+                    f"FID Inception, so its FIDs are not comparable; to use it anyway set feature.expected_sha256=null"
+                )
         try:
-            self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
+            self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"],
                                           feature_extractor_weights_path=weights)
         except (OSError, RuntimeError) as e:  # URLError is an OSError
             raise FileNotFoundError(
@@ -54,9 +62,14 @@ class InceptionFeatures(nn.Module):
                 f"copy on disk and set paths.inception_weights=/path/to/{INCEPTION_FILE}"
             ) from e
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Images in [-1, 1] [N, C, H, W] (C = 1 or 3) -> features [N, 2048]."""
+    def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Images in [-1, 1] [N, C, H, W] (C = 1 or 3) -> (pool features [N, 2048], logits [N, 1008])."""
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # the uint8 input the port expects
-        return self.net(x).float()
+        pool, logits = self.net._torch_fidelity_forward(x)
+        return pool.reshape(x.shape[0], -1).float(), logits.reshape(x.shape[0], -1).float()
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Images in [-1, 1] [N, C, H, W] (C = 1 or 3) -> features [N, 2048]."""
+        return self.features_and_logits(x)[0]

@@ -11,7 +11,7 @@ import torch
 from scipy import linalg
 from test_module import make_data, make_module
 
-from ganlab.callbacks import DivergenceGuard, FIDCallback
+from ganlab.callbacks import DivergenceGuard, MetricsCallback
 from ganlab.callbacks.divergence import TrainingDiverged
 from ganlab.callbacks.run_info import flatten
 from ganlab.losses import NonSaturating
@@ -38,7 +38,7 @@ def test_training_fid_matches_direct_computation():
     model = make_module()
     data = make_data()
     data.eval_samples, data.eval_batch_size = 96, 32
-    fid = FIDCallback(feature=MeanPool(), batch_size=16)
+    fid = MetricsCallback(feature=MeanPool(), metrics=["fid", "kid", "prdc"], batch_size=16)
     trainer = pl.Trainer(max_steps=2, val_check_interval=2, check_val_every_n_epoch=None, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          num_sanity_val_steps=0, callbacks=[fid], accelerator="cpu")
@@ -48,8 +48,8 @@ def test_training_fid_matches_direct_computation():
     fake = torch.cat([model.validation_step(b, 0) for b in data.val_dataloader()])
     fake = MeanPool()(fake).double().numpy()
     assert logged == pytest.approx(frechet(real, fake), rel=1e-3)
-    # real statistics are kept for the next evaluation, generated ones are cleared
-    assert fid.metric.real_features_num_samples == 64 and fid.metric.fake_features_num_samples == 0
+    assert {"val/kid", "val/precision", "val/recall", "val/density", "val/coverage"} <= set(trainer.callback_metrics)
+    assert fid.real.shape == (64, 4)  # real features are kept for the next evaluation
 
 
 class NaNLoss(NonSaturating):

@@ -1,0 +1,74 @@
+"""Read ganlab checkpoints as data: the resolved config and the generator rebuilt from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+# state_dict prefixes: the trained generator, and its exponential moving average when kept
+G_PREFIX, EMA_PREFIX = "generator.", "generator_ema."
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable ganlab checkpoint."""
+
+
+@dataclass
+class LoadedGenerator:
+    """A generator rebuilt from a checkpoint, with what is needed to describe it."""
+
+    generator: nn.Module
+    config: DictConfig
+    path: Path
+    global_step: int
+    ema: bool  # the EMA weights were loaded
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.config.generator.get("num_classes", 0) or 0)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint dict, loaded with ``weights_only=True`` (a crafted file cannot run code)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}; set ckpt=PATH to a .ckpt written by ganlab-train")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # unpickling refused or not a torch file
+        raise CheckpointError(f"{path} is not a loadable checkpoint ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:200]})") from e
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt.get("ganlab", {}):
+        raise CheckpointError(f"{path} is not a ganlab checkpoint (no resolved config inside); "
+                              f"valid: checkpoints/last.ckpt or best.ckpt of a ganlab-train run")
+    return ckpt
+
+
+def load_generator(path: str | Path, ema: bool = True, device: str | torch.device = "cpu") -> LoadedGenerator:
+    """Rebuild the generator from the checkpoint's own config and load its weights (EMA if present).
+
+    Args:
+        path: a ``.ckpt`` written by ganlab-train.
+        ema: prefer the EMA generator when the checkpoint has one.
+        device: where to put the generator (in eval mode).
+    """
+    ckpt = read_checkpoint(path)
+    config = OmegaConf.create(ckpt["ganlab"]["config"])
+    state = ckpt["state_dict"]
+    use_ema = ema and any(k.startswith(EMA_PREFIX) for k in state)
+    prefix = EMA_PREFIX if use_ema else G_PREFIX
+    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    generator = instantiate(config.generator)
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
+        detail = " ".join(str(e).split())[:300]
+        raise CheckpointError(f"{path}: weights do not fit the generator in its own config "
+                              f"({config.generator._target_}): {detail}") from e
+    return LoadedGenerator(generator.to(device).eval(), config, Path(path), int(ckpt.get("global_step", 0)), use_ema)

@@ -1,0 +1,159 @@
+"""ganlab-eval: checkpoint -> generated samples -> metrics table, appended to metrics.json with its card."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from ganlab.checkpoint import CheckpointError, load_generator
+from ganlab.config import ConfigError, build
+from ganlab.metrics.evaluation import (
+    check_metrics,
+    compute_metrics,
+    extract,
+    extractor_card,
+    generated_batches,
+    real_reference,
+)
+from ganlab.metrics.reference import ReferenceCache
+from ganlab.train import CONFIG_DIR
+
+EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
+
+log = logging.getLogger("ganlab.evaluate")
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def real_data(config: DictConfig, split: str, source_overrides: DictConfig):
+    """The checkpoint's training data (or another split of it), as the reference set."""
+    source = OmegaConf.merge(config.dataset.source, source_overrides)
+    if split != "train" or "split" in source:
+        if "split" not in source:
+            raise ConfigError(f"real.split={split}: dataset {config.dataset.name!r} has only the train split")
+        source.split = split
+    return build(source, "real.source")()
+
+
+def versions() -> dict[str, str]:
+    return {name: version(name) for name in ("ganlab", "torch", "torchvision", "torchmetrics", "torch-fidelity")}
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Run the evaluation described by ``cfg``; returns the record appended to metrics.json."""
+    metrics = check_metrics(cfg.metrics)
+    device = pick_device(cfg.device)
+    loaded = load_generator(cfg.ckpt, ema=cfg.ema, device=device)
+    feature_cfg = cfg.get("feature") or loaded.config.dataset.feature
+    extractor = build(feature_cfg, "feature").to(device)
+    out = Path(cfg.out) if cfg.out else loaded.path.parent / "metrics.json"
+
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    data = real_data(loaded.config, cfg.real.split, cfg.real.source)
+    real, hit, identity = real_reference(data, extractor, ReferenceCache(cfg.paths.cache_dir), split=cfg.real.split,
+                                         max_images=cfg.real.max_images, batch_size=cfg.batch_size, device=device)
+    times["real_features"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    samples = generated_batches(loaded.generator, cfg.num_samples, cfg.batch_size, seed=cfg.seed,
+                                num_classes=loaded.num_classes, device=device)
+    fake = extract(extractor, samples, logits="is" in metrics, device=device)
+    times["generate_and_extract"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    values = compute_metrics(real, fake, metrics, seed=cfg.seed, kid_subsets=cfg.kid.subsets,
+                             kid_subset_size=cfg.kid.subset_size, is_splits=cfg.is_splits,
+                             k_pr=cfg.prdc.k_pr, k_dc=cfg.prdc.k_dc)
+    times["metrics"] = time.perf_counter() - t
+
+    card = {
+        "checkpoint": str(loaded.path),
+        "global_step": loaded.global_step,
+        "generator": "ema" if loaded.ema else "trained",
+        "feature": extractor_card(extractor),
+        "real": {k: identity[k] for k in ("dataset", "split", "num_images", "shape", "transform", "fingerprint")},
+        "num_generated": cfg.num_samples,
+        "seeds": {"noise": cfg.seed, "subsets": cfg.seed},
+        "kid": {"subsets": cfg.kid.subsets, "subset_size": cfg.kid.subset_size},
+        "is_splits": cfg.is_splits,
+        "prdc": {"k_pr": cfg.prdc.k_pr, "k_dc": cfg.prdc.k_dc},
+        "reference_cache": {"dir": str(cfg.paths.cache_dir), "hit": hit},
+        "device": str(device),
+        "seconds": {k: round(v, 3) for k, v in times.items()},
+        "versions": versions(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    record = {"metrics": values, "card": card}
+    append_record(out, record)
+    print_table(values, card, out)
+    return record
+
+
+def append_record(path: Path, record: dict[str, Any]) -> None:
+    """Append to the file's list of evaluations; earlier records are never lost."""
+    records = []
+    if path.is_file():
+        try:
+            records = json.loads(path.read_text())["evaluations"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"{path} exists but is not a ganlab metrics.json; choose another out=") from e
+    records.append(record)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"evaluations": records}, indent=2))
+    tmp.replace(path)
+
+
+def print_table(values: dict[str, Any], card: dict[str, Any], out: Path) -> None:
+    table = Table(title=f"{card['checkpoint']} (step {card['global_step']}, {card['generator']} generator)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in values.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+        elif isinstance(value, int):
+            table.add_row(key, str(value))
+    console = Console()
+    console.print(table)
+    feature = card["feature"]
+    console.print(
+        f"protocol: {card['num_generated']} generated vs {card['real']['num_images']} real "
+        f"({card['real']['dataset']}, {card['real']['split']}); features {feature['name']} "
+        f"(sha256 {str(feature['sha256'])[:12]}); seed {card['seeds']['noise']}; "
+        f"reference cache {'hit' if card['reference_cache']['hit'] else 'miss'}; "
+        f"times {card['seconds']}\nappended to {out}"
+    )
+
+
+@hydra.main(version_base="1.3", config_path=EVAL_CONFIG_DIR, config_name="eval")
+def _main(cfg: DictConfig) -> None:
+    try:
+        evaluate(cfg)
+    except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as e:
+        sys.exit(f"ganlab-eval: error: {str(e).splitlines()[0]}")
+
+
+def main() -> None:
+    """Console entry point (``ganlab-eval``)."""
+    _main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""ganlab-eval and ganlab-sample end to end, the reference cache, and safe checkpoint loading."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, TINY_MLP, cli_env
+from hydra import compose, initialize_config_dir
+
+from ganlab.checkpoint import CheckpointError, load_generator, read_checkpoint
+from ganlab.data.mnist5k import load_mnist5k
+from ganlab.metrics.digits import DigitFeatures
+from ganlab.metrics.evaluation import compute_metrics, extract, generated_batches, real_batches, real_reference
+from ganlab.metrics.reference import ReferenceCache
+from ganlab.train import CONFIG_DIR, train
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    """A checkpoint of a tiny 4-step default run."""
+    out = tmp_path_factory.mktemp("run")
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.output_dir={out}", *TINY_MLP, *TINY, "~logger"])
+    train(cfg)
+    return out / "checkpoints" / "last.ckpt"
+
+
+def cli(module: str, *overrides: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *overrides], cwd=cwd, env=cli_env(), capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_eval_cli_writes_card_and_reuses_cache(ckpt, tmp_path):
+    out = tmp_path / "metrics.json"
+    args = [f"ckpt={ckpt}", f"out={out}", "num_samples=300", "metrics=[fid,kid,is,prdc]", "kid.subsets=10",
+            "kid.subset_size=100", f"paths.cache_dir={tmp_path / 'cache'}", "real.max_images=1000"]
+    first = cli("ganlab.evaluate", *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    for name in ("fid", "kid", "is", "precision", "recall", "density", "coverage"):
+        assert name in first.stdout
+    second = cli("ganlab.evaluate", *args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    records = json.loads(out.read_text())["evaluations"]
+    assert len(records) == 2  # appended, the first evaluation is kept
+    a, b = records
+    assert a["card"]["reference_cache"]["hit"] is False and b["card"]["reference_cache"]["hit"] is True
+    assert a["metrics"] == b["metrics"]  # same protocol, same numbers
+    card = a["card"]
+    assert card["feature"]["name"] == "digit_classifier" and len(card["feature"]["sha256"]) == 64
+    assert card["real"]["num_images"] == 1000 and card["num_generated"] == 300
+    assert card["kid"] == {"subsets": 10, "subset_size": 100} and card["is_splits"] == 10
+    assert {"torch", "torchmetrics", "torch-fidelity", "ganlab"} <= set(card["versions"])
+    assert 0 <= a["metrics"]["precision"] <= 1 and a["metrics"]["fid"] > 0
+    assert a["metrics"]["kid_subset_size"] == 100
+
+
+def test_eval_default_out_is_next_to_checkpoint(ckpt, tmp_path):
+    proc = cli("ganlab.evaluate", f"ckpt={ckpt}", "num_samples=200", "metrics=[fid]", "real.max_images=500",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (ckpt.parent / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("metrics=[fid,fidd]", "unknown ['fidd']; valid: fid, kid, is, prdc, fid_inf"),
+        ("real.split=test", "real.split=test: dataset 'mnist5k' has only the train split"),
+        ("ckpt=/nonexistent.ckpt", "checkpoint not found: /nonexistent.ckpt"),
+    ],
+)
+def test_eval_errors_are_one_line(ckpt, tmp_path, override, message):
+    proc = cli("ganlab.evaluate", f"ckpt={ckpt}", override, "num_samples=100", cwd=tmp_path)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert message in proc.stderr.strip().splitlines()[-1]
+
+
+class Evil:
+    def __reduce__(self):
+        return (Path.touch, (Path("pwned"),))
+
+
+def test_crafted_checkpoint_cannot_run_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"state_dict": {}, "ganlab": {"config": Evil()}}, tmp_path / "evil.ckpt")
+    with pytest.raises(CheckpointError, match="not a loadable checkpoint"):
+        read_checkpoint(tmp_path / "evil.ckpt")
+    assert not (tmp_path / "pwned").exists()
+    torch.save({"state_dict": {}}, tmp_path / "plain.ckpt")
+    with pytest.raises(CheckpointError, match="not a ganlab checkpoint"):
+        read_checkpoint(tmp_path / "plain.ckpt")
+
+
+def test_incompatible_weights_are_named(ckpt, tmp_path):
+    data = torch.load(ckpt, weights_only=True)
+    data["ganlab"]["config"]["generator"]["hidden"] = [16, 16]
+    torch.save(data, tmp_path / "other.ckpt")
+    with pytest.raises(CheckpointError, match="weights do not fit the generator"):
+        load_generator(tmp_path / "other.ckpt")
+
+
+class CountingFeatures(DigitFeatures):
+    calls = 0
+
+    def forward(self, x):
+        CountingFeatures.calls += 1
+        return super().forward(x)
+
+
+def test_cache_hit_skips_real_extraction_and_miss_on_changed_data(tmp_path):
+    data = load_mnist5k()
+    data.x = data.x[:300]
+    extractor, cache = CountingFeatures(), ReferenceCache(tmp_path)
+    a, hit_a, _ = real_reference(data, extractor, cache, batch_size=100)
+    calls = CountingFeatures.calls
+    assert not hit_a and calls == 3
+    b, hit_b, _ = real_reference(data, extractor, cache, batch_size=100)
+    assert hit_b and CountingFeatures.calls == calls and torch.equal(a, b)  # no extraction on a hit
+    data.x = data.x.clone()
+    data.x[0, 0, 10, 10] ^= 1  # one pixel changed: a different dataset
+    _, hit_c, _ = real_reference(data, extractor, cache, batch_size=100)
+    assert not hit_c and CountingFeatures.calls == calls + 3
+    _, hit_d, _ = real_reference(data, extractor, cache, max_images=200, batch_size=100)
+    assert not hit_d  # another number of images is another protocol
+    assert len(list(tmp_path.glob("*.pt"))) == 3
+
+
+def test_streamed_equals_one_batch(ckpt):
+    loaded = load_generator(ckpt)
+    feats = DigitFeatures()
+    small = extract(feats, generated_batches(loaded.generator, 120, 7))
+    big = extract(feats, generated_batches(loaded.generator, 120, 1000))
+    assert torch.allclose(small["features"], big["features"], atol=1e-5)
+    real = extract(feats, real_batches(load_mnist5k().x[:200], 64))["features"]
+    m_small = compute_metrics(real, small, ["fid", "prdc"])
+    m_big = compute_metrics(real, big, ["fid", "prdc"])
+    assert m_small == pytest.approx(m_big, rel=1e-4)
+
+
+def test_sample_cli_writes_grid_files_and_strip(ckpt, tmp_path):
+    out = tmp_path / "s" / "samples.png"
+    proc = cli("ganlab.sample", f"ckpt={ckpt}", "n=16", "nrow=4", f"out={out}", "interpolation.rows=3",
+               "interpolation.steps=5", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from PIL import Image
+
+    assert Image.open(out).size == (4 * 34 + 2, 4 * 34 + 2)  # 4x4 grid of 32px images with 2px padding
+    assert len(list((tmp_path / "s" / "samples").glob("*.png"))) == 16
+    assert Image.open(tmp_path / "s" / "samples_interp.png").size == (5 * 34 + 2, 3 * 34 + 2)
+    again = cli("ganlab.sample", f"ckpt={ckpt}", f"out={out}", cwd=tmp_path)
+    assert again.returncode != 0 and "already exist" in again.stderr.strip().splitlines()[-1]
+    cond = cli("ganlab.sample", f"ckpt={ckpt}", f"out={tmp_path / 'c.png'}", "class=3", cwd=tmp_path)
+    assert "class=3: this generator is unconditional" in cond.stderr
