@@ -16,6 +16,7 @@ from ganlab.checkpoint import CheckpointError, load_generator, read_checkpoint
 from ganlab.data.mnist5k import load_mnist5k
 from ganlab.metrics.digits import DigitFeatures
 from ganlab.metrics.evaluation import compute_metrics, extract, generated_batches, real_batches, real_reference
+from ganlab.metrics.inception import sha256
 from ganlab.metrics.reference import ReferenceCache
 from ganlab.train import CONFIG_DIR, train
 
@@ -156,3 +157,19 @@ def test_sample_cli_writes_grid_files_and_strip(ckpt, tmp_path):
     assert again.returncode != 0 and "already exist" in again.stderr.strip().splitlines()[-1]
     cond = cli("ganlab.sample", f"ckpt={ckpt}", f"out={tmp_path / 'c.png'}", "class=3", cwd=tmp_path)
     assert "class=3: this generator is unconditional" in cond.stderr
+
+
+def test_eval_with_inception_weights_from_config(ckpt, tmp_path):
+    from metrics.test_inception import random_inception_weights
+
+    weights = random_inception_weights(tmp_path / "random-inception.pth")
+    out = tmp_path / "m.json"
+    proc = cli("ganlab.evaluate", f"ckpt={ckpt}", "feature=inception", f"paths.inception_weights={weights}",
+               "feature.expected_sha256=null", "num_samples=12", "real.max_images=12", "metrics=[fid,kid,is]",
+               "kid.subset_size=6", "kid.subsets=3", "is_splits=2", "batch_size=6", f"out={out}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(out.read_text())["evaluations"][0]
+    assert record["card"]["feature"]["name"] == "inception-v3-compat"
+    assert record["card"]["feature"]["sha256"] == sha256(weights)
+    assert record["card"]["feature"]["num_features"] == 2048
+    assert record["metrics"]["kid_subset_size"] == 6 and record["metrics"]["is_splits"] == 2

@@ -1,0 +1,60 @@
+"""The Inception feature extractor loads local weights safely, checks their hash and names the key when missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganlab.metrics.inception import InceptionFeatures, sha256
+
+
+def random_inception_weights(path: Path) -> Path:
+    """A randomly initialized state dict with the exact shapes of the FID Inception."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    empty = path.with_suffix(".empty")
+    torch.save({}, empty)
+    original = FeatureExtractorInceptionV3.load_state_dict
+    FeatureExtractorInceptionV3.load_state_dict = lambda self, *a, **k: None  # keep the random init
+    try:
+        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(empty))
+    finally:
+        FeatureExtractorInceptionV3.load_state_dict = original
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    return random_inception_weights(tmp_path_factory.mktemp("inception") / "random-inception.pth")
+
+
+def test_hash_is_checked_and_recorded(weights):
+    with pytest.raises(ValueError, match=r"expected 6726825d\.\.\.: not the standard FID Inception"):
+        InceptionFeatures(str(weights))
+    feats = InceptionFeatures(str(weights), expected_sha256=None)
+    assert feats.sha256 == sha256(weights) and len(feats.sha256) == 64
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    f, logits = feats.features_and_logits(x)
+    assert f.shape == (2, 2048) and logits.shape == (2, 1008)
+    assert torch.equal(feats(x), f)
+    # grey images are repeated to RGB: the same as passing the 3-channel copy
+    assert torch.allclose(feats(x.expand(-1, 3, -1, -1)), f)
+
+
+def test_missing_weights_name_the_key(tmp_path):
+    with pytest.raises(FileNotFoundError, match="paths.inception_weights"):
+        InceptionFeatures(str(tmp_path / "nope.pth"))
+
+
+def test_crafted_weights_file_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "pwned",))
+
+    torch.save({"w": Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(Exception, match="Weights only load failed|Unsupported"):
+        InceptionFeatures(str(tmp_path / "evil.pth"), expected_sha256=None)
+    assert not (tmp_path / "pwned").exists()
