@@ -122,7 +122,9 @@ def append_record(path: Path, record: dict[str, Any]) -> None:
 
 
 def print_table(values: dict[str, Any], card: dict[str, Any], out: Path) -> None:
-    table = Table(title=f"{card['checkpoint']} (step {card['global_step']}, {card['generator']} generator)")
+    console = Console()
+    console.print(f"{card['checkpoint']} (step {card['global_step']}, {card['generator']} generator)")
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in values.items():
@@ -130,7 +132,6 @@ def print_table(values: dict[str, Any], card: dict[str, Any], out: Path) -> None
             table.add_row(key, f"{value:.4f}")
         elif isinstance(value, int):
             table.add_row(key, str(value))
-    console = Console()
     console.print(table)
     feature = card["feature"]
     console.print(

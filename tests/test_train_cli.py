@@ -13,6 +13,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from ganlab.checkpoint import load_generator
+from ganlab.data.mnist5k import load_mnist5k
+from ganlab.metrics.digits import DigitFeatures
+from ganlab.metrics.evaluation import compute_metrics, extract, generated_batches, real_batches
+
 
 def run_train(*overrides: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "ganlab.train", *TINY_MLP, *TINY, *overrides]
@@ -114,3 +119,10 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert any(n.startswith("generator.") for n in names) and any(n.startswith("discriminator.") for n in names)
     for name, value in r0["params"].items():
         assert torch.equal(value, r1["params"][name]), f"{name} differs between ranks"
+    # FID under DDP (each rank generates half, features gathered) equals the single-process value
+    ddp_fid = [e.value for e in events(run).Scalars("val/fid") if e.step == 6][0]
+    loaded = load_generator(run / "checkpoints" / "last.ckpt")
+    feats = DigitFeatures()
+    real = extract(feats, real_batches(load_mnist5k().x, 500))["features"]
+    fake = extract(feats, generated_batches(loaded.generator, 200, 100))
+    assert ddp_fid == pytest.approx(compute_metrics(real, fake, ["fid"])["fid"], rel=1e-4)
