@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.module import GANModule
+from ganlab.perf import apply_perf
 
 
 class ConfigError(ValueError):
@@ -55,6 +56,10 @@ def validate(cfg: DictConfig) -> None:
     every = _get(cfg, "metrics.every_n_steps")
     if isinstance(every, int) and every < 1:
         raise ConfigError(f"metrics.every_n_steps={every}; valid: an integer >= 1")
+    callbacks = _get(cfg, "metrics.callbacks")
+    if callbacks and _get(cfg, "dataset.feature") is None:
+        raise ConfigError(f"dataset {cfg.dataset.name!r} has no feature extractor (dataset.feature=null) for "
+                          f"training-time metrics; use metrics=none")
     if _get(cfg, "generator.z_dim") is _MISSING:
         raise ConfigError("generator.z_dim is missing; every generator config must set its latent size")
 
@@ -69,7 +74,14 @@ def build(node: Any, key: str, **kwargs: Any) -> Any:
 
 
 def build_module(cfg: DictConfig) -> GANModule:
-    """The GANModule described by ``cfg`` (fresh weights)."""
+    """The GANModule described by ``cfg`` (fresh weights, speed switches of ``cfg.perf`` applied)."""
+    module = _module(cfg)
+    perf = cfg.get("perf") or {}
+    module.memory_format = apply_perf(module.generator, module.discriminator, **perf)
+    return module
+
+
+def _module(cfg: DictConfig) -> GANModule:
     regularizers = {name: build(node, f"regularizers.{name}") for name, node in (cfg.get("regularizers") or {}).items()}
     return GANModule(
         generator=build(cfg.generator, "generator"),

@@ -117,6 +117,7 @@ class GANModule(pl.LightningModule):
         labels = torch.arange(num_sample_images) % num_classes if num_classes else torch.zeros(0)
         self.register_buffer("sample_y", labels.long())
         self._d_steps = 0  # D updates so far, for lazy regularization
+        self.memory_format = torch.contiguous_format  # channels_last when ganlab.perf asks for it
 
     # ----------------------------------------------------------------- sampling
     def noise(self, n: int) -> Tensor:
@@ -147,6 +148,8 @@ class GANModule(pl.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> None:
         real_all, labels_all = batch  # [n_critic * N, ...]: one fresh real batch per D update
+        if self.memory_format is not torch.contiguous_format:
+            real_all = real_all.contiguous(memory_format=self.memory_format)
         opt_g, opt_d = self.optimizers()
         # one training step = one game iteration: only the last G update advances global_step
         # (max_steps, checkpoint intervals); Lightning would otherwise count every optimizer step

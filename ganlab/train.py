@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 import hydra
@@ -13,6 +14,10 @@ from omegaconf import DictConfig
 from ganlab.config import ConfigError, build, build_callbacks, build_module, validate
 
 log = logging.getLogger("ganlab.train")
+
+# GAN runs are counted in steps across many short epochs; Lightning's per-epoch hint is noise here
+warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")  # inside Lightning
 
 # the config tree lives beside the package in the repository (installed with `pip install -e`)
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")

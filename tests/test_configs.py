@@ -24,7 +24,9 @@ NEEDS_FILES = {("dataset", "cifar10"), ("dataset", "folder")}
 def _pairs(group: str, option: str) -> list[str]:
     """Overrides making a group option compose with a matching rest (e.g. DCGAN G with DCGAN D)."""
     extra = {("generator", "dcgan"): ["discriminator=dcgan"], ("discriminator", "dcgan"): ["generator=dcgan"],
-             ("dataset", "folder"): ["dataset.source.path=/nonexistent"]}
+             ("dataset", "folder"): ["dataset.source.path=/nonexistent"],
+             ("dataset", "ring"): ["metrics=none", "generator.out_activation=none"],
+             ("dataset", "grid"): ["metrics=none", "generator.out_activation=none"]}
     return [f"{group}={option}", *extra.get((group, option), [])]
 
 
@@ -43,7 +45,8 @@ def test_option_composes_and_instantiates(compose_cfg, group, option):
     fake = model.generator.eval()(z)
     logits = model.discriminator.eval()(fake)
     assert logits.shape == (2,)
-    assert fake.shape[1:] == (cfg.dataset.channels, cfg.dataset.resolution, cfg.dataset.resolution)
+    res = cfg.dataset.resolution
+    assert fake.shape[1:] == ((cfg.dataset.channels,) if res is None else (cfg.dataset.channels, res, res))
     instantiate(cfg.dataset.datamodule)  # lazy: reads no data yet
     no_gpu = {"accelerator": "cpu"} if (group, option) == ("trainer", "gpu") and not torch.cuda.is_available() else {}
     instantiate(cfg.trainer, logger=False, enable_progress_bar=False, **no_gpu)
@@ -91,6 +94,11 @@ def test_bad_dcgan_resolution_is_one_line(compose_cfg):
     validate(cfg)  # consistent, but not a power of two
     with pytest.raises(ConfigError, match=r"^generator: generator.resolution=28: DCGAN needs a power of two"):
         build_module(cfg)
+
+
+def test_toy_data_without_metrics_is_refused(compose_cfg):
+    with pytest.raises(ConfigError, match="dataset 'ring' has no feature extractor.*use metrics=none"):
+        validate(compose_cfg("dataset=ring"))
 
 
 def test_interpolation_carries_dataset_shape(compose_cfg):

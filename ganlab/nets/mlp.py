@@ -7,6 +7,14 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def _activation(name: str, who: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{who}.activation={name!r}; valid: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
 
 def _shape(resolution: int | None, channels: int) -> tuple[int, ...]:
     # resolution None: flat data [N, channels] (e.g. 2-D toy sets); else images [N, C, H, W]
@@ -22,12 +30,13 @@ class MLPGenerator(nn.Module):
         channels: output channels (or features when resolution is None).
         hidden: widths of the hidden layers.
         batchnorm: BatchNorm1d after each hidden layer.
+        activation: hidden nonlinearity: "leaky_relu" (slope 0.2), "relu" or "tanh".
         out_activation: "tanh" for data in [-1, 1], "none" for unbounded data (toy 2-D sets).
     """
 
     def __init__(self, z_dim: int = 100, resolution: int | None = 32, channels: int = 1,
                  hidden: Sequence[int] = (128, 256, 512, 1024), batchnorm: bool = False,
-                 out_activation: str = "tanh") -> None:
+                 activation: str = "leaky_relu", out_activation: str = "tanh") -> None:
         super().__init__()
         if out_activation not in ("tanh", "none"):
             raise ValueError(f"generator.out_activation={out_activation!r}; valid: 'tanh', 'none'")
@@ -37,7 +46,7 @@ class MLPGenerator(nn.Module):
         for h in hidden:
             layers += [nn.Linear(width, h)]
             layers += [nn.BatchNorm1d(h)] if batchnorm else []
-            layers += [nn.LeakyReLU(0.2)]
+            layers += [_activation(activation, "generator")]
             width = h
         layers += [nn.Linear(width, math.prod(self.out_shape))]
         layers += [nn.Tanh()] if out_activation == "tanh" else []
@@ -54,15 +63,16 @@ class MLPDiscriminator(nn.Module):
         resolution: input height = width, or None for flat inputs [N, channels].
         channels: input channels (or features when resolution is None).
         hidden: widths of the hidden layers.
+        activation: hidden nonlinearity: "leaky_relu" (slope 0.2), "relu" or "tanh".
     """
 
     def __init__(self, resolution: int | None = 32, channels: int = 1,
-                 hidden: Sequence[int] = (512, 256, 128)) -> None:
+                 hidden: Sequence[int] = (512, 256, 128), activation: str = "leaky_relu") -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(_shape(resolution, channels))
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.LeakyReLU(0.2)]
+            layers += [nn.Linear(width, h), _activation(activation, "discriminator")]
             width = h
         layers += [nn.Linear(width, 1)]
         self.net = nn.Sequential(*layers)

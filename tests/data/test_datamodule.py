@@ -85,3 +85,20 @@ def test_datamodule_checks_shape_and_serves_n_critic_batches():
     bad = GANDataModule("zeros", lambda: ImageData(images, None, "zeros"), resolution=16, channels=1)
     with pytest.raises(ValueError, match="yields images 1x8x8 but dataset.channels=1, dataset.resolution=16"):
         bad.setup()
+
+
+def test_toy_mixtures_follow_the_pacgan_protocol():
+    from ganlab.data.toy import grid_means, load_grid, load_ring, ring_means
+
+    means = ring_means()
+    assert means.shape == (8, 2) and torch.allclose(means.norm(dim=1), torch.ones(8))
+    assert torch.cdist(means, means).add(torch.eye(8)).min() > 0.7  # 8 distinct modes (no duplicate at 2π)
+    assert torch.allclose(means[2], torch.tensor([0.0, 1.0]), atol=1e-6)
+    assert sorted(set(grid_means()[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    ring = load_ring(n=20_000, seed=1)
+    assert ring.x.shape == (20_000, 2) and ring.y.bincount().min() > 2_200
+    spread = (ring.x - means[ring.y]).std()
+    assert abs(spread.item() - 0.01) < 0.001
+    grid = load_grid(n=20_000)
+    assert abs((grid.x - grid_means()[grid.y]).std().item() - 0.05) < 0.003
+    assert torch.equal(load_ring(n=100, seed=3).x, load_ring(n=100, seed=3).x)

@@ -1,0 +1,51 @@
+"""Speed switches and the benchmark harness (tiny sizes; timings are not asserted, only their bookkeeping)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganlab.bench import CASES, markdown, run_case
+from ganlab.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganlab.perf import apply_perf
+
+
+def test_channels_last_and_tf32_switches():
+    g, d = DCGANGenerator(resolution=16, width=8), DCGANDiscriminator(resolution=16, width=8)
+    before = torch.get_float32_matmul_precision()
+    try:
+        fmt = apply_perf(g, d, tf32=True, channels_last=True)
+        assert fmt is torch.channels_last
+        assert torch.get_float32_matmul_precision() == "high"
+        conv = next(m for m in d.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.shape[-1] > 1)
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+        x = g(torch.randn(2, 100))
+        assert d(x.contiguous(memory_format=fmt)).shape == (2,)
+    finally:
+        torch.set_float32_matmul_precision(before)
+    assert apply_perf(g, d) is torch.contiguous_format
+
+
+def test_channels_last_training_step_matches(compose_cfg):
+    from ganlab.config import build_module
+
+    cfg = compose_cfg("generator=dcgan", "discriminator=dcgan", "generator.width=8", "discriminator.width=8",
+                      "perf.channels_last=true")
+    model = build_module(cfg)
+    assert model.memory_format is torch.channels_last
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_benchmark_case_runs_and_reports(case, tmp_path):
+    shrink = {"mlp_mnist5k": ["generator.hidden=[16]", "discriminator.hidden=[16]"],
+              "toy_ring_veegan": [],
+              "dcgan32_mnist5k": ["generator.width=4", "discriminator.width=4"],
+              "dcgan_wgan_gp": ["generator.width=4", "discriminator.width=4"]}[case]
+    result = run_case(case, shrink, rounds=2, warmup=2, device=torch.device("cpu"), out=tmp_path, steps=3)
+    row = result.row()
+    assert len(result.ganlab_ms) == len(result.plain_ms) == 6  # 2 rounds x 3 timed steps each side
+    assert row["ratio"] == pytest.approx(row["ganlab_ms"] / row["plain_ms"], rel=1e-2)
+    assert row["ganlab_img_s"] == pytest.approx(row["batch"] * 1000 / row["ganlab_ms"], rel=1e-2)
+    assert 0 <= row["data_share"] < 1
+    table = markdown([row], "title")
+    assert f"| {case} | {row['batch']} |" in table
