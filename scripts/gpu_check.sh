@@ -21,8 +21,10 @@ for opt in baseline tf32 bf16 channels_last compile all; do
     all) set=(perf.tf32=true trainer.precision=bf16-mixed perf.channels_last=true perf.compile=true)
          cases=dcgan32_mnist5k ;;
   esac
+  r=$rounds
+  [[ $opt == compile || $opt == all ]] && r=1  # compiling takes a minute per run
   echo "== $opt"
-  "$py" scripts/benchmark.py --cases "$cases" --rounds "$rounds" --warmup 10 --steps "$steps" --tag "$opt" \
+  "$py" scripts/benchmark.py --cases "$cases" --rounds "$r" --warmup 10 --steps "$steps" --tag "$opt" \
     --out "$out" --set "dataset.batch_size=$batch" "${set[@]}" "${extra[@]}"
 done
 "$py" - "$out" <<'PY'
