@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU speed check: the DCGAN cases on one GPU with each speed switch, ganlab vs the plain loop.
 #   bash scripts/gpu_check.sh [OUT_DIR]                 # about 5 minutes on one H100
-# Env: PYTHON (interpreter), ROUNDS, STEPS, BATCH, EXTRA (more overrides, e.g. tiny widths for a dry run).
+# Env: PYTHON (interpreter), OPTIONS (subset of the options), ROUNDS, STEPS, BATCH, EXTRA (more overrides, e.g. tiny widths for a dry run).
 set -euo pipefail
 out=${1:-benchmarks/gpu}
 py=${PYTHON:-python3}
@@ -9,7 +9,7 @@ rounds=${ROUNDS:-2}
 steps=${STEPS:-40}
 batch=${BATCH:-256}
 read -r -a extra <<< "${EXTRA:-}"
-for opt in baseline tf32 bf16 channels_last compile all; do
+for opt in ${OPTIONS:-baseline tf32 bf16 channels_last compile all}; do
   cases=dcgan32_mnist5k,dcgan_wgan_gp
   case $opt in
     baseline) set=() ;;
@@ -18,7 +18,9 @@ for opt in baseline tf32 bf16 channels_last compile all; do
     channels_last) set=(perf.channels_last=true) ;;
     # torch.compile has no double backward, which the gradient penalty needs: DCGAN case only
     compile) set=(perf.compile=true); cases=dcgan32_mnist5k ;;
-    all) set=(perf.tf32=true trainer.precision=bf16-mixed perf.channels_last=true perf.compile=true)
+    # channels_last is left out: with torch.compile, inductor's convolution_backward fails a stride
+    # check on channels_last tensors (seen with torch 2.11 on an H100)
+    all) set=(perf.tf32=true trainer.precision=bf16-mixed perf.compile=true)
          cases=dcgan32_mnist5k ;;
   esac
   r=$rounds
