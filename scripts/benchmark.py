@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ganlab.bench import CASES, markdown, run_case
+from ganlab.bench import CASES, eval_cost, markdown, run_case
 
 
 def machine(device: torch.device) -> str:
@@ -31,7 +32,7 @@ def machine(device: torch.device) -> str:
 
 
 def ddp_scaling(case: str, devices: int, steps: int, extra: list[str], out: Path) -> list[dict]:
-    """Per-step time of ganlab with 1 and ``devices`` CPU processes (gloo), per-process batch fixed."""
+    """Per-step time of ganlab with 1 and ``devices`` CPU processes (gloo, one thread each), per-process batch fixed."""
     overrides, _ = CASES[case]
     rows = []
     for n in (1, devices):
@@ -42,7 +43,12 @@ def ddp_scaling(case: str, devices: int, steps: int, extra: list[str], out: Path
                    f"trainer.max_steps={steps}", "metrics=none", "~callbacks.progress_bar", "~logger",
                    "+trainer.enable_progress_bar=false", f"hydra.run.dir={tmp}/run",
                    "+callbacks.timer._target_=ganlab.bench.StepTimesFile", f"+callbacks.timer.out={times}", *extra]
-            subprocess.run(cmd, check=True, capture_output=True, text=True)
+            # one thread per process in both runs: with the batch per process fixed, any time added
+            # by the second process is synchronisation (given a free core for it)
+            env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if proc.returncode:
+                raise SystemExit(f"ganlab-train failed for {n} process(es):\n{proc.stderr[-2000:]}")
             ms = json.loads(times.read_text())["steps_ms"][5:]  # skip warm-up
             rows.append({"case": case, "processes": n, "ms_per_step": round(statistics.median(ms), 2),
                          "images_per_step": n * int(_batch(overrides))})
@@ -59,8 +65,8 @@ def _batch(overrides: list[str]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
-    parser.add_argument("--rounds", type=int, default=3, help="A/B alternations per case")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps at the start of each run")
+    parser.add_argument("--rounds", type=int, default=10, help="A/B alternations per case")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each run")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default: per case)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--devices", type=int, default=1, help="DDP scaling mode with N CPU processes when > 1")
@@ -90,6 +96,18 @@ def main() -> None:
             print(rows[-1], flush=True)
     title = f"Measured on {machine(device)}; overrides: {' '.join(args.set) or 'none'}"
     table = markdown(rows, title)
+    if "mlp_mnist5k" in names and not args.set:
+        # the default run is the seed MLP on mnist5k: its evaluation share from the measured step time
+        with tempfile.TemporaryDirectory() as tmp:
+            cost = eval_cost(Path(tmp), device)
+        mlp = next(r for r in rows if r["case"] == "mlp_mnist5k")
+        train_s = 15000 * mlp["ganlab_ms"] / 1000
+        cost["share_of_default_run"] = round(cost["eval_total_s"] / (train_s + cost["eval_total_s"]), 4)
+        rows.append({"case": "evaluation (default run)", **cost})
+        table += (f"\nEvaluation: {cost['eval_s']} s per evaluation of {cost['num_samples']} samples, "
+                  f"{cost['real_reference_s']} s for the real reference (once, then cached); "
+                  f"{cost['evals_per_default_run']} evaluations = {100 * cost['share_of_default_run']:.1f} % "
+                  f"of the default run's time.\n")
     print(table)
     stem = f"results-{device.type}{('-' + args.tag) if args.tag else ''}"
     (out / f"{stem}.md").write_text(table)

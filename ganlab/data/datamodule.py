@@ -87,8 +87,11 @@ class GANDataModule(pl.LightningDataModule):
             return InMemoryBatches(self.data, per_step, seed=self.seed, rank=rank, world_size=world,
                                    device=self._device())
         # streamed: Lightning adds a DistributedSampler under DDP
+        # pinned host memory lets Lightning copy batches to the GPU asynchronously
+        cuda = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
         return DataLoader(self.data, batch_size=per_step, shuffle=True, drop_last=True,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=cuda,
+                          prefetch_factor=4 if self.num_workers else None,
                           generator=torch.Generator().manual_seed(self.seed))
 
     def val_dataloader(self) -> IndexBatches:
