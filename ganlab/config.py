@@ -6,6 +6,7 @@ names an architecture, loss or dataset.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -87,8 +88,8 @@ def _module(cfg: DictConfig) -> GANModule:
         generator=build(cfg.generator, "generator"),
         discriminator=build(cfg.discriminator, "discriminator"),
         loss=build(cfg.loss, "loss"),
-        g_optimizer=build(cfg.optim.g, "optim.g"),
-        d_optimizer=build(cfg.optim.d, "optim.d"),
+        g_optimizer=_optimizer(cfg.optim.g, "optim.g"),
+        d_optimizer=_optimizer(cfg.optim.d, "optim.d"),
         g_scheduler=build(cfg.optim.g_scheduler, "optim.g_scheduler") if cfg.optim.get("g_scheduler") else None,
         d_scheduler=build(cfg.optim.d_scheduler, "optim.d_scheduler") if cfg.optim.get("d_scheduler") else None,
         n_critic=cfg.optim.n_critic,
@@ -98,6 +99,14 @@ def _module(cfg: DictConfig) -> GANModule:
         num_classes=cfg.generator.get("num_classes", 0) or 0,
         config=OmegaConf.to_container(cfg, resolve=True),
     )
+
+
+def _optimizer(node: Any, key: str) -> Any:
+    """A partial optimizer; betas given as integers on the command line (0 for 0.0) become floats."""
+    factory = build(node, key)
+    if isinstance(factory, functools.partial) and "betas" in factory.keywords:
+        factory.keywords["betas"] = tuple(float(b) for b in factory.keywords["betas"])
+    return factory
 
 
 def build_callbacks(cfg: DictConfig) -> list:

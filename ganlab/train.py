@@ -9,9 +9,12 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ganlab.config import ConfigError, build, build_callbacks, build_module, validate
+from ganlab.sweep import record_failure, record_result, register_resolvers
 
 log = logging.getLogger("ganlab.train")
 
@@ -53,8 +56,26 @@ def train(cfg: DictConfig) -> float | None:
     return float(metric)
 
 
+register_resolvers()  # before Hydra composes: run-folder names use ${ganlab.path_safe:...}
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float | None:
+    run_dir = HydraConfig.get().runtime.output_dir
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        # one failed trial must not end the sweep: record why (failed.json, summary); the basic
+        # sweeper gets NaN (it would stop after the batch on an exception), the Optuna sweeper the
+        # exception (it marks the trial FAIL and goes on; sweep presets set max_failure_rate: 1)
+        try:
+            value = train(cfg)
+        except Exception as e:
+            log.error("trial failed: %s: %s", type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+            record_failure(run_dir, e)
+            if "optuna" in str(HydraConfig.get().sweeper.get("_target_", "")).lower():
+                raise
+            return float("nan")
+        record_result(run_dir, cfg.optimized_metric, value)
+        return value
     try:
         return train(cfg)
     except ConfigError as e:

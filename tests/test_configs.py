@@ -128,3 +128,9 @@ def test_missing_key_access_is_attribute_error(compose_cfg):
     cfg = compose_cfg()
     with pytest.raises(ConfigAttributeError):
         _ = cfg.optim.nope
+
+
+def test_integer_betas_from_the_command_line_become_floats(compose_cfg):
+    model = build_module(compose_cfg("optim.beta1=0", "optim.beta2=0.9"))
+    opt = model.d_optimizer(model.discriminator.parameters())  # Adam rejects mixed int/float betas
+    assert opt.defaults["betas"] == (0.0, 0.9) and isinstance(opt.defaults["betas"][0], float)

@@ -54,6 +54,13 @@ class MetricsCallback(pl.Callback):
         self._feats: list[Tensor] = []
         self._logits: list[Tensor] = []
         self._index: list[Tensor] = []
+        self.best: dict[str, float] = {}
+
+    def state_dict(self) -> dict:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = dict(state.get("best", {}))
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._start = time.perf_counter()
@@ -81,6 +88,10 @@ class MetricsCallback(pl.Callback):
             fake["logits"] = gather_rows(torch.cat(self._logits).to(device)).cpu()[order]
         values = compute_metrics(self.real, fake, self.metrics, seed=self.seed)
         scalars = {f"val/{k}": float(v) for k, v in values.items() if isinstance(v, (int, float))}
+        for key in ("fid", "kid"):  # best so far, for the HParams tab and sweeps comparing runs
+            if key in values:
+                self.best[key] = min(self.best.get(key, float("inf")), float(values[key]))
+                scalars[f"val/{key}_best"] = self.best[key]
         scalars["val/eval_seconds"] = time.perf_counter() - self._start
         for key, value in scalars.items():
             # logged for checkpoints and the progress bar; written to the logger below at the right step

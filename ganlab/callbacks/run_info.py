@@ -36,7 +36,7 @@ class RunInfo(pl.Callback):
         metrics: scalar tags shown as metrics in the HParams tab.
     """
 
-    def __init__(self, metrics: Sequence[str] = ("val/fid", "train/d_loss", "train/g_loss")) -> None:
+    def __init__(self, metrics: Sequence[str] = ("val/fid", "val/fid_best", "train/d_loss", "train/g_loss")) -> None:
         self.metrics = list(metrics)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
