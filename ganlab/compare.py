@@ -99,7 +99,8 @@ def read_run(run: Path) -> Run:
         times += [e.wall_time for e in events]
     for tag, points in result.curves.items():
         name = tag[len("val/"):]
-        if not tag.startswith("val/") or name in NOT_SCORES or not points:
+        # val/<m>_best is logged by training for the HParams tab; here <m>_best is computed from val/<m>
+        if not tag.startswith("val/") or name in NOT_SCORES or name.endswith("_best") or not points:
             continue
         if name in LOWER_IS_BETTER or name in HIGHER_IS_BETTER:  # a score of unknown direction has no "best"
             result.values[f"{tag}_best"] = (min if name in LOWER_IS_BETTER else max)(points.values())

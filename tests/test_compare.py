@@ -151,3 +151,22 @@ def test_console_script(sweep: Path) -> None:
     result = subprocess.run([str(script), str(sweep)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "2 groups of 6 runs" in result.stdout
+
+
+def test_logged_best_tags_are_not_repeated(tmp_path, capsys):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from ganlab.compare import main
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text("- seed=1\n")
+    (run / ".hydra" / "config.yaml").write_text("dataset:\n  batch_size: 4\n")
+    writer = SummaryWriter(log_dir=str(run / "tensorboard"))
+    for step, value in ((1, 5.0), (2, 3.0)):
+        writer.add_scalar("val/fid", value, step)
+        writer.add_scalar("val/fid_best", min(5.0, value), step)
+    writer.close()
+    assert main([str(tmp_path), "--runs", "--csv", str(tmp_path / "t.csv")]) in (0, None)
+    header = (tmp_path / "t.csv").read_text().splitlines()[0]
+    assert "val/fid_best" in header and "val/fid_best_final" not in header and "val/fid_best_best" not in header
