@@ -37,9 +37,7 @@ def run_name(num: int, overrides: list[str]) -> str:
 
 
 def register_resolvers() -> None:
-    """``${ganlab.path_safe:...}`` and ``${ganlab.run_name:...}`` for config files (idempotent)."""
-    if not OmegaConf.has_resolver("ganlab.path_safe"):
-        OmegaConf.register_new_resolver("ganlab.path_safe", path_safe)
+    """``${ganlab.run_name:...}`` for config files (idempotent)."""
     if not OmegaConf.has_resolver("ganlab.run_name"):
         OmegaConf.register_new_resolver("ganlab.run_name", lambda num, overrides: run_name(num, list(overrides)))
 

@@ -56,7 +56,7 @@ def train(cfg: DictConfig) -> float | None:
     return float(metric)
 
 
-register_resolvers()  # before Hydra composes: run-folder names use ${ganlab.path_safe:...}
+register_resolvers()  # before Hydra composes: sweep run folders use ${ganlab.run_name:...}
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

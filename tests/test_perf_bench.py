@@ -26,13 +26,21 @@ def test_channels_last_and_tf32_switches():
     assert apply_perf(g, d) is torch.contiguous_format
 
 
-def test_channels_last_training_step_matches(compose_cfg):
+def test_channels_last_gives_the_same_networks(compose_cfg):
     from ganlab.config import build_module
 
-    cfg = compose_cfg("generator=dcgan", "discriminator=dcgan", "generator.width=8", "discriminator.width=8",
-                      "perf.channels_last=true")
-    model = build_module(cfg)
-    assert model.memory_format is torch.channels_last
+    args = ("generator=dcgan", "discriminator=dcgan", "generator.width=8", "discriminator.width=8")
+    torch.manual_seed(0)
+    plain = build_module(compose_cfg(*args))
+    torch.manual_seed(0)
+    nhwc = build_module(compose_cfg(*args, "perf.channels_last=true"))
+    assert nhwc.memory_format is torch.channels_last and plain.memory_format is torch.contiguous_format
+    z = torch.randn(4, 100)
+    x_plain, x_nhwc = plain.generator.eval()(z), nhwc.generator.eval()(z)
+    assert torch.allclose(x_plain, x_nhwc, atol=1e-5)  # same weights and values, another memory layout
+    d_plain = plain.discriminator.eval()(x_plain)
+    d_nhwc = nhwc.discriminator.eval()(x_nhwc.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(d_plain, d_nhwc, atol=1e-5)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
