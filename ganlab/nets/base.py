@@ -1,0 +1,78 @@
+"""What every discriminator family shares: a feature trunk, a (class-conditional) head, spectral norm.
+
+A discriminator is ``head(features(x, y), y)``. The module calls the two halves separately so
+tricks that need D's features (feature matching, minibatch layers, ACGAN's classifier) reuse the
+forward pass that produced the logits instead of running D again.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch.nn.utils import parametrizations
+
+CONDITIONINGS = ("projection", "acgan")
+
+
+class Discriminator(nn.Module):
+    """Base class: ``features(x, y) -> h [N, F]``, ``head(h, y) -> logits [N]``; ``feature_dim = F``.
+
+    Conditional discriminators (``num_classes > 0``) also take labels y [N] (int64); with
+    ``conditioning="acgan"`` they expose ``classify(h) -> class logits [N, num_classes]``.
+    """
+
+    feature_dim: int
+    num_classes: int = 0
+
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def head(self, h: Tensor, y: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.head(self.features(x, y), y)
+
+
+class ConditionalHead(nn.Module):
+    """Features h [N, F] -> one logit per sample, optionally class-conditional.
+
+    - unconditional (``num_classes=0``): ``w·h + b``;
+    - ``"projection"`` (Miyato & Koyama 2018, Eq. 3): ``w·h + b + <embed(y), h>``;
+    - ``"acgan"`` (Odena et al. 2017): ``w·h + b`` for real/fake, plus ``classify(h)`` -> [N, K]
+      trained with cross-entropy on real and fake labels (see ganlab.losses.conditional).
+    """
+
+    def __init__(self, in_features: int, num_classes: int = 0, conditioning: str = "projection") -> None:
+        super().__init__()
+        if num_classes and conditioning not in CONDITIONINGS:
+            raise ValueError(f"discriminator.conditioning={conditioning!r}; valid: {', '.join(CONDITIONINGS)}")
+        self.num_classes, self.conditioning = num_classes, conditioning if num_classes else None
+        self.linear = nn.Linear(in_features, 1)
+        if self.conditioning == "projection":
+            self.embed = nn.Embedding(num_classes, in_features)
+        elif self.conditioning == "acgan":
+            self.classifier = nn.Linear(in_features, num_classes)
+
+    def forward(self, h: Tensor, y: Tensor | None = None) -> Tensor:
+        out = self.linear(h).squeeze(1)  # [N]
+        if self.conditioning == "projection":
+            if y is None:
+                raise ValueError("a projection discriminator needs labels y; the dataset must supply them")
+            out = out + (self.embed(y) * h).sum(1)
+        return out
+
+    def classify(self, h: Tensor) -> Tensor:
+        """Class logits [N, K] (ACGAN heads only)."""
+        if self.conditioning != "acgan":
+            raise ValueError("classify() needs discriminator.conditioning=acgan")
+        return self.classifier(h)
+
+
+def spectral_norm_all(module: nn.Module) -> nn.Module:
+    """Miyato et al. 2018: spectral normalization (torch's parametrization, one power iteration per
+    forward) on every Linear, Conv and Embedding layer of ``module``; returns ``module``."""
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)):
+            # ConvTranspose2d keeps output channels in dim 1 of its weight
+            parametrizations.spectral_norm(m, dim=1 if isinstance(m, nn.ConvTranspose2d) else 0)
+    return module
