@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.module import GANModule
+from ganlab.nets.pacgan import PacDiscriminator
 from ganlab.perf import apply_perf
 
 
@@ -27,8 +28,7 @@ _MUST_MATCH = [
     ("generator.channels", "dataset.channels"),
     ("discriminator.resolution", "dataset.resolution"),
     ("discriminator.channels", "dataset.channels"),
-    ("generator.num_classes", "dataset.num_classes"),
-    ("discriminator.num_classes", "dataset.num_classes"),
+    ("discriminator.num_classes", "generator.num_classes"),
     ("discriminator.z_dim", "generator.z_dim"),
     ("dataset.datamodule.batches_per_step", "optim.n_critic"),
 ]
@@ -50,6 +50,11 @@ def validate(cfg: DictConfig) -> None:
         if a is not _MISSING and b is not _MISSING and a != b:
             raise ConfigError(f"{key}={a} does not match {ref}={b}; set them to the same value "
                               f"(by default {key} follows ${{{ref}}})")
+    for key in ("generator.num_classes", "discriminator.num_classes"):
+        k, n = _get(cfg, key), _get(cfg, "dataset.num_classes")
+        if k not in (_MISSING, 0, None) and k != n:
+            raise ConfigError(f"{key}={k} does not match dataset.num_classes={n}; valid: 0 (unconditional) or "
+                              f"{n} (conditional=projection / conditional=acgan set it)")
     for key in ("optim.n_critic", "optim.n_gen", "dataset.batch_size", "trainer.max_steps"):
         value = _get(cfg, key)
         if value is not _MISSING and (not isinstance(value, int) or value < 1):
@@ -61,6 +66,14 @@ def validate(cfg: DictConfig) -> None:
     if callbacks and _get(cfg, "dataset.feature") is None:
         raise ConfigError(f"dataset {cfg.dataset.name!r} has no feature extractor (dataset.feature=null) for "
                           f"training-time metrics; use metrics=none")
+    pack = _get(cfg, "pack")
+    if pack is not _MISSING:
+        if not isinstance(pack, int) or pack < 1:
+            raise ConfigError(f"pack={pack}; valid: an integer >= 1 (1 = no packing, m > 1 = PacGAN m)")
+        batch = _get(cfg, "dataset.batch_size")
+        if isinstance(batch, int) and batch % pack:
+            raise ConfigError(f"dataset.batch_size={batch} does not split into packs of pack={pack}; "
+                              f"valid: a multiple of {pack}")
     if _get(cfg, "generator.z_dim") is _MISSING:
         raise ConfigError("generator.z_dim is missing; every generator config must set its latent size")
 
@@ -82,11 +95,29 @@ def build_module(cfg: DictConfig) -> GANModule:
     return module
 
 
+def _named(cfg: DictConfig, key: str) -> dict[str, Any]:
+    """name -> object for a dict of ``_target_`` nodes (regularizers, g_terms, augment); null entries skipped."""
+    return {name: build(node, f"{key}.{name}") for name, node in (cfg.get(key) or {}).items() if node is not None}
+
+
+def build_discriminator(cfg: DictConfig) -> Any:
+    """D from ``discriminator``, packed (``pack`` > 1, PacGAN) and wrapped by ``minibatch`` when set."""
+    pack = cfg.get("pack", 1) or 1
+    if pack > 1:  # the inner D sees m samples stacked along channels
+        inner = build(cfg.discriminator, "discriminator", channels=cfg.discriminator.channels * pack)
+        discriminator = PacDiscriminator(inner, pack)
+    else:
+        discriminator = build(cfg.discriminator, "discriminator")
+    if cfg.get("minibatch"):
+        discriminator = build(cfg.minibatch, "minibatch")(discriminator=discriminator)
+    return discriminator
+
+
 def _module(cfg: DictConfig) -> GANModule:
-    regularizers = {name: build(node, f"regularizers.{name}") for name, node in (cfg.get("regularizers") or {}).items()}
+    ema, unroll = cfg.get("ema") or {}, cfg.get("unroll") or {}
     return GANModule(
         generator=build(cfg.generator, "generator"),
-        discriminator=build(cfg.discriminator, "discriminator"),
+        discriminator=build_discriminator(cfg),
         loss=build(cfg.loss, "loss"),
         g_optimizer=_optimizer(cfg.optim.g, "optim.g"),
         d_optimizer=_optimizer(cfg.optim.d, "optim.d"),
@@ -94,7 +125,13 @@ def _module(cfg: DictConfig) -> GANModule:
         d_scheduler=build(cfg.optim.d_scheduler, "optim.d_scheduler") if cfg.optim.get("d_scheduler") else None,
         n_critic=cfg.optim.n_critic,
         n_gen=cfg.optim.n_gen,
-        regularizers=regularizers,
+        regularizers=_named(cfg, "regularizers"),
+        g_terms=_named(cfg, "g_terms"),
+        augment=_named(cfg, "augment"),
+        ema_decay=ema.get("decay"),
+        ema_start=ema.get("start", 0),
+        unroll_steps=unroll.get("steps", 0),
+        unroll_second_order=unroll.get("second_order", True),
         sample_seed=cfg.seed,
         num_classes=cfg.generator.get("num_classes", 0) or 0,
         config=OmegaConf.to_container(cfg, resolve=True),

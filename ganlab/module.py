@@ -6,6 +6,7 @@ adversarial loss, optimizer factories and optional regularizers, all built from 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -14,10 +15,12 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.losses.adversarial import AdversarialLoss
-from ganlab.losses.regularizers import Regularizer
+from ganlab.losses.regularizers import DiscriminatorOutputs, GeneratorTerm, Regularizer
+from ganlab.unrolled import unrolled_parameters
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
+Augmentation = Callable[[Tensor, int], Tensor]
 
 
 def _noop() -> None:
@@ -56,6 +59,20 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model for parameters; buffers are copied.
+
+    Written here rather than with ``torch.optim.swa_utils.AveragedModel``, which either averages
+    buffers too (BatchNorm statistics, spectral-norm power-iteration vectors that must stay unit
+    vectors) or leaves them stale; StyleGAN2 and SNGAN's EMA average weights and copy buffers.
+    """
+    ema_params, params = list(ema.parameters()), list(model.parameters())
+    torch._foreach_lerp_(ema_params, [p.detach() for p in params], 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+        b_ema.copy_(b)
+
+
 def grad_norm(module: nn.Module) -> Tensor:
     """L2 norm of all gradients of ``module`` (0 when none exist)."""
     grads = [p.grad for p in module.parameters() if p.grad is not None]
@@ -76,6 +93,14 @@ class GANModule(pl.LightningModule):
         n_critic: D updates per training step; the batch holds ``n_critic`` fresh real batches.
         n_gen: G updates per training step.
         regularizers: name -> D regularizer (penalty and/or constraint), e.g. {"gp": GradientPenalty()}.
+        g_terms: name -> term of G's objective (feature matching, ACGAN's classifier loss, ...).
+        augment: name -> augmentation ``aug(x, step)`` applied in order to every D input, real and
+            fake, in the D and the G step (DiffAugment, instance noise).
+        ema_decay: keep an exponential moving average of G's weights with this decay (None: off);
+            samples and evaluation then use the average (Yazıcı et al. 2019).
+        ema_start: training step from which the average accumulates; before it, it copies G.
+        unroll_steps: Unrolled GAN (Metz et al. 2017): G's loss is taken against D after this many
+            look-ahead D updates (0: off). unroll_second_order: differentiate through them.
         num_sample_images: size of the fixed noise batch used for sample grids.
         sample_seed: seed of that fixed noise batch (the same z for a whole run and across runs).
         num_classes: number of classes for conditional models (0: unconditional).
@@ -94,6 +119,12 @@ class GANModule(pl.LightningModule):
         n_critic: int = 1,
         n_gen: int = 1,
         regularizers: Mapping[str, Regularizer] | None = None,
+        g_terms: Mapping[str, GeneratorTerm] | None = None,
+        augment: Mapping[str, Augmentation] | None = None,
+        ema_decay: float | None = None,
+        ema_start: int = 0,
+        unroll_steps: int = 0,
+        unroll_second_order: bool = True,
         num_sample_images: int = 64,
         sample_seed: int = 0,
         num_classes: int = 0,
@@ -107,7 +138,17 @@ class GANModule(pl.LightningModule):
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.g_scheduler, self.d_scheduler = g_scheduler, d_scheduler
         self.n_critic, self.n_gen = n_critic, n_gen
+        if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema.decay={ema_decay}; valid: a number in [0, 1) (e.g. 0.999), or null for no EMA")
+        if unroll_steps < 0:
+            raise ValueError(f"unroll.steps={unroll_steps}; valid: an integer >= 0 (0 = no unrolling)")
         self.regularizers = dict(regularizers or {})
+        self.g_terms = dict(g_terms or {})
+        self.augment = list((augment or {}).values())
+        self.ema_decay, self.ema_start = ema_decay, ema_start
+        # the average is a submodule (saved as generator_ema.* in checkpoints) that no optimizer sees
+        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema_decay is not None else None
+        self.unroll_steps, self.unroll_second_order = unroll_steps, unroll_second_order
         self.num_classes = num_classes
         self.config = config
         self.z_dim: int = generator.z_dim
@@ -126,14 +167,34 @@ class GANModule(pl.LightningModule):
     def random_labels(self, n: int) -> Tensor | None:
         return torch.randint(0, self.num_classes, (n,), device=self.device) if self.num_classes else None
 
+    @property
+    def eval_generator(self) -> nn.Module:
+        """The generator used for samples and metrics: the EMA when kept, else G itself."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
     @torch.no_grad()
     def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """Samples for evaluation: G in eval mode, no graph; train mode restored afterwards."""
-        was_training = self.generator.training
-        self.generator.eval()
-        out = self.generator(z, y)
-        self.generator.train(was_training)
+        """Samples for evaluation: G (or its EMA) in eval mode, no graph; train mode restored afterwards."""
+        generator = self.eval_generator
+        was_training = generator.training
+        generator.eval()
+        out = generator(z, y)
+        generator.train(was_training)
         return out
+
+    def augmented(self, x: Tensor) -> Tensor:
+        """x after every augmentation in order (the same pipeline for real and fake)."""
+        for aug in self.augment:
+            x = aug(x, self.global_step)
+        return x
+
+    def discriminate(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """D's logits [N] and features [N, F] (None when D has no ``features``/``head`` split)."""
+        d = self.discriminator
+        if hasattr(d, "features") and hasattr(d, "head"):
+            h = d.features(x, y)
+            return d.head(h, y), h
+        return d(x, y), None
 
     def sample_grid_images(self) -> Tensor:
         """Samples from the fixed noise batch [num_sample_images, C, H, W]."""
@@ -157,13 +218,16 @@ class GANModule(pl.LightningModule):
         opt_d._on_before_step = opt_d._on_after_step = _noop
         log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
         reals = real_all.chunk(self.n_critic)
-        labels = labels_all.chunk(self.n_critic) if labels_all is not None else [None] * self.n_critic
+        conditional = labels_all is not None and self.num_classes
+        labels = labels_all.chunk(self.n_critic) if conditional else [None] * self.n_critic
         for real, y in zip(reals, labels, strict=True):
-            d_stats = self._d_step(opt_d, real, y if self.num_classes else None, log_now)
+            d_stats = self._d_step(opt_d, real, y, log_now)
         for i in range(self.n_gen):
             last = i == self.n_gen - 1
             opt_g._on_before_step, opt_g._on_after_step = counted if last else (_noop, _noop)
-            g_stats = self._g_step(opt_g, real.shape[0], log_now)
+            g_stats = self._g_step(opt_g, list(reals), list(labels), log_now)
+        if self.generator_ema is not None:
+            self._update_ema()
         for scheduler in self.lr_schedulers() if self.lr_schedulers() is not None else []:
             scheduler.step()
         if log_now:
@@ -181,13 +245,15 @@ class GANModule(pl.LightningModule):
         y_fake = self.random_labels(n)
         with torch.no_grad():
             fake = self.generator(self.noise(n), y_fake)  # no graph: the D step must not reach G
-        real_logits = self.discriminator(real, y)
-        fake_logits = self.discriminator(fake, y_fake)
+        real, fake = self.augmented(real), self.augmented(fake)
+        real_logits, real_h = self.discriminate(real, y)
+        fake_logits, fake_h = self.discriminate(fake, y_fake)
+        out = DiscriminatorOutputs(real_logits, fake_logits, real_h, fake_h)
         loss = self.loss.d_loss(real_logits, fake_logits)
         stats = {}
         for name, reg in self.regularizers.items():
             if self._d_steps % reg.every == 0:
-                penalty = reg(self.discriminator, real, fake)
+                penalty = reg(self.discriminator, real, fake, y_real=y, y_fake=y_fake, out=out)
                 if penalty is not None:
                     # lazy regularization (Karras et al. 2020): every k-th step, weight scaled by k
                     loss = loss + reg.weight * reg.every * penalty
@@ -203,18 +269,55 @@ class GANModule(pl.LightningModule):
         return {**stats, "train/d_loss": loss.detach(), "train/d_real": real_logits.detach().mean(),
                 "train/d_fake": fake_logits.detach().mean()}
 
-    def _g_step(self, opt: torch.optim.Optimizer, n: int, log_now: bool) -> dict:
+    def _g_step(self, opt: torch.optim.Optimizer, reals: list[Tensor], labels: list[Tensor | None],
+                log_now: bool) -> dict:
+        real, y_real = reals[-1], labels[-1]
+        n = real.shape[0]
         y_fake = self.random_labels(n)
-        fake = self.generator(self.noise(n), y_fake)
+        fake = self.augmented(self.generator(self.noise(n), y_fake))
+        stats = {}
         with frozen(self.discriminator):  # gradients flow through D to G; D's weights get none
-            loss = self.loss.g_loss(self.discriminator(fake, y_fake))
+            if self.unroll_steps:
+                fake_logits, fake_h = self._unrolled_logits(fake, y_fake, reals, labels), None
+            else:
+                fake_logits, fake_h = self.discriminate(fake, y_fake)
+            replaced = any(t.replaces_adversarial for t in self.g_terms.values())
+            loss = fake_logits.new_zeros(()) if replaced else self.loss.g_loss(fake_logits)
+            real_in = self.augmented(real) if self.g_terms else real
+            for name, term in self.g_terms.items():
+                value = term(self.discriminator, real_in, fake, generator=self.generator, y_real=y_real,
+                             y_fake=y_fake, fake_features=fake_h)
+                loss = loss + term.weight * value
+                stats[f"train/{name}"] = value.detach()
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        stats = {"train/g_loss": loss.detach()}
+        stats["train/g_loss"] = loss.detach()
         if log_now:
             stats["train/grad_norm_g"] = grad_norm(self.generator)
         opt.step()
+        for term in self.g_terms.values():
+            term.after_g_step(self.generator)
         return stats
+
+    def _unrolled_logits(self, fake: Tensor, y_fake: Tensor | None, reals: list[Tensor],
+                         labels: list[Tensor | None]) -> Tensor:
+        """D's logits of ``fake`` after ``unroll_steps`` look-ahead D updates (D itself is not changed)."""
+        opt_d = self.optimizers()[1]
+        batches = []
+        for k in range(self.unroll_steps):  # fresh noise for each look-ahead step; reals cycle
+            y = self.random_labels(fake.shape[0])
+            g_out = self.generator(self.noise(fake.shape[0]), y)
+            if not self.unroll_second_order:
+                g_out = g_out.detach()
+            batches.append((self.augmented(reals[k % len(reals)]), labels[k % len(labels)],
+                            self.augmented(g_out), y))
+        return unrolled_parameters(self.discriminator, self.loss, opt_d, batches,
+                                   create_graph=self.unroll_second_order)(fake, y_fake)
+
+    def _update_ema(self) -> None:
+        # before ema_start the average tracks G exactly (decay 0), then accumulates
+        decay = self.ema_decay if self.global_step >= self.ema_start else 0.0
+        ema_update(self.generator_ema, self.generator, decay)
 
     # ----------------------------------------------------------------- evaluation
     def validation_step(self, batch: Tensor, batch_idx: int) -> Tensor:

@@ -15,10 +15,12 @@ from ganlab.train import CONFIG_DIR
 
 CONF = Path(CONFIG_DIR)
 GROUPS = ["dataset", "generator", "discriminator", "loss", "optim", "trainer", "logger", "callbacks", "metrics",
-          "paths", "debug", "experiment"]
+          "paths", "debug", "experiment", "conditional", "augment", "minibatch", "regularizer", "g_term"]
+APPENDED = {"regularizer", "g_term"}  # groups without a default entry: selected with +group=option
 OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONF / g).glob("*.yaml"))]
 # options that need files from outside the package (downloaded datasets, Inception weights)
-NEEDS_FILES = {("dataset", "cifar10"), ("dataset", "folder")}
+NEEDS_FILES = {("dataset", "cifar10"), ("dataset", "folder")} | {
+    ("experiment", f.stem) for f in (CONF / "experiment").glob("*_cifar10.yaml")}
 
 
 def _pairs(group: str, option: str) -> list[str]:
@@ -27,7 +29,8 @@ def _pairs(group: str, option: str) -> list[str]:
              ("dataset", "folder"): ["dataset.source.path=/nonexistent"],
              ("dataset", "ring"): ["metrics=none", "generator.out_activation=none"],
              ("dataset", "grid"): ["metrics=none", "generator.out_activation=none"]}
-    return [f"{group}={option}", *extra.get((group, option), [])]
+    plus = "+" if group in APPENDED else ""
+    return [f"{plus}{group}={option}", *extra.get((group, option), [])]
 
 
 def test_groups_found():
@@ -42,8 +45,9 @@ def test_option_composes_and_instantiates(compose_cfg, group, option):
     validate(cfg)
     model = build_module(cfg)
     z = torch.randn(2, model.z_dim)
-    fake = model.generator.eval()(z)
-    logits = model.discriminator.eval()(fake)
+    y = torch.arange(2) if model.num_classes else None
+    fake = model.generator.eval()(z, y)
+    logits = model.discriminator.eval()(fake, y)
     assert logits.shape == (2,)
     res = cfg.dataset.resolution
     assert fake.shape[1:] == ((cfg.dataset.channels,) if res is None else (cfg.dataset.channels, res, res))

@@ -25,13 +25,29 @@ class AdversarialLoss:
 
 
 class Minimax(AdversarialLoss):
-    """Goodfellow et al. 2014, Eq. 1: D maximizes log D(x) + log(1 - D(G(z))); G minimizes log(1 - D(G(z)))."""
+    """Goodfellow et al. 2014, Eq. 1: D maximizes log D(x) + log(1 - D(G(z))); G minimizes log(1 - D(G(z))).
+
+    Args:
+        real_target: D's target for reals. Below 1 it is one-sided label smoothing (Salimans et al.
+            2016, Sec. 3.4): the real term becomes BCE with target a, a softplus(-t) + (1 - a) softplus(t);
+            fakes keep target 0 and G's loss is unchanged.
+    """
+
+    def __init__(self, real_target: float = 1.0) -> None:
+        if not 0 < real_target <= 1:
+            raise ValueError(f"loss.real_target={real_target}; valid: 0 < real_target <= 1 (e.g. 0.9)")
+        self.real_target = float(real_target)
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()  # -log D(x) - log(1 - D(G(z)))
+        a = self.real_target  # BCE of reals with target a: -a log D(x) - (1 - a) log(1 - D(x))
+        real = a * F.softplus(-real_logits) + (1 - a) * F.softplus(real_logits)
+        return real.mean() + F.softplus(fake_logits).mean()  # fakes: -log(1 - D(G(z))), target 0
 
     def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return -F.softplus(fake_logits).mean()  # log(1 - D(G(z))): saturates when D rejects fakes
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(real_target={self.real_target})"
 
 
 class NonSaturating(Minimax):

@@ -81,6 +81,115 @@ class WeightClip(Regularizer):
         return f"WeightClip(clip={self.clip})"
 
 
+def _input_grads(discriminator: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:
+    """grad_x D(x, y) per sample, flattened [N, D], kept differentiable (create_graph) for D's update."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(x, y).sum(), x, create_graph=True)
+    return grad.flatten(1)
+
+
+class DRAGAN(Regularizer):
+    """Kodali et al. 2017 (DRAGAN), Sec. 4: E[(||grad_x D(x_hat)||_2 - 1)^2] at points x_hat near the reals.
+
+    The perturbation follows the authors' released code (kodalinaveen3/DRAGAN), not the paper's
+    N(0, cI): x_p = x + c * std(x) * u with u ~ U[0, 1) per element and std(x) one scalar over the
+    whole batch (population std); then x_hat = x + a (x_p - x) with a ~ U[0, 1) per sample. So
+    0 <= x_hat - x < c * std(x) elementwise. Defaults c = 0.5, lambda = 10 as in that code.
+    """
+
+    def __init__(self, weight: float = 10.0, every: int = 1, scale: float = 0.5, target: float = 1.0) -> None:
+        super().__init__(weight, every)
+        if scale <= 0:
+            raise ValueError(f"regularizers.dragan.scale={scale}; valid: a float > 0")
+        self.scale, self.target = float(scale), float(target)
+
+    def perturb(self, real: Tensor) -> Tensor:
+        """x_hat [N, ...]: a random point between x and x + c * std(x) * U[0, 1)."""
+        x = real.detach()
+        x_p = x + self.scale * x.std(correction=0) * torch.rand_like(x)
+        a = torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device, dtype=x.dtype)  # [N, 1, 1, 1]
+        return x + a * (x_p - x)
+
+    def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, *, y_real: Tensor | None = None,
+                 y_fake: Tensor | None = None, out: DiscriminatorOutputs | None = None) -> Tensor:
+        grad = _input_grads(discriminator, self.perturb(real), y_real)  # [N, D]
+        return ((grad.norm(2, dim=1) - self.target) ** 2).mean()
+
+    def __repr__(self) -> str:
+        return f"DRAGAN(weight={self.weight}, every={self.every}, scale={self.scale})"
+
+
+class R1(Regularizer):
+    """Mescheder et al. 2018, Eq. 9: R1 = (gamma / 2) E_x[||grad_x D(x)||^2] on real data.
+
+    Returns E||grad_x D(x)||^2; ``weight`` is gamma / 2, so the module adds exactly R1. (The
+    authors' code, LMescheder/GAN_stability, multiplies E||grad||^2 by ``reg_param`` directly, so
+    its reg_param is gamma / 2 here.) Lazy regularization as in StyleGAN2 (Karras et al. 2020,
+    Sec. 3.1): ``every=16`` applies it every 16th D step with the weight scaled by 16.
+    """
+
+    def __init__(self, gamma: float = 10.0, every: int = 1) -> None:
+        super().__init__(weight=gamma / 2, every=every)
+        self.gamma = float(gamma)
+
+    def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, *, y_real: Tensor | None = None,
+                 y_fake: Tensor | None = None, out: DiscriminatorOutputs | None = None) -> Tensor:
+        return _input_grads(discriminator, real, y_real).pow(2).sum(1).mean()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(gamma={self.gamma}, every={self.every})"
+
+
+class R2(R1):
+    """Mescheder et al. 2018, Eq. 10: R2 = (gamma / 2) E_z[||grad_x D(G(z))||^2] on generated data."""
+
+    def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, *, y_real: Tensor | None = None,
+                 y_fake: Tensor | None = None, out: DiscriminatorOutputs | None = None) -> Tensor:
+        return _input_grads(discriminator, fake, y_fake).pow(2).sum(1).mean()
+
+
+class ParameterAverage:
+    """Running mean (1/t) sum_i theta_i of a module's parameters after each of t steps, kept on their device."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.mean: dict[str, Tensor] = {}
+
+    def update(self, module: nn.Module) -> None:
+        self.steps += 1
+        with torch.no_grad():
+            for name, p in module.named_parameters():
+                if name not in self.mean:
+                    self.mean[name] = p.detach().clone()
+                else:
+                    m = self.mean[name] = self.mean[name].to(p.device)
+                    m.add_(p.detach() - m, alpha=1 / self.steps)  # incremental mean
+
+    def distance(self, module: nn.Module) -> Tensor:
+        """||theta - mean||^2 summed over all parameters (with graph to theta); 0 before the first update."""
+        total: Tensor | float = 0.0
+        for name, p in module.named_parameters():
+            ref = self.mean[name].to(p.device) if self.steps else p.detach()  # no history yet: 0, still a graph
+            total = total + ((p - ref) ** 2).sum()
+        return torch.as_tensor(total)
+
+
+class HistoricalAveraging(Regularizer):
+    """Salimans et al. 2016, Sec. 3.3: ||theta_D - (1/t) sum_i theta_D[i]||^2, the running mean of D's
+    parameters after each past D step (updated in ``after_d_step``); 0 before the first step."""
+
+    def __init__(self, weight: float = 1.0, every: int = 1) -> None:
+        super().__init__(weight, every)
+        self.average = ParameterAverage()
+
+    def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, *, y_real: Tensor | None = None,
+                 y_fake: Tensor | None = None, out: DiscriminatorOutputs | None = None) -> Tensor:
+        return self.average.distance(discriminator)
+
+    def after_d_step(self, discriminator: nn.Module) -> None:
+        self.average.update(discriminator)
+
+
 class GeneratorTerm:
     """Base class: a term of G's objective computed in each G step, with a weight.
 

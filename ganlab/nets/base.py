@@ -32,6 +32,13 @@ class Discriminator(nn.Module):
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.head(self.features(x, y), y)
 
+    def classify(self, h: Tensor) -> Tensor:
+        """Class logits [N, K] from the ACGAN ``ConditionalHead`` this discriminator owns."""
+        for m in self.modules():
+            if isinstance(m, ConditionalHead):
+                return m.classify(h)
+        raise ValueError("classify() needs discriminator.conditioning=acgan (a discriminator with a ConditionalHead)")
+
 
 class ConditionalHead(nn.Module):
     """Features h [N, F] -> one logit per sample, optionally class-conditional.
@@ -50,6 +57,8 @@ class ConditionalHead(nn.Module):
         self.linear = nn.Linear(in_features, 1)
         if self.conditioning == "projection":
             self.embed = nn.Embedding(num_classes, in_features)
+            # Glorot as in the authors' code: N(0, 1) (torch's default) would make <embed(y), h> dwarf w·h
+            nn.init.xavier_uniform_(self.embed.weight)
         elif self.conditioning == "acgan":
             self.classifier = nn.Linear(in_features, num_classes)
 

@@ -6,6 +6,9 @@ import math
 
 from torch import Tensor, nn
 
+from ganlab.nets.base import ConditionalHead, Discriminator, spectral_norm_all
+from ganlab.nets.layers import LabelConcat
+
 
 def _check_resolution(resolution: int, who: str) -> int:
     """Number of 2x up/down-sampling stages between 4x4 and the resolution."""
@@ -38,29 +41,43 @@ class DCGANGenerator(nn.Module):
         channels: output channels.
         width: channels of the last hidden stage; stage i from the output has width * 2**i
             (width=64 at 64x64 gives the paper's 512-256-128-64).
+        num_classes: K > 0 makes G class-conditional: a learned embedding of y [N] is concatenated
+            to z (Mirza & Osindero 2014); 0 = unconditional.
+        embed_dim: size of that label embedding.
+        spectral_norm: spectral norm on every conv but not the label embedding (as SAGAN does in G).
     """
 
-    def __init__(self, z_dim: int = 100, resolution: int = 32, channels: int = 3, width: int = 64) -> None:
+    def __init__(self, z_dim: int = 100, resolution: int = 32, channels: int = 3, width: int = 64,
+                 num_classes: int = 0, embed_dim: int = 32, spectral_norm: bool = False) -> None:
         super().__init__()
         stages = _check_resolution(resolution, "generator")
-        self.z_dim = z_dim
+        self.z_dim, self.num_classes = z_dim, num_classes
+        self.condition = LabelConcat(num_classes, embed_dim)
         c = width * 2 ** (stages - 1)
+        z_in = z_dim + self.condition.extra_dim
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim, c, 4, 1, 0, bias=False), nn.BatchNorm2d(c), nn.ReLU(True),  # [N, c, 4, 4]
+            nn.ConvTranspose2d(z_in, c, 4, 1, 0, bias=False), nn.BatchNorm2d(c), nn.ReLU(True),  # [N, c, 4, 4]
         ]
         for _ in range(stages - 1):
             layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(True)]
             c //= 2
         layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]  # [N, channels, R, R]
         self.net = nn.Sequential(*layers)
-        self.apply(dcgan_init)
+        self.apply(dcgan_init)  # the label embedding keeps N(0, 1), the scale of z
+        if spectral_norm:
+            spectral_norm_all(self.net)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(z.view(z.shape[0], -1, 1, 1))
+        zy = self.condition(z, y)  # [N, z_dim (+ embed_dim)]
+        return self.net(zy.view(zy.shape[0], -1, 1, 1))  # [N, channels, R, R]
 
 
-class DCGANDiscriminator(nn.Module):
-    """Stride-2 convs with LeakyReLU(0.2), BatchNorm on all but the first; a 4x4 conv to one logit.
+class DCGANDiscriminator(Discriminator):
+    """Stride-2 convs with LeakyReLU(0.2), BatchNorm on all but the first; a linear head on the 4x4 map.
+
+    The paper's last layer, a 4x4 valid conv to one channel, is exactly a linear map of the
+    flattened 4x4 feature map; so features h = that map flattened [N, 16 c] and the head is linear
+    (plus a class projection or an auxiliary classifier when conditional).
 
     Args:
         resolution: input height = width, a power of two >= 16.
@@ -68,9 +85,13 @@ class DCGANDiscriminator(nn.Module):
         width: channels of the first stage, doubled at each following stage.
         batchnorm: BatchNorm after convs 2..n (off for critics with a gradient penalty, which
             Gulrajani et al. 2017 advise against combining with batch norm).
+        num_classes: K > 0 makes D class-conditional (labels y [N]); 0 = unconditional.
+        conditioning: how labels enter when num_classes > 0: "projection" or "acgan" (see ConditionalHead).
+        spectral_norm: spectral norm on every layer (Miyato et al. 2018 use it in this very architecture).
     """
 
-    def __init__(self, resolution: int = 32, channels: int = 3, width: int = 64, batchnorm: bool = True) -> None:
+    def __init__(self, resolution: int = 32, channels: int = 3, width: int = 64, batchnorm: bool = True,
+                 num_classes: int = 0, conditioning: str = "projection", spectral_norm: bool = False) -> None:
         super().__init__()
         stages = _check_resolution(resolution, "discriminator")
         c = width
@@ -80,9 +101,15 @@ class DCGANDiscriminator(nn.Module):
             layers += [nn.BatchNorm2d(c * 2)] if batchnorm else []
             layers += [nn.LeakyReLU(0.2, True)]
             c *= 2
-        layers += [nn.Conv2d(c, 1, 4, 1, 0)]  # [N, 1, 1, 1]
-        self.net = nn.Sequential(*layers)
-        self.apply(dcgan_init)
+        self.net = nn.Sequential(*layers)  # -> [N, c, 4, 4]
+        self.feature_dim, self.num_classes = c * 16, num_classes
+        self.out = ConditionalHead(c * 16, num_classes, conditioning)
+        self.apply(dcgan_init)  # N(0, 0.02) reaches the head's linear layers too
+        if spectral_norm:
+            spectral_norm_all(self)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(x).flatten()  # [N]
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(x).flatten(1)  # [N, 16 c]
+
+    def head(self, h: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.out(h, y)  # [N]

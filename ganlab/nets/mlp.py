@@ -7,6 +7,9 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from ganlab.nets.base import ConditionalHead, Discriminator, spectral_norm_all
+from ganlab.nets.layers import LabelConcat
+
 ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU, "tanh": nn.Tanh}
 
 
@@ -32,17 +35,23 @@ class MLPGenerator(nn.Module):
         batchnorm: BatchNorm1d after each hidden layer.
         activation: hidden nonlinearity: "leaky_relu" (slope 0.2), "relu" or "tanh".
         out_activation: "tanh" for data in [-1, 1], "none" for unbounded data (toy 2-D sets).
+        num_classes: K > 0 makes G class-conditional: a learned embedding of y [N] is concatenated
+            to z (Mirza & Osindero 2014); 0 = unconditional.
+        embed_dim: size of that label embedding.
+        spectral_norm: spectral norm on every layer but the label embedding (as SAGAN does in G).
     """
 
     def __init__(self, z_dim: int = 100, resolution: int | None = 32, channels: int = 1,
                  hidden: Sequence[int] = (128, 256, 512, 1024), batchnorm: bool = False,
-                 activation: str = "leaky_relu", out_activation: str = "tanh") -> None:
+                 activation: str = "leaky_relu", out_activation: str = "tanh", num_classes: int = 0,
+                 embed_dim: int = 32, spectral_norm: bool = False) -> None:
         super().__init__()
         if out_activation not in ("tanh", "none"):
             raise ValueError(f"generator.out_activation={out_activation!r}; valid: 'tanh', 'none'")
-        self.z_dim, self.out_shape = z_dim, _shape(resolution, channels)
+        self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, _shape(resolution, channels)
+        self.condition = LabelConcat(num_classes, embed_dim)
         layers: list[nn.Module] = []
-        width = z_dim
+        width = z_dim + self.condition.extra_dim
         for h in hidden:
             layers += [nn.Linear(width, h)]
             layers += [nn.BatchNorm1d(h)] if batchnorm else []
@@ -51,33 +60,43 @@ class MLPGenerator(nn.Module):
         layers += [nn.Linear(width, math.prod(self.out_shape))]
         layers += [nn.Tanh()] if out_activation == "tanh" else []
         self.net = nn.Sequential(*layers)
+        if spectral_norm:
+            spectral_norm_all(self.net)  # not the label embedding: its scale should match z's
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(z).view(z.shape[0], *self.out_shape)  # [N, C, H, W] or [N, D]
+        return self.net(self.condition(z, y)).view(z.shape[0], *self.out_shape)  # [N, C, H, W] or [N, D]
 
 
-class MLPDiscriminator(nn.Module):
-    """Flattened input -> hidden layers with LeakyReLU(0.2) -> one logit per sample.
+class MLPDiscriminator(Discriminator):
+    """Flattened input -> hidden layers with LeakyReLU(0.2) = features h; a (conditional) linear head -> logit.
 
     Args:
         resolution: input height = width, or None for flat inputs [N, channels].
         channels: input channels (or features when resolution is None).
         hidden: widths of the hidden layers.
         activation: hidden nonlinearity: "leaky_relu" (slope 0.2), "relu" or "tanh".
+        num_classes: K > 0 makes D class-conditional (labels y [N]); 0 = unconditional.
+        conditioning: how labels enter when num_classes > 0: "projection" or "acgan" (see ConditionalHead).
+        spectral_norm: spectral norm on every layer (Miyato et al. 2018).
     """
 
     def __init__(self, resolution: int | None = 32, channels: int = 1,
-                 hidden: Sequence[int] = (512, 256, 128), activation: str = "leaky_relu") -> None:
+                 hidden: Sequence[int] = (512, 256, 128), activation: str = "leaky_relu", num_classes: int = 0,
+                 conditioning: str = "projection", spectral_norm: bool = False) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(_shape(resolution, channels))
         for h in hidden:
             layers += [nn.Linear(width, h), _activation(activation, "discriminator")]
             width = h
-        layers += [nn.Linear(width, 1)]
         self.net = nn.Sequential(*layers)
+        self.feature_dim, self.num_classes = width, num_classes
+        self.out = ConditionalHead(width, num_classes, conditioning)
+        if spectral_norm:
+            spectral_norm_all(self)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(x).squeeze(1)  # [N]
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(x)  # [N, hidden[-1]]
 
-
+    def head(self, h: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.out(h, y)  # [N]

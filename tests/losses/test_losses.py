@@ -67,7 +67,7 @@ def test_gradient_penalty_on_linear_critic():
     with torch.no_grad():
         d[1].weight.copy_(torch.tensor([[3.0, 0.0, 4.0, 0.0]]))  # ||w|| = 5
     real, fake = torch.randn(6, 1, 2, 2), torch.randn(6, 1, 2, 2)
-    gp = GradientPenalty()(lambda x: d(x).squeeze(1), real, fake)
+    gp = GradientPenalty()(lambda x, y=None: d(x).squeeze(1), real, fake)
     assert gp.item() == pytest.approx(16.0)
     gp.backward()  # differentiable w.r.t. D's weights (create_graph)
     assert d[1].weight.grad is not None and d[1].weight.grad.abs().sum() > 0
@@ -86,3 +86,28 @@ def test_weight_clip_clamps_after_step():
 def test_regularizer_rejects_bad_interval():
     with pytest.raises(ValueError, match="every=0"):
         GradientPenalty(every=0)
+
+
+def softplus(t: float) -> float:
+    return math.log1p(math.exp(t))
+
+
+@pytest.mark.parametrize("cls", [Minimax, NonSaturating])
+def test_one_sided_label_smoothing_changes_only_the_real_target(cls):
+    smooth, plain = cls(real_target=0.9), cls()
+    fake_part = mean(softplus(f) for f in FAKE)  # -log(1 - D(G(z))): target 0, unchanged
+    real_part = mean(0.9 * softplus(-r) + 0.1 * softplus(r) for r in REAL)
+    assert smooth.d_loss(REAL, FAKE).item() - fake_part == pytest.approx(real_part, rel=1e-6)
+    assert plain.d_loss(REAL, FAKE).item() - fake_part == pytest.approx(mean(softplus(-r) for r in REAL), rel=1e-6)
+    # the fake term is the same for both: changing only the fakes moves both losses equally
+    other = torch.tensor([-1.0, 4.0])
+    assert (smooth.d_loss(REAL, FAKE) - smooth.d_loss(REAL, other)).item() == pytest.approx(
+        (plain.d_loss(REAL, FAKE) - plain.d_loss(REAL, other)).item())
+    assert smooth.g_loss(FAKE).item() == plain.g_loss(FAKE).item()
+    assert repr(smooth) == f"{cls.__name__}(real_target=0.9)"
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
+def test_label_smoothing_target_validated(bad):
+    with pytest.raises(ValueError, match="loss.real_target"):
+        NonSaturating(real_target=bad)

@@ -1,0 +1,209 @@
+"""The module's zoo hooks: EMA of G, Unrolled GAN look-ahead, PacGAN packing, augmentation, G terms."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from ganlab.losses.adversarial import NonSaturating, Wasserstein
+from ganlab.losses.regularizers import GeneratorTerm
+from ganlab.module import GANModule, ema_update
+from ganlab.nets.base import ConditionalHead, Discriminator
+from ganlab.nets.pacgan import PacDiscriminator
+from ganlab.unrolled import unrolled_parameters
+
+
+class FlatD(Discriminator):
+    """Tiny MLP discriminator on flat [N, dim] data."""
+
+    def __init__(self, dim: int = 2, hidden: int = 8) -> None:
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh())
+        self.feature_dim = hidden
+        self.out = ConditionalHead(hidden)
+
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.trunk(x)
+
+    def head(self, h: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.out(h, y)
+
+
+class FlatG(nn.Module):
+    def __init__(self, z_dim: int = 3, dim: int = 2) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        self.net = nn.Sequential(nn.Linear(z_dim, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, dim))
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(z)
+
+
+def _module(**kwargs) -> GANModule:
+    torch.manual_seed(0)
+    return GANModule(FlatG(), FlatD(), NonSaturating(), lambda p: torch.optim.Adam(p, 1e-2),
+                     lambda p: torch.optim.Adam(p, 1e-2), **kwargs)
+
+
+def test_ema_update_arithmetic_params_averaged_buffers_copied():
+    model, ema = FlatG(), FlatG()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(1.0)
+        for p in ema.parameters():
+            p.fill_(3.0)
+        model.net[1].running_mean.fill_(7.0)
+    ema_update(ema, model, decay=0.9)
+    for p in ema.parameters():
+        torch.testing.assert_close(p, torch.full_like(p, 0.9 * 3.0 + 0.1 * 1.0))
+    torch.testing.assert_close(ema.net[1].running_mean, torch.full((8,), 7.0))  # copied, not averaged
+
+
+def test_ema_generator_is_a_frozen_copy_used_for_samples():
+    module = _module(ema_decay=0.99)
+    assert module.eval_generator is module.generator_ema
+    assert not any(p.requires_grad for p in module.generator_ema.parameters())
+    assert "generator_ema.net.0.weight" in module.state_dict()
+    with torch.no_grad():
+        for p in module.generator_ema.parameters():
+            p.zero_()
+    z = torch.randn(4, 3)
+    # samples come from the average (zero weights -> zero output), not from G
+    assert torch.equal(module.generate(z), torch.zeros(4, 2))
+    assert _module().eval_generator is not None and _module().generator_ema is None
+
+
+def test_ema_decay_out_of_range_is_a_one_line_error():
+    with pytest.raises(ValueError, match=r"ema.decay=1.0; valid"):
+        _module(ema_decay=1.0)
+
+
+def _linear_d() -> FlatD:
+    torch.manual_seed(1)
+    return FlatD()
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda p: torch.optim.SGD(p, lr=0.1),
+    lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+    lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.5, 0.999)),
+    lambda p: torch.optim.RMSprop(p, lr=0.01),
+], ids=["sgd", "sgd-momentum", "adam", "rmsprop"])
+def test_unrolled_updates_match_the_real_optimizer_and_leave_d_unchanged(make_opt):
+    d, loss = _linear_d(), NonSaturating()
+    opt = make_opt(d.parameters())
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    # one real step first, so the optimizer carries state (moments) into the look-ahead
+    opt.zero_grad()
+    loss.d_loss(d(real), d(fake)).backward()
+    opt.step()
+    before = copy.deepcopy(d.state_dict())
+    state_before = copy.deepcopy(opt.state_dict())
+    batches = [(real, None, fake, None), (fake, None, real, None)]
+    ahead = unrolled_parameters(d, loss, opt, batches)
+    x = torch.randn(5, 2)
+    got = ahead(x)
+    for k, v in d.state_dict().items():  # D's own weights and the optimizer are untouched
+        assert torch.equal(v, before[k])
+    assert str(opt.state_dict()) == str(state_before)
+    # the same two updates with the real optimizer on a copy give the same D
+    d2 = copy.deepcopy(d)
+    opt2 = type(opt)(d2.parameters(), **{k: v for k, v in opt.param_groups[0].items() if k != "params"})
+    opt2.load_state_dict(opt.state_dict())
+    for r, _, f, _ in batches:
+        opt2.zero_grad()
+        loss.d_loss(d2(r), d2(f)).backward()
+        opt2.step()
+    torch.testing.assert_close(got, d2(x), rtol=1e-5, atol=1e-6)
+
+
+def test_unrolled_second_order_gradient_reaches_the_generator_through_the_lookahead():
+    d, loss = _linear_d(), Wasserstein()
+    opt = torch.optim.SGD(d.parameters(), lr=0.5)
+    w = torch.tensor([[0.3, -0.2]], requires_grad=True)  # "generator": fake = w + noise
+    real = torch.randn(8, 2)
+    fake = w + torch.zeros(8, 2)
+    grads = {}
+    for second in (True, False):
+        f = fake if second else fake.detach()
+        ahead = unrolled_parameters(d, loss, opt, [(real, None, f, None)], create_graph=second)
+        (g,) = torch.autograd.grad(loss.g_loss(ahead(fake)), w)
+        grads[second] = g
+    assert not torch.allclose(grads[True], grads[False])
+
+
+def test_unrolled_g_step_leaves_d_weights_unchanged():
+    module = _module(unroll_steps=3)
+    trainer_stub_step(module)
+
+
+def trainer_stub_step(module: GANModule) -> None:
+    """One G step with look-ahead: G's weights move, D's (and D's optimizer state) do not."""
+    opt_g, opt_d = module.configure_optimizers()[0]
+    module.optimizers = lambda: (opt_g, opt_d)  # the G step asks for D's optimizer
+    module.manual_backward = lambda loss: loss.backward()
+    d_before = copy.deepcopy(module.discriminator.state_dict())
+    g_before = copy.deepcopy(module.generator.state_dict())
+    real = torch.randn(16, 2)
+    module._g_step(opt_g, [real], [None], log_now=False)
+    for k, v in module.discriminator.state_dict().items():
+        assert torch.equal(v, d_before[k]), k
+    assert not torch.equal(module.generator.state_dict()["net.0.weight"], g_before["net.0.weight"])
+    assert all(p.grad is None for p in module.discriminator.parameters())
+
+
+def test_pacgan_inner_discriminator_sees_packs():
+    seen = []
+    inner = FlatD(dim=2 * 3)
+    inner.trunk.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape))
+    d = PacDiscriminator(inner, packing=3)
+    x = torch.randn(12, 2)
+    logits = d(x)
+    assert seen == [torch.Size([4, 6])] and logits.shape == (4,)
+    # a pack is consecutive samples: changing sample 4 changes only the second pack's logit
+    x2 = x.clone()
+    x2[4] += 1
+    changed = (d(x2) != logits).tolist()
+    assert changed == [False, True, False, False]
+    images = torch.randn(6, 3, 8, 8)
+    assert d.pack(images).shape == (2, 9, 8, 8)
+    torch.testing.assert_close(d.pack(images)[1, 3:6], images[4])
+    with pytest.raises(ValueError, match="pack=3"):
+        d(torch.randn(10, 2))
+
+
+class Spy:
+    """Records every tensor an augmentation sees; adds 0 so values are unchanged."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, bool]] = []
+
+    def __call__(self, x: Tensor, step: int) -> Tensor:
+        self.calls.append((x.shape[0], x.requires_grad))
+        return x + 0
+
+
+class MeanTerm(GeneratorTerm):
+    replaces_adversarial = True
+
+    def __call__(self, discriminator, real, fake, *, generator=None, y_real=None, y_fake=None, fake_features=None):
+        assert fake_features is not None and fake_features.shape == (fake.shape[0], 8)
+        return (fake_features.mean(0) - discriminator.features(real).mean(0).detach()).pow(2).sum()
+
+
+def test_augmentation_applied_to_real_and_fake_in_both_steps_and_g_terms_replace_the_loss():
+    spy, term = Spy(), MeanTerm()
+    module = _module(augment={"spy": spy}, g_terms={"fm": term})
+    opt_g, opt_d = module.configure_optimizers()[0]
+    module.manual_backward = lambda loss: loss.backward()
+    real = torch.randn(16, 2)
+    module._d_step(opt_d, real, None, log_now=False)
+    assert len(spy.calls) == 2  # real and fake, D step: fakes carry no graph
+    assert [g for _, g in spy.calls] == [False, False]
+    stats = module._g_step(opt_g, [real], [None], log_now=False)
+    assert len(spy.calls) == 4 and spy.calls[2][1]  # the G step's fakes are augmented with their graph
+    # the adversarial loss is replaced: g_loss is exactly the term
+    torch.testing.assert_close(stats["train/g_loss"], stats["train/fm"])
