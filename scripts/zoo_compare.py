@@ -27,6 +27,8 @@ BASE = ["experiment=dcgan_mnist5k"]
 COMBOS: dict[str, list[str]] = {
     "baseline": [],
     "ema": ["ema.decay=0.999"],
+    "ema_0.99": ["ema.decay=0.99"],
+    "ema_start": ["ema.decay=0.999", "ema.start=1000"],
     "diffaugment": ["augment=diffaugment"],
     "instance_noise": ["augment=instance_noise"],
     "spectral_norm_d": ["discriminator.spectral_norm=true"],
@@ -34,6 +36,7 @@ COMBOS: dict[str, list[str]] = {
     "r1": ["+regularizer=r1"],
     "dragan": ["+regularizer=dragan"],
     "bcr": ["+regularizer=bcr"],
+    "bcr_translation": ["+regularizer=bcr", "regularizers.bcr.augment.policy=translation"],
     "label_smoothing": ["loss.real_target=0.9"],
     "feature_matching": ["+g_term=feature_matching"],
     "minibatch_stddev": ["minibatch=stddev"],
