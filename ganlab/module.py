@@ -153,9 +153,12 @@ class GANModule(pl.LightningModule):
         self.config = config
         self.z_dim: int = generator.z_dim
         g = torch.Generator().manual_seed(sample_seed)
+        # conditional grids: one row per class, the same number of images in each
+        self.sample_nrow = max(num_sample_images // num_classes, 1) if num_classes else None
+        n = self.sample_nrow * num_classes if num_classes else num_sample_images
         # fixed noise (and labels) for sample grids: a buffer, so checkpoints and resumes keep it
-        self.register_buffer("sample_z", torch.randn(num_sample_images, self.z_dim, generator=g))
-        labels = torch.arange(num_sample_images) % num_classes if num_classes else torch.zeros(0)
+        self.register_buffer("sample_z", torch.randn(n, self.z_dim, generator=g))
+        labels = torch.arange(num_classes).repeat_interleave(self.sample_nrow) if num_classes else torch.zeros(0)
         self.register_buffer("sample_y", labels.long())
         self._d_steps = 0  # D updates so far, for lazy regularization
         self.memory_format = torch.contiguous_format  # channels_last when ganlab.perf asks for it

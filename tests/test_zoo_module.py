@@ -207,3 +207,11 @@ def test_augmentation_applied_to_real_and_fake_in_both_steps_and_g_terms_replace
     assert len(spy.calls) == 4 and spy.calls[2][1]  # the G step's fakes are augmented with their graph
     # the adversarial loss is replaced: g_loss is exactly the term
     torch.testing.assert_close(stats["train/g_loss"], stats["train/fm"])
+
+
+def test_conditional_sample_grid_has_one_row_per_class():
+    module = _module(num_classes=10, num_sample_images=64)
+    assert module.sample_nrow == 6 and module.sample_z.shape == (60, 3)
+    rows = module.sample_y.view(10, 6)  # the grid's rows, nrow = sample_nrow
+    assert torch.equal(rows, torch.arange(10).unsqueeze(1).expand(10, 6))
+    assert _module().sample_nrow is None and _module().sample_z.shape[0] == 64

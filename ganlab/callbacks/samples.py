@@ -22,6 +22,7 @@ class SampleGrid(pl.Callback):
 
     The fixed noise is the module's ``sample_z`` buffer, so grids are comparable over a run,
     across resumes, and across runs with the same ``seed``. Real images are logged once as ``real``.
+    Conditional models get one row per class (the module's ``sample_nrow`` images each).
 
     Args:
         every_n_steps: interval in training steps.
@@ -33,10 +34,10 @@ class SampleGrid(pl.Callback):
         self.every_n_steps, self.nrow = every_n_steps, nrow
         self.save_dir = Path(save_dir) if save_dir else None
 
-    def _log(self, trainer: pl.Trainer, tag: str, images: Tensor, step: int) -> None:
+    def _log(self, trainer: pl.Trainer, tag: str, images: Tensor, step: int, nrow: int | None = None) -> None:
         if images.dim() != 4:  # flat (e.g. 2-D toy) data has no image grid
             return
-        grid = to_grid(images, self.nrow)
+        grid = to_grid(images, nrow or self.nrow)
         if trainer.logger is not None and hasattr(trainer.logger.experiment, "add_image"):
             trainer.logger.experiment.add_image(tag, grid, step)
         if self.save_dir is not None:
@@ -47,11 +48,11 @@ class SampleGrid(pl.Callback):
         if trainer.is_global_zero and trainer.global_step == 0:
             real = to_model_space(trainer.datamodule.real_images().x[: pl_module.sample_z.shape[0]])
             self._log(trainer, "real", real, 0)
-            self._log(trainer, "samples", pl_module.sample_grid_images(), 0)
+            self._log(trainer, "samples", pl_module.sample_grid_images(), 0, pl_module.sample_nrow)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
                            batch_idx: int) -> None:
         step = trainer.global_step
         if trainer.is_global_zero and step % self.every_n_steps == 0:
             with torch.no_grad():
-                self._log(trainer, "samples", pl_module.sample_grid_images(), step)
+                self._log(trainer, "samples", pl_module.sample_grid_images(), step, pl_module.sample_nrow)
