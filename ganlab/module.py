@@ -278,15 +278,15 @@ class GANModule(pl.LightningModule):
         n = real.shape[0]
         y_fake = self.random_labels(n)
         fake = self.augmented(self.generator(self.noise(n), y_fake))
+        real_in = self.augmented(real) if self.g_terms or self.unroll_steps else real
         stats = {}
         with frozen(self.discriminator):  # gradients flow through D to G; D's weights get none
             if self.unroll_steps:
-                fake_logits, fake_h = self._unrolled_logits(fake, y_fake, reals, labels), None
+                fake_logits, fake_h = self._unrolled_logits(fake, y_fake, real_in, y_real), None
             else:
                 fake_logits, fake_h = self.discriminate(fake, y_fake)
             replaced = any(t.replaces_adversarial for t in self.g_terms.values())
             loss = fake_logits.new_zeros(()) if replaced else self.loss.g_loss(fake_logits)
-            real_in = self.augmented(real) if self.g_terms else real
             for name, term in self.g_terms.items():
                 value = term(self.discriminator, real_in, fake, generator=self.generator, y_real=y_real,
                              y_fake=y_fake, fake_features=fake_h)
@@ -302,19 +302,15 @@ class GANModule(pl.LightningModule):
             term.after_g_step(self.generator)
         return stats
 
-    def _unrolled_logits(self, fake: Tensor, y_fake: Tensor | None, reals: list[Tensor],
-                         labels: list[Tensor | None]) -> Tensor:
-        """D's logits of ``fake`` after ``unroll_steps`` look-ahead D updates (D itself is not changed)."""
-        opt_d = self.optimizers()[1]
-        batches = []
-        for k in range(self.unroll_steps):  # fresh noise for each look-ahead step; reals cycle
-            y = self.random_labels(fake.shape[0])
-            g_out = self.generator(self.noise(fake.shape[0]), y)
-            if not self.unroll_second_order:
-                g_out = g_out.detach()
-            batches.append((self.augmented(reals[k % len(reals)]), labels[k % len(labels)],
-                            self.augmented(g_out), y))
-        return unrolled_parameters(self.discriminator, self.loss, opt_d, batches,
+    def _unrolled_logits(self, fake: Tensor, y_fake: Tensor | None, real: Tensor, y_real: Tensor | None) -> Tensor:
+        """D's logits of ``fake`` after ``unroll_steps`` look-ahead D updates (D itself is not changed).
+
+        As in Metz et al.'s code, every look-ahead step descends D's loss on this step's real batch
+        and these same fakes, so G's gradient reaches the fakes through each update too.
+        """
+        lookahead_fake = fake if self.unroll_second_order else fake.detach()
+        batches = [(real, y_real, lookahead_fake, y_fake)] * self.unroll_steps
+        return unrolled_parameters(self.discriminator, self.loss, self.optimizers()[1], batches,
                                    create_graph=self.unroll_second_order)(fake, y_fake)
 
     def _update_ema(self) -> None:
