@@ -62,10 +62,10 @@ def validate(cfg: DictConfig) -> None:
     every = _get(cfg, "metrics.every_n_steps")
     if isinstance(every, int) and every < 1:
         raise ConfigError(f"metrics.every_n_steps={every}; valid: an integer >= 1")
-    callbacks = _get(cfg, "metrics.callbacks")
-    if callbacks and _get(cfg, "dataset.feature") is None:
-        raise ConfigError(f"dataset {cfg.dataset.name!r} has no feature extractor (dataset.feature=null) for "
-                          f"training-time metrics; use metrics=none")
+    for name in _get(cfg, "metrics.callbacks") or {}:
+        if "feature" in cfg.metrics.callbacks[name] and _get(cfg, f"metrics.callbacks.{name}.feature") is None:
+            raise ConfigError(f"dataset {cfg.dataset.name!r} has no feature extractor (dataset.feature=null) for "
+                              f"metrics.callbacks.{name}; use metrics=none (or metrics=modes for 2-D toy sets)")
     pack = _get(cfg, "pack")
     if pack is not _MISSING:
         if not isinstance(pack, int) or pack < 1:

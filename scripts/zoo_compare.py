@@ -54,7 +54,7 @@ def run_one(name: str, seed: int, args: argparse.Namespace) -> tuple[str, int, i
     overrides = COMBOS[name]
     base = [] if any(o.startswith("experiment=") for o in overrides) else BASE
     cmd = [sys.executable, "-m", "ganlab.train", *base, *overrides, f"seed={seed}", f"trainer.max_steps={args.steps}",
-           f"metrics.every_n_steps={args.eval_every or args.steps // 3}", f"paths.output_dir={out}",
+           f"metrics.every_n_steps={args.eval_every or args.steps // 3}", f"hydra.run.dir={out}",
            "~callbacks.model_checkpoint", "+trainer.enable_checkpointing=false", "~callbacks.progress_bar",
            "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", *args.set]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))

@@ -2,8 +2,9 @@
 
 from ganlab.callbacks.divergence import DivergenceGuard
 from ganlab.callbacks.metrics import MetricsCallback
+from ganlab.callbacks.modes import ModeCoverage
 from ganlab.callbacks.progress import StepProgressBar
 from ganlab.callbacks.run_info import RunInfo
 from ganlab.callbacks.samples import SampleGrid
 
-__all__ = ["DivergenceGuard", "MetricsCallback", "RunInfo", "SampleGrid", "StepProgressBar"]
+__all__ = ["DivergenceGuard", "MetricsCallback", "ModeCoverage", "RunInfo", "SampleGrid", "StepProgressBar"]

@@ -1,0 +1,216 @@
+"""ganlab-reproduce: run experiment presets over seeds and print measured against published numbers.
+
+    ganlab-reproduce veegan_gan_ring --seeds 5 --jobs 2
+    ganlab-reproduce pacgan_gan_ring pacgan2_ring --seeds 3 --budget 20000     # a reduced, labelled check
+
+Each preset names its paper's protocol and carries a ``published:`` block (numbers, ``<key>_error``
+for their error bars, ``source``, ``protocol``). Every seed is one ``ganlab-train experiment=NAME
+seed=K`` run in OUT/NAME/seed<K>; the value of ``val/<key>`` at the run's last evaluation is its
+measurement. The table gives published ± error, measured mean ± standard error over seeds, and
+whether the two agree within the combined error sqrt(SE² + error²). Finished runs are reused, so
+a call with more seeds only adds the new ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from ganlab.compare import read_run
+from ganlab.train import CONFIG_DIR
+
+EXPERIMENTS = Path(CONFIG_DIR) / "experiment"
+NOT_SCORES = {"eval_seconds"}
+
+
+class ReproduceError(Exception):
+    """A problem reported in one line."""
+
+
+@dataclass
+class Row:
+    metric: str
+    published: float | None
+    published_error: float | None
+    mean: float | None
+    se: float | None
+    n: int
+
+    @property
+    def combined(self) -> float | None:
+        errors = [e for e in (self.se, self.published_error) if e is not None]
+        return math.sqrt(sum(e * e for e in errors)) if errors else None
+
+    @property
+    def agrees(self) -> bool | None:
+        if self.published is None or self.mean is None or self.combined is None:
+            return None
+        return abs(self.mean - self.published) <= self.combined
+
+
+def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
+    """Train one seed (or reuse a finished run); returns its result record."""
+    run = args.out / name / f"seed{seed}"
+    done = run / "reproduce_run.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    if run.exists():
+        raise ReproduceError(f"{run} exists but did not finish; remove it to rerun that seed")
+    overrides = [f"experiment={name}", f"seed={seed}", f"hydra.run.dir={run}", "~callbacks.progress_bar",
+                 "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+    if args.budget:
+        overrides += [f"trainer.max_steps={args.budget}", f"metrics.every_n_steps={args.budget}"]
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "ganlab.train", *overrides, *args.set], env=env,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "train.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"name": name, "seed": seed, "ok": False, "error": last, "wall_s": wall}
+    values = {}
+    for tag, points in read_run(run).curves.items():
+        key = tag[len("val/"):]
+        if tag.startswith("val/") and points and key not in NOT_SCORES and not key.endswith("_best"):
+            values[key] = points[max(points)]  # the last evaluation
+    result = {"name": name, "seed": seed, "ok": True, "values": values, "wall_s": wall,
+              "steps": int(OmegaConf.load(run / ".hydra" / "config.yaml").trainer.max_steps)}
+    done.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def published_block(name: str) -> dict:
+    """The preset's ``published`` block, composed as ganlab-train would."""
+    from hydra import compose, initialize_config_dir
+
+    if not (EXPERIMENTS / f"{name}.yaml").is_file():
+        valid = ", ".join(sorted(p.stem for p in EXPERIMENTS.glob("*.yaml")))
+        raise ReproduceError(f"no preset experiments/{name}.yaml; valid: {valid}")
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={name}"])
+    block = OmegaConf.to_container(cfg.get("published") or {}, resolve=True)
+    return {"published": block, "max_steps": int(cfg.trainer.max_steps)}
+
+
+def table_rows(published: dict, results: list[dict]) -> list[Row]:
+    ok = [r for r in results if r["ok"]]
+    numbers = {k: v for k, v in published.items() if isinstance(v, (int, float)) and not k.endswith("_error")}
+    # the published numbers first, then what else the runs measured (e.g. reverse KL where a paper gives none)
+    keys = list(numbers) + sorted({k for r in ok for k in r["values"]} - set(numbers))
+    rows = []
+    for key in keys:
+        values = [r["values"][key] for r in ok if key in r["values"] and not math.isnan(r["values"][key])]
+        mean = statistics.fmean(values) if values else None
+        se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
+        rows.append(Row(key, numbers.get(key), published.get(f"{key}_error"), mean, se, len(values)))
+    return rows
+
+
+def _num(value: float | None, err: float | None = None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3g}" if err is None else f"{value:.3g} ± {err:.2g}"
+
+
+def markdown(name: str, info: dict, rows: list[Row], results: list[dict], budget: int | None) -> str:
+    pub = info["published"]
+    ok = [r for r in results if r["ok"]]
+    steps = budget or info["max_steps"]
+    lines = [f"### {name}" + (" — REDUCED BUDGET" if budget else ""), ""]
+    if budget:
+        lines += [f"**Reduced budget: {budget:,} of the protocol's {info['max_steps']:,} steps; not the "
+                  "published protocol.**", ""]
+    lines += [f"- published: {pub.get('source', 'none applies')}" + (f" ({pub['protocol']})" if "protocol" in pub
+                                                                      else ""),
+              f"- measured: {len(ok)} seeds ({', '.join(str(r['seed']) for r in ok)}), {steps:,} steps each, "
+              f"{_machine()}, {statistics.fmean(r['wall_s'] for r in ok) / 60:.1f} min per run"
+              if ok else "- measured: no finished run", ""]
+    failed = [r for r in results if not r["ok"]]
+    if failed:
+        lines += ["- failed seeds: " + "; ".join(f"{r['seed']}: {r['error']}" for r in failed), ""]
+    lines += ["| metric | published | measured (mean ± SE) | n | agree |", "|---|---|---|---|---|"]
+    for r in rows:
+        agree = {True: "yes", False: "no", None: "–"}[r.agrees]
+        if r.agrees is not None and r.combined:
+            agree += f" ({abs(r.mean - r.published) / r.combined:.1f} σ)"
+        lines.append(f"| {r.metric} | {_num(r.published, r.published_error)} | {_num(r.mean, r.se)} | {r.n} | "
+                     f"{agree} |")
+    return "\n".join(lines) + "\n"
+
+
+def _machine() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="ganlab-reproduce", description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="+", metavar="NAME", help="experiment presets (experiments/NAME.yaml)")
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
+    p.add_argument("--budget", type=int, default=None, help="train this many steps instead (table marked reduced)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1; one per core is sensible)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads per run")
+    p.add_argument("--out", type=Path, default=Path("outputs/reproduce"))
+    p.add_argument("--set", nargs="*", default=[], help="extra ganlab-train overrides for every run")
+    args = p.parse_args(argv)
+    if args.seeds < 1 or (args.budget is not None and args.budget < 1) or args.jobs < 1:
+        p.error("--seeds, --budget and --jobs must be >= 1")
+    if args.budget:  # reduced runs never mix with full ones
+        args.out = args.out / f"budget{args.budget}"
+    return args
+
+
+def reproduce(args: argparse.Namespace) -> int:
+    infos = {name: published_block(name) for name in args.names}  # fails fast on a bad name
+    jobs = [(name, seed) for name in args.names for seed in range(args.seeds)]
+    results: dict[str, list[dict]] = {name: [] for name in args.names}
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for result in pool.map(lambda job: run_seed(*job, args), jobs):
+            status = "ok" if result["ok"] else f"FAILED: {result['error']}"
+            print(f"{result['name']} seed {result['seed']}: {status} ({result['wall_s']:.0f} s)", flush=True)
+            results[result["name"]].append(result)
+    sections, report = [], {}
+    for name in args.names:
+        rows = table_rows(infos[name]["published"], results[name])
+        sections.append(markdown(name, infos[name], rows, results[name], args.budget))
+        report[name] = {"published": infos[name]["published"], "protocol_steps": infos[name]["max_steps"],
+                        "budget": args.budget, "reduced": bool(args.budget), "machine": _machine(),
+                        "rows": [{**r.__dict__, "combined_error": r.combined, "agrees": r.agrees} for r in rows],
+                        "runs": results[name]}
+        (args.out / name).mkdir(parents=True, exist_ok=True)
+        (args.out / name / "reproduce.md").write_text(sections[-1])
+        (args.out / name / "reproduce.json").write_text(json.dumps(report[name], indent=1))
+    text = "\n".join(sections)
+    print(text)
+    (args.out / "reproduce.md").write_text(text)
+    (args.out / "reproduce.json").write_text(json.dumps(report, indent=1))
+    return 0 if all(r["ok"] for rs in results.values() for r in rs) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return reproduce(args)
+    except ReproduceError as e:
+        print(f"ganlab-reproduce: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
