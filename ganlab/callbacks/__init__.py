@@ -6,5 +6,7 @@ from ganlab.callbacks.modes import ModeCoverage
 from ganlab.callbacks.progress import StepProgressBar
 from ganlab.callbacks.run_info import RunInfo
 from ganlab.callbacks.samples import SampleGrid
+from ganlab.callbacks.stacked import StackedModes
 
-__all__ = ["DivergenceGuard", "MetricsCallback", "ModeCoverage", "RunInfo", "SampleGrid", "StepProgressBar"]
+__all__ = ["DivergenceGuard", "MetricsCallback", "ModeCoverage", "RunInfo", "SampleGrid", "StackedModes",
+           "StepProgressBar"]

@@ -1,0 +1,58 @@
+"""ganlab-reproduce: a 2-seed reduced-budget run writes the tables; agreement arithmetic; errors."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from conftest import REPO
+
+from ganlab.reproduce import Row, main
+
+SMALL = ["--set", "dataset.source.n=5000", "metrics.num_samples=500", "metrics.batch_size=500"]
+
+
+@pytest.fixture
+def tests_on_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "0")
+
+
+def test_reduced_two_seed_run_writes_tables_and_reuses_finished_seeds(tmp_path, tests_on_path, capsys):
+    args = ["veegan_gan_ring", "--budget", "20", "--jobs", "2", "--out", str(tmp_path), *SMALL]
+    assert main([*args, "--seeds", "2"]) == 0
+    out = tmp_path / "budget20" / "veegan_gan_ring"
+    md = (out / "reproduce.md").read_text()
+    assert "REDUCED BUDGET" in md and "20 of the protocol's 25,000 steps" in md
+    report = json.loads((out / "reproduce.json").read_text())
+    assert report["reduced"] and report["budget"] == 20 and report["protocol_steps"] == 25000
+    rows = {r["metric"]: r for r in report["rows"]}
+    assert list(rows)[:2] == ["modes", "high_quality"]  # the published numbers first, then reverse KL
+    assert rows["modes"]["published"] == 1.0 and rows["high_quality"]["published"] == 99.3
+    assert rows["modes"]["n"] == 2 and 0 <= rows["modes"]["mean"] <= 8
+    assert "reverse_kl" in rows and rows["reverse_kl"]["published"] is None
+    assert {r["seed"] for r in report["runs"]} == {0, 1} and all(r["steps"] == 20 for r in report["runs"])
+    seed0 = (out / "seed0" / "reproduce_run.json").stat().st_mtime_ns
+    # one more seed: the two finished runs are reused, not retrained or overwritten
+    assert main([*args, "--seeds", "3"]) == 0
+    assert (out / "seed0" / "reproduce_run.json").stat().st_mtime_ns == seed0
+    report = json.loads((out / "reproduce.json").read_text())
+    assert {r["seed"] for r in report["runs"]} == {0, 1, 2}
+    assert "veegan_gan_ring seed 2: ok" in capsys.readouterr().out
+
+
+def test_unknown_preset_is_a_one_line_error(tmp_path, capsys):
+    assert main(["no_such_preset", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganlab-reproduce: error: no preset experiments/no_such_preset.yaml; valid:")
+    assert "veegan_gan_ring" in err and len(err.splitlines()) == 1
+
+
+def test_agreement_within_the_combined_error():
+    row = Row("modes", published=11.0, published_error=None, mean=10.0, se=1.0, n=5)
+    assert row.combined == 1.0 and row.agrees is True
+    assert Row("modes", 12.0, None, 10.0, 1.0, 5).agrees is False
+    both = Row("fid", 10.0, 3.0, 15.0, 4.0, 5)  # combined sqrt(3² + 4²) = 5
+    assert both.combined == 5.0 and both.agrees is True
+    assert Row("fid", 10.0, None, 15.0, None, 1).agrees is None  # one seed, no error bar: undecided
