@@ -28,7 +28,8 @@ def _pairs(group: str, option: str) -> list[str]:
     extra = {("generator", "dcgan"): ["discriminator=dcgan"], ("discriminator", "dcgan"): ["generator=dcgan"],
              ("dataset", "folder"): ["dataset.source.path=/nonexistent"],
              ("dataset", "ring"): ["metrics=none", "generator.out_activation=none"],
-             ("dataset", "grid"): ["metrics=none", "generator.out_activation=none"]}
+             ("dataset", "grid"): ["metrics=none", "generator.out_activation=none"],
+             ("metrics", "modes"): ["dataset=ring", "generator.out_activation=none"]}
     plus = "+" if group in APPENDED else ""
     return [f"{plus}{group}={option}", *extra.get((group, option), [])]
 
@@ -44,8 +45,9 @@ def test_option_composes_and_instantiates(compose_cfg, group, option):
     cfg = compose_cfg(*_pairs(group, option))
     validate(cfg)
     model = build_module(cfg)
-    z = torch.randn(2, model.z_dim)
-    y = torch.arange(2) if model.num_classes else None
+    n = 2 * cfg.get("pack", 1)  # PacGAN: one logit per pack of m samples
+    z = torch.randn(n, model.z_dim)
+    y = torch.arange(n) if model.num_classes else None
     fake = model.generator.eval()(z, y)
     logits = model.discriminator.eval()(fake, y)
     assert logits.shape == (2,)
