@@ -103,7 +103,8 @@ def published_block(name: str) -> dict:
         raise ReproduceError(f"no preset experiments/{name}.yaml; valid: {valid}")
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={name}"])
-    block = OmegaConf.to_container(cfg.get("published") or {}, resolve=True)
+    node = cfg.get("published")  # presets without a published number (ganlab's own baselines) have none
+    block = OmegaConf.to_container(node, resolve=True) if node is not None else {}
     return {"published": block, "max_steps": int(cfg.trainer.max_steps)}
 
 

@@ -64,10 +64,13 @@ def test_every_preset_runs_a_few_steps(compose_cfg, name):
     widths = [f"{net}.width=8" for net in ("generator", "discriminator")
               if compose_cfg(f"experiment={name}")[net].get("width")]
     cfg = compose_cfg(f"experiment={name}", *data, *widths, *TINY, *QUIET, "metrics.num_samples=200",
-                      "dataset.batch_size=16")
-    assert cfg.get("published") or "mnist5k" in name  # CIFAR presets carry the published number
-    fid = train(cfg)
-    assert fid is not None and math.isfinite(fid)
+                      "dataset.batch_size=24")  # divisible by every PacGAN packing (2, 3, 4)
+    if name.endswith("_cifar10"):
+        assert cfg.published.source and cfg.published.protocol  # the number travels with its protocol
+    value = train(cfg)
+    assert value is not None
+    # after 3 steps no toy point may be near a mode yet: reverse KL is then undefined (NaN)
+    assert math.isfinite(value) or cfg.optimized_metric == "val/reverse_kl"
 
 
 def test_ema_checkpoint_eval_and_conditional_sampling(compose_cfg, tmp_path):
