@@ -18,7 +18,7 @@ from ganlab.data.mnist5k import load_mnist5k
 
 # SHA-256 of the committed ganlab/assets/digit_classifier.pt (rewrite after retraining)
 DIGIT_CLASSIFIER_SHA256 = "d5af5fcf1c447dd0ad78ed60af1ff72a4107228979051f12fd220938322defa4"
-WEIGHTS_KEY = "metrics.fid.feature.weights"
+WEIGHTS_KEY = "dataset.feature.weights"  # metrics and ganlab-eval take the feature from the dataset
 HELD_OUT_PER_CLASS = 100
 
 
