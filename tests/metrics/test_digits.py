@@ -84,7 +84,7 @@ def test_tampered_weights(feats, tmp_path, monkeypatch):
 
 
 def test_missing_weights(tmp_path, monkeypatch):
-    with pytest.raises(FileNotFoundError, match=r"metrics\.fid\.feature\.weights"):
+    with pytest.raises(FileNotFoundError, match=r"dataset\.feature\.weights"):
         DigitFeatures(str(tmp_path / "nope.pt"))
     monkeypatch.setattr(digits, "default_weights_path", lambda: tmp_path / "gone.pt")
     with pytest.raises(FileNotFoundError, match="gone.pt"):
