@@ -89,7 +89,12 @@ def build(node: Any, key: str, **kwargs: Any) -> Any:
 
 def build_module(cfg: DictConfig) -> GANModule:
     """The GANModule described by ``cfg`` (fresh weights, speed switches of ``cfg.perf`` applied)."""
-    module = _module(cfg)
+    try:
+        module = _module(cfg)
+    except ConfigError:
+        raise
+    except ValueError as e:  # the module's own checks (ema.decay, unroll.steps, optim.n_critic, ...)
+        raise ConfigError(str(e).splitlines()[0]) from e
     perf = cfg.get("perf") or {}
     module.memory_format = apply_perf(module.generator, module.discriminator, **perf)
     return module

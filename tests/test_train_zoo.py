@@ -101,3 +101,15 @@ def test_regularizer_and_term_values_are_logged(compose_cfg, tmp_path):
     train(cfg)
     tags = set(events(Path(cfg.paths.output_dir)).Tags()["scalars"])
     assert {"train/r1", "train/feature_matching", "train/g_loss", "train/d_loss"} <= tags
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("ema.decay=2", "ema.decay=2; valid: a number in [0, 1)"),
+    ("unroll.steps=-1", "unroll.steps=-1; valid: an integer >= 0"),
+    ("pack=3", "dataset.batch_size=64 does not split into packs of pack=3"),
+])
+def test_bad_zoo_values_are_one_line_errors(tmp_path, override, message):
+    proc = subprocess.run([sys.executable, "-m", "ganlab.train", override, f"paths.output_dir={tmp_path}"],
+                          env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert message in proc.stderr and not (tmp_path / "checkpoints").exists()
