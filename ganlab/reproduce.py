@@ -67,8 +67,6 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
     done = run / "reproduce_run.json"
     if done.is_file():
         return json.loads(done.read_text())
-    if run.exists():
-        raise ReproduceError(f"{run} exists but did not finish; remove it to rerun that seed")
     overrides = [f"experiment={name}", f"seed={seed}", f"hydra.run.dir={run}", "~callbacks.progress_bar",
                  "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
     if args.budget:
@@ -88,10 +86,23 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
         key = tag[len("val/"):]
         if tag.startswith("val/") and points and key not in NOT_SCORES and not key.endswith("_best"):
             values[key] = points[max(points)]  # the last evaluation
-    result = {"name": name, "seed": seed, "ok": True, "values": values, "wall_s": wall,
+    result = {"name": name, "seed": seed, "ok": True, "values": values, "wall_s": wall, "overrides": args.set,
               "steps": int(OmegaConf.load(run / ".hydra" / "config.yaml").trainer.max_steps)}
     done.write_text(json.dumps(result, indent=1))
     return result
+
+
+def check_seed(name: str, seed: int, args: argparse.Namespace) -> None:
+    """Refuse, before anything trains, a seed directory that cannot be reused as it is."""
+    run = args.out / name / f"seed{seed}"
+    done = run / "reproduce_run.json"
+    if done.is_file():
+        trained = json.loads(done.read_text()).get("overrides", [])
+        if trained != args.set:  # a reused seed must have been trained the same way
+            raise ReproduceError(f"{run} was trained with --set {' '.join(trained) or '(none)'}, not "
+                                 f"{' '.join(args.set) or '(none)'}; use another --out or remove it")
+    elif run.exists():
+        raise ReproduceError(f"{run} exists but did not finish; remove it to rerun that seed")
 
 
 def published_block(name: str) -> dict:
@@ -128,7 +139,8 @@ def _num(value: float | None, err: float | None = None) -> str:
     return f"{value:.3g}" if err is None else f"{value:.3g} ± {err:.2g}"
 
 
-def markdown(name: str, info: dict, rows: list[Row], results: list[dict], budget: int | None) -> str:
+def markdown(name: str, info: dict, rows: list[Row], results: list[dict], budget: int | None,
+             overrides: list[str] = ()) -> str:
     pub = info["published"]
     ok = [r for r in results if r["ok"]]
     steps = budget or info["max_steps"]
@@ -141,6 +153,8 @@ def markdown(name: str, info: dict, rows: list[Row], results: list[dict], budget
               f"- measured: {len(ok)} seeds ({', '.join(str(r['seed']) for r in ok)}), {steps:,} steps each, "
               f"{_machine()}, {statistics.fmean(r['wall_s'] for r in ok) / 60:.1f} min per run"
               if ok else "- measured: no finished run", ""]
+    if overrides:
+        lines[-1:-1] = [f"- extra overrides: `{' '.join(overrides)}`"]
     failed = [r for r in results if not r["ok"]]
     if failed:
         lines += ["- failed seeds: " + "; ".join(f"{r['seed']}: {r['error']}" for r in failed), ""]
@@ -180,6 +194,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def reproduce(args: argparse.Namespace) -> int:
     infos = {name: published_block(name) for name in args.names}  # fails fast on a bad name
     jobs = [(name, seed) for name in args.names for seed in range(args.seeds)]
+    for job in jobs:
+        check_seed(*job, args)
     results: dict[str, list[dict]] = {name: [] for name in args.names}
     with ThreadPoolExecutor(args.jobs) as pool:
         for result in pool.map(lambda job: run_seed(*job, args), jobs):
@@ -189,9 +205,10 @@ def reproduce(args: argparse.Namespace) -> int:
     sections, report = [], {}
     for name in args.names:
         rows = table_rows(infos[name]["published"], results[name])
-        sections.append(markdown(name, infos[name], rows, results[name], args.budget))
+        sections.append(markdown(name, infos[name], rows, results[name], args.budget, args.set))
         report[name] = {"published": infos[name]["published"], "protocol_steps": infos[name]["max_steps"],
                         "budget": args.budget, "reduced": bool(args.budget), "machine": _machine(),
+                        "overrides": args.set,
                         "rows": [{**r.__dict__, "combined_error": r.combined, "agrees": r.agrees} for r in rows],
                         "runs": results[name]}
         (args.out / name).mkdir(parents=True, exist_ok=True)

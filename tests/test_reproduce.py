@@ -40,6 +40,24 @@ def test_reduced_two_seed_run_writes_tables_and_reuses_finished_seeds(tmp_path, 
     report = json.loads((out / "reproduce.json").read_text())
     assert {r["seed"] for r in report["runs"]} == {0, 1, 2}
     assert "veegan_gan_ring seed 2: ok" in capsys.readouterr().out
+    assert report["overrides"] == SMALL[1:] and f"- extra overrides: `{' '.join(SMALL[1:])}`" in md
+    # the same seeds with other overrides are refused up front, before anything trains
+    other = [*args[:-len(SMALL)], "--set", "dataset.source.n=6000", "--seeds", "4"]
+    assert main(other) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"ganlab-reproduce: error: {out / 'seed0'} was trained with --set {' '.join(SMALL[1:])}, "
+                   "not dataset.source.n=6000; use another --out or remove it")
+    assert not (out / "seed3").exists()
+
+
+def test_unfinished_seed_is_refused_and_left_as_it_is(tmp_path, capsys):
+    seed0 = tmp_path / "veegan_gan_ring" / "seed0"
+    seed0.mkdir(parents=True)
+    (seed0 / "train.log").write_text("interrupted")
+    assert main(["veegan_gan_ring", "--seeds", "2", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"ganlab-reproduce: error: {seed0} exists but did not finish; remove it to rerun that seed"
+    assert (seed0 / "train.log").read_text() == "interrupted" and not (seed0.parent / "seed1").exists()
 
 
 def test_unknown_preset_is_a_one_line_error(tmp_path, capsys):
