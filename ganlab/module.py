@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ganlab.losses.adversarial import AdversarialLoss
 from ganlab.losses.regularizers import DiscriminatorOutputs, GeneratorTerm, Regularizer
-from ganlab.unrolled import unrolled_parameters
+from ganlab.unrolled import check_optimizer, unrolled_parameters
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
@@ -142,6 +142,8 @@ class GANModule(pl.LightningModule):
             raise ValueError(f"ema.decay={ema_decay}; valid: a number in [0, 1) (e.g. 0.999), or null for no EMA")
         if unroll_steps < 0:
             raise ValueError(f"unroll.steps={unroll_steps}; valid: an integer >= 0 (0 = no unrolling)")
+        if unroll_steps:  # a probe optimizer on one dummy weight: an unsupported D optimizer fails before training
+            check_optimizer(d_optimizer([nn.Parameter(torch.zeros(1))]))
         self.regularizers = dict(regularizers or {})
         self.g_terms = dict(g_terms or {})
         self.augment = list((augment or {}).values())

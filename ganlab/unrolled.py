@@ -22,8 +22,6 @@ LookaheadBatch = tuple[Tensor, Tensor | None, Tensor, Tensor | None]
 
 
 def _adam(p: Tensor, g: Tensor, state: dict, group: dict) -> Tensor:
-    if group.get("amsgrad") or group.get("maximize"):
-        raise ValueError("unroll.steps supports Adam without amsgrad/maximize")
     b1, b2 = group["betas"]
     g = g + group["weight_decay"] * p if group["weight_decay"] else g
     t = state["step"] = state.get("step", 0) + 1
@@ -35,8 +33,6 @@ def _adam(p: Tensor, g: Tensor, state: dict, group: dict) -> Tensor:
 
 
 def _rmsprop(p: Tensor, g: Tensor, state: dict, group: dict) -> Tensor:
-    if group.get("momentum") or group.get("centered"):
-        raise ValueError("unroll.steps supports RMSprop without momentum/centered")
     g = g + group["weight_decay"] * p if group["weight_decay"] else g
     a = group["alpha"]
     v = state["square_avg"] = a * state.get("square_avg", torch.zeros_like(p)) + (1 - a) * g * g
@@ -44,8 +40,6 @@ def _rmsprop(p: Tensor, g: Tensor, state: dict, group: dict) -> Tensor:
 
 
 def _sgd(p: Tensor, g: Tensor, state: dict, group: dict) -> Tensor:
-    if group.get("nesterov") or group.get("dampening"):
-        raise ValueError("unroll.steps supports SGD without nesterov/dampening")
     g = g + group["weight_decay"] * p if group["weight_decay"] else g
     if group["momentum"]:
         buf = state.get("momentum_buffer")
@@ -54,6 +48,23 @@ def _sgd(p: Tensor, g: Tensor, state: dict, group: dict) -> Tensor:
 
 
 _UPDATES = {torch.optim.Adam: _adam, torch.optim.RMSprop: _rmsprop, torch.optim.SGD: _sgd}
+# options the written-out updates above do not implement
+_UNSUPPORTED = {torch.optim.Adam: ("amsgrad", "maximize"), torch.optim.RMSprop: ("momentum", "centered", "maximize"),
+                torch.optim.SGD: ("nesterov", "dampening", "maximize")}
+
+
+def check_optimizer(optimizer: torch.optim.Optimizer) -> None:
+    """Raise a one-line ValueError unless the look-ahead can replay ``optimizer``'s update rule."""
+    optimizer = getattr(optimizer, "optimizer", optimizer)  # a LightningOptimizer wraps the torch one
+    kind = type(optimizer)
+    if kind not in _UPDATES:
+        raise ValueError(f"unroll.steps needs D's optimizer (optim.d) to be one of "
+                         f"{', '.join(c.__name__ for c in _UPDATES)}; got {kind.__name__}")
+    for group in optimizer.param_groups:
+        used = [option for option in _UNSUPPORTED[kind] if group.get(option)]
+        if used:
+            raise ValueError(f"unroll.steps supports {kind.__name__} without {', '.join(_UNSUPPORTED[kind])}; "
+                             f"optim.d sets {', '.join(used)}")
 
 
 def unrolled_parameters(discriminator: nn.Module, loss: AdversarialLoss, optimizer: torch.optim.Optimizer,
@@ -69,10 +80,8 @@ def unrolled_parameters(discriminator: nn.Module, loss: AdversarialLoss, optimiz
         create_graph: keep the graph of each update so gradients reach G through it (second order).
     """
     optimizer = getattr(optimizer, "optimizer", optimizer)  # a LightningOptimizer wraps the torch one
-    update = _UPDATES.get(type(optimizer))
-    if update is None:
-        raise ValueError(f"unroll.steps needs D's optimizer to be one of "
-                         f"{', '.join(c.__name__ for c in _UPDATES)}; got {type(optimizer).__name__}")
+    check_optimizer(optimizer)
+    update = _UPDATES[type(optimizer)]
     group_of = {p: g for g in optimizer.param_groups for p in g["params"]}
     named = list(discriminator.named_parameters())
     params = {n: p.detach().requires_grad_(True) for n, p in named}  # leaves: D's weights get no gradient

@@ -106,10 +106,12 @@ def test_regularizer_and_term_values_are_logged(compose_cfg, tmp_path):
 @pytest.mark.parametrize(("override", "message"), [
     ("ema.decay=2", "ema.decay=2; valid: a number in [0, 1)"),
     ("unroll.steps=-1", "unroll.steps=-1; valid: an integer >= 0"),
+    ("unroll.steps=2 +optim.d.amsgrad=true",
+     "unroll.steps supports Adam without amsgrad, maximize; optim.d sets amsgrad"),
     ("pack=3", "dataset.batch_size=64 does not split into packs of pack=3"),
 ])
 def test_bad_zoo_values_are_one_line_errors(tmp_path, override, message):
-    proc = subprocess.run([sys.executable, "-m", "ganlab.train", override, f"paths.output_dir={tmp_path}"],
+    proc = subprocess.run([sys.executable, "-m", "ganlab.train", *override.split(), f"paths.output_dir={tmp_path}"],
                           env=cli_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert message in proc.stderr and not (tmp_path / "checkpoints").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from ganlab.losses.regularizers import GeneratorTerm
 from ganlab.module import GANModule, ema_update
 from ganlab.nets.base import ConditionalHead, Discriminator
 from ganlab.nets.pacgan import PacDiscriminator
-from ganlab.unrolled import unrolled_parameters
+from ganlab.unrolled import check_optimizer, unrolled_parameters
 
 
 class FlatD(Discriminator):
@@ -44,8 +45,8 @@ class FlatG(nn.Module):
 
 def _module(**kwargs) -> GANModule:
     torch.manual_seed(0)
-    return GANModule(FlatG(), FlatD(), NonSaturating(), lambda p: torch.optim.Adam(p, 1e-2),
-                     lambda p: torch.optim.Adam(p, 1e-2), **kwargs)
+    kwargs.setdefault("d_optimizer", lambda p: torch.optim.Adam(p, 1e-2))
+    return GANModule(FlatG(), FlatD(), NonSaturating(), lambda p: torch.optim.Adam(p, 1e-2), **kwargs)
 
 
 def test_ema_update_arithmetic_params_averaged_buffers_copied():
@@ -172,6 +173,19 @@ def test_unrolled_second_order_gradient_matches_finite_differences(make_opt):
     frozen_d = unrolled_parameters(d, loss, opt, [(real, None, fake.detach(), None)] * 2, create_graph=False)
     (first_order,) = torch.autograd.grad(loss.g_loss(frozen_d(fake)), w_var)
     assert (grad - first_order).norm() > 0.01 * grad.norm()
+
+
+def test_unrolled_accepts_only_optimizers_whose_update_it_replays():
+    w = [nn.Parameter(torch.zeros(1))]
+    for ok in (torch.optim.Adam(w), torch.optim.RMSprop(w), torch.optim.SGD(w, lr=0.1, momentum=0.9)):
+        check_optimizer(ok)
+    with pytest.raises(ValueError, match=r"^unroll.steps needs D's optimizer \(optim.d\) to be one of Adam, "
+                                         r"RMSprop, SGD; got AdamW$"):
+        check_optimizer(torch.optim.AdamW(w))
+    with pytest.raises(ValueError, match=r"^unroll.steps supports SGD without .*; optim.d sets nesterov$"):
+        check_optimizer(torch.optim.SGD(w, lr=0.1, momentum=0.9, nesterov=True))
+    with pytest.raises(ValueError, match="optim.d sets centered"):  # refused when the module is built
+        _module(unroll_steps=2, d_optimizer=functools.partial(torch.optim.RMSprop, lr=1e-3, centered=True))
 
 
 def test_unrolled_g_step_leaves_d_weights_unchanged():
