@@ -72,3 +72,27 @@ def load_generator(path: str | Path, ema: bool = True, device: str | torch.devic
         raise CheckpointError(f"{path}: weights do not fit the generator in its own config "
                               f"({config.generator._target_}): {detail}") from e
     return LoadedGenerator(generator.to(device).eval(), config, Path(path), int(ckpt.get("global_step", 0)), use_ema)
+
+
+def check_resume(module: nn.Module, path: str | Path) -> None:
+    """Refuse, before training, a ``ckpt_path`` whose weights or running state do not fit ``module``.
+
+    Lightning would otherwise fail deep inside ``fit`` with a long traceback; this names the first
+    differences and what would be valid (the config the checkpoint was trained with).
+    """
+    if not Path(path).is_file():
+        raise CheckpointError(f"ckpt_path={path} is not a file; valid: a checkpoint written by ganlab-train "
+                              f"(<run>/checkpoints/last.ckpt)")
+    ckpt = read_checkpoint(path)
+    theirs, mine = ckpt["state_dict"], module.state_dict()
+    problems = [f"missing {k}" for k in mine if k not in theirs]
+    problems += [f"unexpected {k}" for k in theirs if k not in mine]
+    problems += [f"{k} has shape {tuple(theirs[k].shape)}, this run {tuple(mine[k].shape)}"
+                 for k in mine if k in theirs and theirs[k].shape != mine[k].shape]
+    enabled = {f"{kind}.{name}" for kind in ("regularizers", "g_terms") for name in getattr(module, kind, {})}
+    problems += [f"state for {key}, which this run does not enable"
+                 for key in ckpt["ganlab"].get("terms", {}) if key not in enabled]
+    if problems:
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise CheckpointError(f"ckpt_path={path} does not fit this run ({shown}); valid: resume with the config "
+                              f"it was trained with (its run's .hydra/config.yaml)")

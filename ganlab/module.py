@@ -342,11 +342,20 @@ class GANModule(pl.LightningModule):
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        checkpoint["ganlab"] = {"config": self.config, "d_steps": self._d_steps, "rng": rng}
+        # running state of regularizers and G terms (historical averaging's means); stateless ones save nothing
+        terms = {f"{kind}.{name}": state for kind, named in (("regularizers", self.regularizers),
+                                                            ("g_terms", self.g_terms))
+                 for name, term in named.items() if (state := term.state_dict())}
+        checkpoint["ganlab"] = {"config": self.config, "d_steps": self._d_steps, "rng": rng, "terms": terms}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("ganlab", {})
         self._d_steps = int(state.get("d_steps", 0))
+        for key, term_state in state.get("terms", {}).items():
+            kind, name = key.split(".", 1)
+            term = getattr(self, kind).get(name)
+            if term is not None:  # ganlab-train refuses a checkpoint whose terms this run lacks (check_resume)
+                term.load_state_dict(term_state)
         rng = state.get("rng")
         # the noise stream continues where it stopped, so a resumed run matches an uninterrupted one
         if rng is not None and (self._trainer is None or self.trainer.world_size == 1):

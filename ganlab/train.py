@@ -13,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from ganlab.checkpoint import CheckpointError, check_resume
 from ganlab.config import ConfigError, build, build_callbacks, build_module, validate
 from ganlab.sweep import record_failure, record_result, register_resolvers
 
@@ -45,6 +46,12 @@ def train(cfg: DictConfig) -> float | None:
     callbacks = build_callbacks(cfg)
     logger = build(cfg.logger, "logger") if cfg.get("logger") else False
     trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
+
+    if cfg.get("ckpt_path"):
+        try:
+            check_resume(model, cfg.ckpt_path)
+        except CheckpointError as e:
+            raise ConfigError(str(e)) from e
 
     log.info("Training for %d steps", cfg.trainer.max_steps)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

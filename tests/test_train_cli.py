@@ -84,6 +84,32 @@ def test_resume_continues_exactly(tmp_path):
     assert torch.equal(a["optimizer_states"][1]["state"][0]["exp_avg"], b["optimizer_states"][1]["state"][0]["exp_avg"])
 
 
+def test_resume_from_an_unfitting_checkpoint_is_one_line_before_training(tmp_path):
+    first = tmp_path / "first"
+    run_train(f"hydra.run.dir={first}", "trainer.max_steps=2", "+regularizer=historical_averaging", cwd=tmp_path)
+    ckpt = first / "checkpoints" / "last.ckpt"
+    assert "regularizers.historical_averaging" in load_ckpt(ckpt)["ganlab"]["terms"]
+    cases = {  # override -> the start of the reason given
+        "generator.hidden=[32,32]": "(generator.net.",
+        "discriminator.hidden=[64,64]": "(discriminator.",
+        "trainer.max_steps=3": "(state for regularizers.historical_averaging, which this run does not enable)",
+    }
+    for override, reason in cases.items():
+        extra = [] if "max_steps" in override else ["+regularizer=historical_averaging"]
+        out = tmp_path / "resumed"
+        proc = run_train(f"hydra.run.dir={out}", override, *extra, f"ckpt_path={ckpt}", cwd=tmp_path, check=False)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr, override
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"ganlab-train: error: ckpt_path={ckpt} does not fit this run {reason}"), last
+        assert last.endswith("valid: resume with the config it was trained with (its run's .hydra/config.yaml)")
+        assert not (out / "checkpoints").exists()
+    proc = run_train(f"hydra.run.dir={tmp_path / 'none'}", f"ckpt_path={tmp_path / 'no.ckpt'}", cwd=tmp_path,
+                     check=False)
+    assert proc.stderr.strip().splitlines()[-1] == (f"ganlab-train: error: ckpt_path={tmp_path / 'no.ckpt'} is not "
+                                                    "a file; valid: a checkpoint written by ganlab-train "
+                                                    "(<run>/checkpoints/last.ckpt)")
+
+
 def test_config_error_is_one_line_before_training(tmp_path):
     proc = run_train(f"hydra.run.dir={tmp_path / 'bad'}", "generator.resolution=64", cwd=tmp_path, check=False)
     assert proc.returncode != 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
 
 import pytest
 import torch
@@ -268,3 +269,42 @@ def test_conditional_sample_grid_has_one_row_per_class():
     rows = module.sample_y.view(10, 6)  # the grid's rows, nrow = sample_nrow
     assert torch.equal(rows, torch.arange(10).unsqueeze(1).expand(10, 6))
     assert _module().sample_nrow is None and _module().sample_z.shape[0] == 64
+
+
+def test_historical_averaging_state_survives_a_checkpoint():
+    from ganlab.losses.generator_terms import HistoricalAveragingG
+    from ganlab.losses.regularizers import HistoricalAveraging
+
+    def build() -> GANModule:
+        return _module(regularizers={"historical_averaging": HistoricalAveraging()},
+                       g_terms={"historical_averaging": HistoricalAveragingG()})
+
+    module = build()
+    for shift in (1.0, 3.0):  # two D and G steps: the running means are the midpoints
+        with torch.no_grad():
+            for p in [*module.discriminator.parameters(), *module.generator.parameters()]:
+                p.add_(shift)
+        module.regularizers["historical_averaging"].after_d_step(module.discriminator)
+        module.g_terms["historical_averaging"].after_g_step(module.generator)
+    checkpoint: dict = {}
+    module.on_save_checkpoint(checkpoint)
+    checkpoint = torch.load(_roundtrip(checkpoint), weights_only=True)  # as a file is read back: data only
+    resumed = build()
+    resumed.load_state_dict(module.state_dict())
+    resumed.on_load_checkpoint(checkpoint)
+    for kind, net in (("regularizers", "discriminator"), ("g_terms", "generator")):
+        before, after = getattr(module, kind)["historical_averaging"], getattr(resumed, kind)["historical_averaging"]
+        assert after.average.steps == 2
+        for name, mean in before.average.mean.items():
+            torch.testing.assert_close(after.average.mean[name], mean)
+        # the penalty after resuming is the uninterrupted one, and not 0 (a fresh average would give 0)
+        value = after.average.distance(getattr(resumed, net))
+        torch.testing.assert_close(value, before.average.distance(getattr(module, net)))
+        assert value > 0
+
+
+def _roundtrip(obj: dict) -> io.BytesIO:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    buffer.seek(0)
+    return buffer

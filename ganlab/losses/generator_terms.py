@@ -63,3 +63,9 @@ class HistoricalAveragingG(GeneratorTerm):
 
     def after_g_step(self, generator: nn.Module) -> None:
         self.average.update(generator)
+
+    def state_dict(self) -> dict:
+        return self.average.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.average.load_state_dict(state)

@@ -45,6 +45,13 @@ class Regularizer:
     def after_d_step(self, discriminator: nn.Module) -> None:
         """Hook for constraints (e.g. weight clipping); penalties leave it empty."""
 
+    def state_dict(self) -> dict:
+        """State that must survive a resume (e.g. historical averaging's running mean); {} if none."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(weight={self.weight}, every={self.every})"
 
@@ -165,6 +172,12 @@ class ParameterAverage:
                     m = self.mean[name] = self.mean[name].to(p.device)
                     m.add_(p.detach() - m, alpha=1 / self.steps)  # incremental mean
 
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "mean": dict(self.mean)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps, self.mean = int(state["steps"]), dict(state["mean"])
+
     def distance(self, module: nn.Module) -> Tensor:
         """||theta - mean||^2 summed over all parameters (with graph to theta); 0 before the first update."""
         total: Tensor | float = 0.0
@@ -189,6 +202,12 @@ class HistoricalAveraging(Regularizer):
     def after_d_step(self, discriminator: nn.Module) -> None:
         self.average.update(discriminator)
 
+    def state_dict(self) -> dict:
+        return self.average.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.average.load_state_dict(state)
+
 
 class GeneratorTerm:
     """Base class: a term of G's objective computed in each G step, with a weight.
@@ -211,6 +230,13 @@ class GeneratorTerm:
 
     def after_g_step(self, generator: nn.Module) -> None:
         """Hook called after each G optimizer step (e.g. historical averaging's running mean)."""
+
+    def state_dict(self) -> dict:
+        """State that must survive a resume; {} if none."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(weight={self.weight})"
