@@ -11,6 +11,8 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrizations
 
 CONDITIONINGS = ("projection", "acgan")
+# weight initialisations selectable as generator.init / discriminator.init (see init_weights)
+INITS = ("default", "orthogonal", "xavier", "normal")
 
 
 class Discriminator(nn.Module):
@@ -84,4 +86,27 @@ def spectral_norm_all(module: nn.Module) -> nn.Module:
         if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)):
             # ConvTranspose2d keeps output channels in dim 1 of its weight
             parametrizations.spectral_norm(m, dim=1 if isinstance(m, nn.ConvTranspose2d) else 0)
+    return module
+
+
+def init_weights(module: nn.Module, scheme: str = "default", gain: float = 1.0, who: str = "net") -> nn.Module:
+    """Re-initialise every Linear and Conv layer of ``module`` (before spectral norm); returns ``module``.
+
+    "default" keeps torch's; "orthogonal" (Saxe et al. 2014: weights orthogonal times ``gain``, as
+    the Unrolled GAN / VEEGAN toy experiments use with gain 1.4), "xavier" (Glorot uniform times
+    ``gain``) and "normal" (N(0, 0.02 * gain), Radford et al.) set biases to 0. Embeddings and
+    normalisation layers keep their own initialisation.
+    """
+    if scheme not in INITS:
+        raise ValueError(f"{who}.init={scheme!r}; valid: {', '.join(INITS)}")
+    if scheme == "default":
+        return module
+    fill = {"orthogonal": lambda w: nn.init.orthogonal_(w, gain=gain),
+            "xavier": lambda w: nn.init.xavier_uniform_(w, gain=gain),
+            "normal": lambda w: nn.init.normal_(w, 0.0, 0.02 * gain)}[scheme]
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            fill(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
     return module

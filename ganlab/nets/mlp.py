@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from ganlab.nets.base import ConditionalHead, Discriminator, spectral_norm_all
+from ganlab.nets.base import ConditionalHead, Discriminator, init_weights, spectral_norm_all
 from ganlab.nets.layers import LabelConcat
 
 ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU, "tanh": nn.Tanh}
@@ -39,12 +39,15 @@ class MLPGenerator(nn.Module):
             to z (Mirza & Osindero 2014); 0 = unconditional.
         embed_dim: size of that label embedding.
         spectral_norm: spectral norm on every layer but the label embedding (as SAGAN does in G).
+        init, init_gain: weight initialisation of the linear layers (ganlab.nets.base.init_weights):
+            "default" (torch's), "orthogonal", "xavier" or "normal", scaled by ``init_gain``.
     """
 
     def __init__(self, z_dim: int = 100, resolution: int | None = 32, channels: int = 1,
                  hidden: Sequence[int] = (128, 256, 512, 1024), batchnorm: bool = False,
                  activation: str = "leaky_relu", out_activation: str = "tanh", num_classes: int = 0,
-                 embed_dim: int = 32, spectral_norm: bool = False) -> None:
+                 embed_dim: int = 32, spectral_norm: bool = False, init: str = "default",
+                 init_gain: float = 1.0) -> None:
         super().__init__()
         if out_activation not in ("tanh", "none"):
             raise ValueError(f"generator.out_activation={out_activation!r}; valid: 'tanh', 'none'")
@@ -59,7 +62,7 @@ class MLPGenerator(nn.Module):
             width = h
         layers += [nn.Linear(width, math.prod(self.out_shape))]
         layers += [nn.Tanh()] if out_activation == "tanh" else []
-        self.net = nn.Sequential(*layers)
+        self.net = init_weights(nn.Sequential(*layers), init, init_gain, "generator")
         if spectral_norm:
             spectral_norm_all(self.net)  # not the label embedding: its scale should match z's
 
@@ -78,11 +81,13 @@ class MLPDiscriminator(Discriminator):
         num_classes: K > 0 makes D class-conditional (labels y [N]); 0 = unconditional.
         conditioning: how labels enter when num_classes > 0: "projection" or "acgan" (see ConditionalHead).
         spectral_norm: spectral norm on every layer (Miyato et al. 2018).
+        init, init_gain: weight initialisation of the linear layers, as for MLPGenerator.
     """
 
     def __init__(self, resolution: int | None = 32, channels: int = 1,
                  hidden: Sequence[int] = (512, 256, 128), activation: str = "leaky_relu", num_classes: int = 0,
-                 conditioning: str = "projection", spectral_norm: bool = False) -> None:
+                 conditioning: str = "projection", spectral_norm: bool = False, init: str = "default",
+                 init_gain: float = 1.0) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(_shape(resolution, channels))
@@ -92,6 +97,7 @@ class MLPDiscriminator(Discriminator):
         self.net = nn.Sequential(*layers)
         self.feature_dim, self.num_classes = width, num_classes
         self.out = ConditionalHead(width, num_classes, conditioning)
+        init_weights(self, init, init_gain, "discriminator")
         if spectral_norm:
             spectral_norm_all(self)
 
