@@ -130,6 +130,7 @@ def _module(cfg: DictConfig) -> GANModule:
         d_scheduler=build(cfg.optim.d_scheduler, "optim.d_scheduler") if cfg.optim.get("d_scheduler") else None,
         n_critic=cfg.optim.n_critic,
         n_gen=cfg.optim.n_gen,
+        simultaneous=bool(cfg.optim.get("simultaneous", False)),
         regularizers=_named(cfg, "regularizers"),
         g_terms=_named(cfg, "g_terms"),
         augment=_named(cfg, "augment"),

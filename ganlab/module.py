@@ -101,6 +101,9 @@ class GANModule(pl.LightningModule):
         ema_start: training step from which the average accumulates; before it, it copies G.
         unroll_steps: Unrolled GAN (Metz et al. 2017): G's loss is taken against D after this many
             look-ahead D updates (0: off). unroll_second_order: differentiate through them.
+        simultaneous: both players' gradients at the same point (simultaneous gradient descent, as
+            in Metz et al.'s and VEEGAN's toy code): D's step uses the fakes of G before G's update,
+            from the same z. Default: alternating (D, then G against the updated D).
         num_sample_images: size of the fixed noise batch used for sample grids.
         sample_seed: seed of that fixed noise batch (the same z for a whole run and across runs).
         num_classes: number of classes for conditional models (0: unconditional).
@@ -125,6 +128,7 @@ class GANModule(pl.LightningModule):
         ema_start: int = 0,
         unroll_steps: int = 0,
         unroll_second_order: bool = True,
+        simultaneous: bool = False,
         num_sample_images: int = 64,
         sample_seed: int = 0,
         num_classes: int = 0,
@@ -133,6 +137,10 @@ class GANModule(pl.LightningModule):
         super().__init__()
         if n_critic < 1 or n_gen < 1:
             raise ValueError(f"optim.n_critic={n_critic}, optim.n_gen={n_gen}; valid: integers >= 1")
+        if simultaneous and (n_critic, n_gen) != (1, 1):
+            raise ValueError(f"optim.simultaneous=true with optim.n_critic={n_critic}, optim.n_gen={n_gen}; "
+                             f"valid: n_critic=1 and n_gen=1 (one update of each player per step)")
+        self.simultaneous = simultaneous
         self.automatic_optimization = False
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
@@ -225,12 +233,24 @@ class GANModule(pl.LightningModule):
         reals = real_all.chunk(self.n_critic)
         conditional = labels_all is not None and self.num_classes
         labels = labels_all.chunk(self.n_critic) if conditional else [None] * self.n_critic
+        if self.simultaneous:  # G steps against the current D; D then steps on G's pre-update fakes
+            z, y_fake = self.noise(reals[0].shape[0]), self.random_labels(reals[0].shape[0])
+            with torch.no_grad():
+                fake_before = self.generator(z, y_fake)
+            g_stats = self._g_step(opt_g, list(reals), list(labels), log_now, z=z, y_fake=y_fake)
+            d_stats = self._d_step(opt_d, reals[0], labels[0], log_now, fake=(fake_before, y_fake))
+            self._after_step(log_now, d_stats, g_stats)
+            return
         for real, y in zip(reals, labels, strict=True):
             d_stats = self._d_step(opt_d, real, y, log_now)
         for i in range(self.n_gen):
             last = i == self.n_gen - 1
             opt_g._on_before_step, opt_g._on_after_step = counted if last else (_noop, _noop)
             g_stats = self._g_step(opt_g, list(reals), list(labels), log_now)
+        self._after_step(log_now, d_stats, g_stats)
+
+    def _after_step(self, log_now: bool, d_stats: dict, g_stats: dict) -> None:
+        """EMA, schedulers and logging, once per training step."""
         if self.generator_ema is not None:
             self._update_ema()
         for scheduler in self.lr_schedulers() if self.lr_schedulers() is not None else []:
@@ -245,11 +265,17 @@ class GANModule(pl.LightningModule):
             if self.loggers:
                 self.log("step", float(self.global_step), logger=True, prog_bar=False)
 
-    def _d_step(self, opt: torch.optim.Optimizer, real: Tensor, y: Tensor | None, log_now: bool) -> dict:
+    def _d_step(self, opt: torch.optim.Optimizer, real: Tensor, y: Tensor | None, log_now: bool,
+                fake: tuple[Tensor, Tensor | None] | None = None) -> dict:
+        """One D update; ``fake`` (images, labels) given by simultaneous steps, else drawn here."""
         n = real.shape[0]
-        y_fake = self.random_labels(n)
-        with torch.no_grad():
-            fake = self.generator(self.noise(n), y_fake)  # no graph: the D step must not reach G
+        if fake is None:
+            y_fake = self.random_labels(n)
+            with torch.no_grad():
+                fake_x = self.generator(self.noise(n), y_fake)  # no graph: the D step must not reach G
+        else:
+            fake_x, y_fake = fake
+        fake = fake_x
         real, fake = self.augmented(real), self.augmented(fake)
         real_logits, real_h = self.discriminate(real, y)
         fake_logits, fake_h = self.discriminate(fake, y_fake)
@@ -275,11 +301,13 @@ class GANModule(pl.LightningModule):
                 "train/d_fake": fake_logits.detach().mean()}
 
     def _g_step(self, opt: torch.optim.Optimizer, reals: list[Tensor], labels: list[Tensor | None],
-                log_now: bool) -> dict:
+                log_now: bool, z: Tensor | None = None, y_fake: Tensor | None = None) -> dict:
+        """One G update; ``z`` (and ``y_fake``) given by simultaneous steps, else drawn here."""
         real, y_real = reals[-1], labels[-1]
         n = real.shape[0]
-        y_fake = self.random_labels(n)
-        fake = self.augmented(self.generator(self.noise(n), y_fake))
+        if z is None:
+            z, y_fake = self.noise(n), self.random_labels(n)
+        fake = self.augmented(self.generator(z, y_fake))
         real_in = self.augmented(real) if self.g_terms or self.unroll_steps else real
         stats = {}
         with frozen(self.discriminator):  # gradients flow through D to G; D's weights get none

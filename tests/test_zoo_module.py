@@ -308,3 +308,44 @@ def _roundtrip(obj: dict) -> io.BytesIO:
     torch.save(obj, buffer)
     buffer.seek(0)
     return buffer
+
+
+def _one_step(module: GANModule, real: Tensor) -> None:
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    data = DataLoader(TensorDataset(real, torch.zeros(len(real), dtype=torch.long)), batch_size=len(real))
+    pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False, accelerator="cpu", limit_val_batches=0).fit(module, data)
+
+
+@pytest.mark.parametrize("simultaneous", [True, False])
+def test_simultaneous_steps_take_both_gradients_at_the_same_point(simultaneous):
+    """Simultaneous: D's step uses G's pre-update fakes and G's step the pre-update D (same z).
+    Alternating: G's step sees the updated D. Checked against the two SGD updates written out."""
+    torch.manual_seed(0)
+    sgd = lambda p: torch.optim.SGD(p, lr=0.5)  # noqa: E731
+    module = GANModule(FlatG(), FlatD(), NonSaturating(), sgd, sgd, simultaneous=simultaneous)
+    g0, d0 = copy.deepcopy(module.generator), copy.deepcopy(module.discriminator)
+    real, z = torch.randn(16, 2), torch.randn(16, 3)
+    module.noise = lambda n: z  # the same z for every draw, so the steps can be replayed
+    _one_step(module, real)
+
+    loss = NonSaturating()
+    fake0 = g0(z)
+    d_grads = torch.autograd.grad(loss.d_loss(d0(real), d0(fake0.detach())), list(d0.parameters()))
+    d1 = copy.deepcopy(d0)
+    with torch.no_grad():
+        for p, g in zip(d1.parameters(), d_grads, strict=True):
+            p.sub_(0.5 * g)
+    against = d0 if simultaneous else d1  # the D that G's step differentiates through
+    g_grads = torch.autograd.grad(loss.g_loss(against(g0(z))), list(g0.parameters()))
+    for p, p0, g in zip(module.generator.parameters(), g0.parameters(), g_grads, strict=True):
+        torch.testing.assert_close(p.detach(), p0.detach() - 0.5 * g)
+    for p, p1 in zip(module.discriminator.parameters(), d1.parameters(), strict=True):
+        torch.testing.assert_close(p.detach(), p1.detach())
+
+
+def test_simultaneous_needs_one_update_of_each_player():
+    with pytest.raises(ValueError, match=r"^optim.simultaneous=true with optim.n_critic=5, optim.n_gen=1; valid"):
+        _module(simultaneous=True, n_critic=5)
