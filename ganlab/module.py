@@ -271,11 +271,9 @@ class GANModule(pl.LightningModule):
         n = real.shape[0]
         if fake is None:
             y_fake = self.random_labels(n)
-            with torch.no_grad():
-                fake_x = self.generator(self.noise(n), y_fake)  # no graph: the D step must not reach G
-        else:
-            fake_x, y_fake = fake
-        fake = fake_x
+            with torch.no_grad():  # no graph: the D step must not reach G
+                fake = (self.generator(self.noise(n), y_fake), y_fake)
+        fake, y_fake = fake
         real, fake = self.augmented(real), self.augmented(fake)
         real_logits, real_h = self.discriminate(real, y)
         fake_logits, fake_h = self.discriminate(fake, y_fake)
