@@ -19,11 +19,10 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from ganlab.config import build_callbacks, build_module
+from ganlab.config import CONFIG_DIR, build_callbacks, build_module
 from ganlab.data.base import to_model_space
 from ganlab.module import frozen
 from ganlab.perf import apply_perf
-from ganlab.train import CONFIG_DIR
 
 # name -> (overrides, timed steps per round)
 CASES: dict[str, tuple[list[str], int]] = {

@@ -7,6 +7,7 @@ names an architecture, loss or dataset.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -16,6 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab.module import GANModule
 from ganlab.nets.pacgan import PacDiscriminator
 from ganlab.perf import apply_perf
+
+# the config tree lives beside the package in the repository (installed with `pip install -e`)
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 class ConfigError(ValueError):

@@ -39,7 +39,7 @@ def ddp_scaling(case: str, devices: int, steps: int, extra: list[str], out: Path
         with tempfile.TemporaryDirectory() as tmp:
             times = Path(tmp) / "times.json"
             trainer = ["trainer=ddp", f"trainer.devices={n}"] if n > 1 else ["trainer.devices=1"]
-            cmd = [sys.executable, "-m", "ganlab.train", *overrides, *trainer, "trainer.accelerator=cpu",
+            cmd = [sys.executable, "-m", "ganlab.cli.train", *overrides, *trainer, "trainer.accelerator=cpu",
                    f"trainer.max_steps={steps}", "metrics=none", "~callbacks.progress_bar", "~logger",
                    "+trainer.enable_progress_bar=false", f"hydra.run.dir={tmp}/run",
                    "+callbacks.timer._target_=ganlab.bench.StepTimesFile", f"+callbacks.timer.out={times}", *extra]

@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ganlab.compare import find_runs, read_run
+from ganlab.cli.compare import find_runs, read_run
 
 BASE = ["experiment=dcgan_mnist5k"]
 COMBOS: dict[str, list[str]] = {
@@ -53,7 +53,8 @@ def run_one(name: str, seed: int, args: argparse.Namespace) -> tuple[str, int, i
     out = args.out / name / f"seed{seed}"
     overrides = COMBOS[name]
     base = [] if any(o.startswith("experiment=") for o in overrides) else BASE
-    cmd = [sys.executable, "-m", "ganlab.train", *base, *overrides, f"seed={seed}", f"trainer.max_steps={args.steps}",
+    cmd = [sys.executable, "-m", "ganlab.cli.train", *base, *overrides, f"seed={seed}",
+           f"trainer.max_steps={args.steps}",
            f"metrics.every_n_steps={args.eval_every or args.steps // 3}", f"hydra.run.dir={out}",
            "~callbacks.model_checkpoint", "+trainer.enable_checkpointing=false", "~callbacks.progress_bar",
            "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", *args.set]

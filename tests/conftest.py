@@ -11,7 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from ganlab.train import CONFIG_DIR
+from ganlab.config import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 

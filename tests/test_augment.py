@@ -9,7 +9,7 @@ import torch
 from hydra.utils import instantiate
 
 from ganlab.augment import DiffAugment, InstanceNoise, brightness, contrast, cutout, hflip, saturation, translate
-from ganlab.train import CONFIG_DIR
+from ganlab.config import CONFIG_DIR
 
 
 def distinct(*shape: int) -> torch.Tensor:

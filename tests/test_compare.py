@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ganlab.compare import find_runs, fmt, main
+from ganlab.cli.compare import find_runs, fmt, main
 
 # val/fid at steps 100 and 200 per (loss, seed); all exact in float32, as TensorBoard stores them
 FID = {
@@ -156,7 +156,7 @@ def test_console_script(sweep: Path) -> None:
 def test_logged_best_tags_are_not_repeated(tmp_path, capsys):
     from torch.utils.tensorboard import SummaryWriter
 
-    from ganlab.compare import main
+    from ganlab.cli.compare import main
 
     run = tmp_path / "run"
     (run / ".hydra").mkdir(parents=True)

@@ -10,8 +10,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from hydra.utils import instantiate
 from omegaconf.errors import ConfigAttributeError
 
-from ganlab.config import ConfigError, build_callbacks, build_module, validate
-from ganlab.train import CONFIG_DIR
+from ganlab.config import CONFIG_DIR, ConfigError, build_callbacks, build_module, validate
 
 CONF = Path(CONFIG_DIR)
 GROUPS = ["dataset", "generator", "discriminator", "loss", "optim", "trainer", "logger", "callbacks", "metrics",

@@ -13,12 +13,13 @@ from conftest import TINY, TINY_MLP, cli_env
 from hydra import compose, initialize_config_dir
 
 from ganlab.checkpoint import CheckpointError, load_generator, read_checkpoint
+from ganlab.cli.train import train
+from ganlab.config import CONFIG_DIR
 from ganlab.data.mnist5k import load_mnist5k
 from ganlab.metrics.digits import DigitFeatures
 from ganlab.metrics.evaluation import compute_metrics, extract, generated_batches, real_batches, real_reference
 from ganlab.metrics.inception import sha256
 from ganlab.metrics.reference import ReferenceCache
-from ganlab.train import CONFIG_DIR, train
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +41,11 @@ def test_eval_cli_writes_card_and_reuses_cache(ckpt, tmp_path):
     out = tmp_path / "metrics.json"
     args = [f"ckpt={ckpt}", f"out={out}", "num_samples=300", "metrics=[fid,kid,is,prdc]", "kid.subsets=10",
             "kid.subset_size=100", f"paths.cache_dir={tmp_path / 'cache'}", "real.max_images=1000"]
-    first = cli("ganlab.evaluate", *args, cwd=tmp_path)
+    first = cli("ganlab.cli.evaluate", *args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     for name in ("fid", "kid", "is", "precision", "recall", "density", "coverage"):
         assert name in first.stdout
-    second = cli("ganlab.evaluate", *args, cwd=tmp_path)
+    second = cli("ganlab.cli.evaluate", *args, cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     records = json.loads(out.read_text())["evaluations"]
     assert len(records) == 2  # appended, the first evaluation is kept
@@ -61,7 +62,7 @@ def test_eval_cli_writes_card_and_reuses_cache(ckpt, tmp_path):
 
 
 def test_eval_default_out_is_next_to_checkpoint(ckpt, tmp_path):
-    proc = cli("ganlab.evaluate", f"ckpt={ckpt}", "num_samples=200", "metrics=[fid]", "real.max_images=500",
+    proc = cli("ganlab.cli.evaluate", f"ckpt={ckpt}", "num_samples=200", "metrics=[fid]", "real.max_images=500",
                cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (ckpt.parent / "metrics.json").is_file()
@@ -76,7 +77,7 @@ def test_eval_default_out_is_next_to_checkpoint(ckpt, tmp_path):
     ],
 )
 def test_eval_errors_are_one_line(ckpt, tmp_path, override, message):
-    proc = cli("ganlab.evaluate", f"ckpt={ckpt}", override, "num_samples=100", cwd=tmp_path)
+    proc = cli("ganlab.cli.evaluate", f"ckpt={ckpt}", override, "num_samples=100", cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert message in proc.stderr.strip().splitlines()[-1]
 
@@ -145,7 +146,7 @@ def test_streamed_equals_one_batch(ckpt):
 
 def test_sample_cli_writes_grid_files_and_strip(ckpt, tmp_path):
     out = tmp_path / "s" / "samples.png"
-    proc = cli("ganlab.sample", f"ckpt={ckpt}", "n=16", "nrow=4", f"out={out}", "interpolation.rows=3",
+    proc = cli("ganlab.cli.sample", f"ckpt={ckpt}", "n=16", "nrow=4", f"out={out}", "interpolation.rows=3",
                "interpolation.steps=5", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     from PIL import Image
@@ -153,9 +154,9 @@ def test_sample_cli_writes_grid_files_and_strip(ckpt, tmp_path):
     assert Image.open(out).size == (4 * 34 + 2, 4 * 34 + 2)  # 4x4 grid of 32px images with 2px padding
     assert len(list((tmp_path / "s" / "samples").glob("*.png"))) == 16
     assert Image.open(tmp_path / "s" / "samples_interp.png").size == (5 * 34 + 2, 3 * 34 + 2)
-    again = cli("ganlab.sample", f"ckpt={ckpt}", f"out={out}", cwd=tmp_path)
+    again = cli("ganlab.cli.sample", f"ckpt={ckpt}", f"out={out}", cwd=tmp_path)
     assert again.returncode != 0 and "already exist" in again.stderr.strip().splitlines()[-1]
-    cond = cli("ganlab.sample", f"ckpt={ckpt}", f"out={tmp_path / 'c.png'}", "class=3", cwd=tmp_path)
+    cond = cli("ganlab.cli.sample", f"ckpt={ckpt}", f"out={tmp_path / 'c.png'}", "class=3", cwd=tmp_path)
     assert "class=3: this generator is unconditional" in cond.stderr
 
 
@@ -164,7 +165,7 @@ def test_eval_with_inception_weights_from_config(ckpt, tmp_path):
 
     weights = random_inception_weights(tmp_path / "random-inception.pth")
     out = tmp_path / "m.json"
-    proc = cli("ganlab.evaluate", f"ckpt={ckpt}", "feature=inception", f"paths.inception_weights={weights}",
+    proc = cli("ganlab.cli.evaluate", f"ckpt={ckpt}", "feature=inception", f"paths.inception_weights={weights}",
                "feature.expected_sha256=null", "num_samples=12", "real.max_images=12", "metrics=[fid,kid,is]",
                "kid.subset_size=6", "kid.subsets=3", "is_splits=2", "batch_size=6", f"out={out}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -8,7 +8,7 @@ import os
 import pytest
 from conftest import REPO
 
-from ganlab.reproduce import Row, main
+from ganlab.cli.reproduce import Row, main
 
 SMALL = ["--set", "dataset.source.n=5000", "metrics.num_samples=500", "metrics.batch_size=500"]
 
@@ -63,7 +63,7 @@ def test_unfinished_seed_is_refused_and_left_as_it_is(tmp_path, capsys):
 def test_unknown_preset_is_a_one_line_error(tmp_path, capsys):
     assert main(["no_such_preset", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("ganlab-reproduce: error: no preset experiments/no_such_preset.yaml; valid:")
+    assert err.startswith("ganlab-reproduce: error: no preset conf/experiment/no_such_preset.yaml; valid:")
     assert "veegan_gan_ring" in err and len(err.splitlines()) == 1
 
 

@@ -11,14 +11,14 @@ import yaml
 from conftest import TINY, TINY_MLP, cli_env
 from hydra import compose, initialize_config_dir
 
+from ganlab.config import CONFIG_DIR
 from ganlab.sweep import path_safe
-from ganlab.train import CONFIG_DIR
 
 FAST = [*TINY_MLP, *TINY]
 
 
 def multirun(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "ganlab.train", "-m", *FAST, *overrides], cwd=cwd, env=cli_env(),
+    proc = subprocess.run([sys.executable, "-m", "ganlab.cli.train", "-m", *FAST, *overrides], cwd=cwd, env=cli_env(),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc

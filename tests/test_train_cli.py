@@ -20,7 +20,7 @@ from ganlab.metrics.evaluation import compute_metrics, extract, generated_batche
 
 
 def run_train(*overrides: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "ganlab.train", *TINY_MLP, *TINY, *overrides]
+    cmd = [sys.executable, "-m", "ganlab.cli.train", *TINY_MLP, *TINY, *overrides]
     proc = subprocess.run(cmd, cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"ganlab-train failed ({proc.returncode}):\n{proc.stderr[-4000:]}")

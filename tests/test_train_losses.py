@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import TINY
 
-from ganlab.train import CONFIG_DIR, train
+from ganlab.cli.train import train
+from ganlab.config import CONFIG_DIR
 
 LOSSES = sorted(p.stem for p in (Path(CONFIG_DIR) / "loss").glob("*.yaml"))
 

@@ -18,7 +18,8 @@ from PIL import Image
 from test_train_cli import events
 
 from ganlab.checkpoint import load_generator, read_checkpoint
-from ganlab.train import CONFIG_DIR, train
+from ganlab.cli.train import train
+from ganlab.config import CONFIG_DIR
 
 QUIET = ["~logger", "~callbacks.model_checkpoint", "~callbacks.samples", "+trainer.enable_checkpointing=false",
          "trainer.max_steps=3", "metrics.every_n_steps=3"]
@@ -88,7 +89,7 @@ def test_ema_checkpoint_eval_and_conditional_sampling(compose_cfg, tmp_path):
     # the average differs from the trained weights after a few steps at decay 0.5
     assert not torch.equal(state[key], state["generator." + key[len("generator_ema."):]])
     out = tmp_path / "three.png"
-    proc = subprocess.run([sys.executable, "-m", "ganlab.sample", f"ckpt={ckpt}", f"out={out}", "class=3", "n=16",
+    proc = subprocess.run([sys.executable, "-m", "ganlab.cli.sample", f"ckpt={ckpt}", f"out={out}", "class=3", "n=16",
                            "nrow=4", "interpolation.rows=0", "files=false"], cwd=tmp_path, env=cli_env(),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -111,7 +112,7 @@ def test_regularizer_and_term_values_are_logged(compose_cfg, tmp_path):
     ("pack=3", "dataset.batch_size=64 does not split into packs of pack=3"),
 ])
 def test_bad_zoo_values_are_one_line_errors(tmp_path, override, message):
-    proc = subprocess.run([sys.executable, "-m", "ganlab.train", *override.split(), f"paths.output_dir={tmp_path}"],
+    proc = subprocess.run([sys.executable, "-m", "ganlab.cli.train", *override.split(), f"paths.output_dir={tmp_path}"],
                           env=cli_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert message in proc.stderr and not (tmp_path / "checkpoints").exists()

@@ -5,34 +5,31 @@ from __future__ import annotations
 import io
 import time
 
-import matplotlib
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from matplotlib.figure import Figure  # no pyplot: renders with Agg, changes no global backend
+from matplotlib.patches import Circle
+from PIL import Image
+from torch import Tensor
 
-matplotlib.use("Agg")  # files and TensorBoard only, no display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytorch_lightning as pl  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from ganlab.callbacks.metrics import gather_rows  # noqa: E402
-from ganlab.metrics.modes import mode_metrics  # noqa: E402
+from ganlab.callbacks.metrics import gather_rows
+from ganlab.metrics.modes import mode_metrics
 
 
 def scatter_image(samples: Tensor, means: Tensor, std: float, threshold: float = 3.0) -> np.ndarray:
     """Generated points over the mode centres (circles of radius threshold*std) as an RGB array [H, W, 3]."""
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    fig = Figure(figsize=(4, 4), dpi=100)
+    ax = fig.subplots()
     ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, color="tab:blue", label="generated")
     ax.scatter(means[:, 0], means[:, 1], s=30, marker="x", color="tab:red", label="modes")
     for m in means.tolist():
-        ax.add_patch(plt.Circle(m, threshold * std, fill=False, color="tab:red", lw=0.5))
+        ax.add_patch(Circle(m, threshold * std, fill=False, color="tab:red", lw=0.5))
     span = float(means.abs().max()) * 1.5 + 1e-6
     ax.set(xlim=(-span, span), ylim=(-span, span), aspect="equal")
     ax.legend(loc="upper right", fontsize=6)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
     return np.asarray(Image.open(buf).convert("RGB"))
 
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from ganlab.cli.train import train
 from ganlab.config import validate
 from ganlab.data.mnist5k import load_mnist5k
 from ganlab.data.stacked import load_stacked_mnist5k
-from ganlab.train import train
 
 
 @pytest.fixture(scope="module")

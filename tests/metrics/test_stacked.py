@@ -11,12 +11,12 @@ from conftest import TINY
 from torch import Tensor
 
 from ganlab.callbacks import StackedModes
-from ganlab.compare import read_run
+from ganlab.cli.compare import read_run
+from ganlab.cli.train import train
 from ganlab.data.base import to_model_space
 from ganlab.data.stacked import load_stacked_mnist5k
 from ganlab.metrics.digits import DigitFeatures
 from ganlab.metrics.stacked import StackedDigitFeatures, mode_statistics, predict_modes, stacked_modes
-from ganlab.train import train
 
 PRESETS = ["stacked_mnist5k", "stacked_mnist5k_pacgan2", "stacked_mnist5k_unrolled"]
 

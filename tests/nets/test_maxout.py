@@ -9,10 +9,10 @@ import pytest
 import torch
 from conftest import TINY
 
-from ganlab.config import build_discriminator
+from ganlab.cli.train import train
+from ganlab.config import CONFIG_DIR, build_discriminator
 from ganlab.nets.maxout import Maxout, MaxoutDiscriminator
 from ganlab.nets.pacgan import PacDiscriminator
-from ganlab.train import CONFIG_DIR, train
 
 PRESETS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("pacgan*.yaml"))
 QUIET = ["~logger", "~callbacks.model_checkpoint", "~callbacks.samples", "+trainer.enable_checkpointing=false"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
-from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
@@ -14,17 +13,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ganlab.checkpoint import CheckpointError, check_resume
-from ganlab.config import ConfigError, build, build_callbacks, build_module, validate
+from ganlab.config import CONFIG_DIR, ConfigError, build, build_callbacks, build_module, validate
 from ganlab.sweep import record_failure, record_result, register_resolvers
 
-log = logging.getLogger("ganlab.train")
+log = logging.getLogger("ganlab.cli.train")
 
-# GAN runs are counted in steps across many short epochs; Lightning's per-epoch hint is noise here
-warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")  # inside Lightning
-
-# the config tree lives beside the package in the repository (installed with `pip install -e`)
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -63,9 +56,6 @@ def train(cfg: DictConfig) -> float | None:
     return float(metric)
 
 
-register_resolvers()  # before Hydra composes: sweep run folders use ${ganlab.run_name:...}
-
-
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float | None:
     run_dir = HydraConfig.get().runtime.output_dir
@@ -92,7 +82,11 @@ def _main(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
-    """Console entry point (``ganlab-train``)."""
+    """Console entry point (``ganlab-train``): process-wide settings belong here, not at import."""
+    # GAN runs are counted in steps across many short epochs; Lightning's per-epoch hint is noise here
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")  # inside Lightning
+    register_resolvers()  # before Hydra composes: sweep run folders use ${ganlab.run_name:...}
     _main()
 
 

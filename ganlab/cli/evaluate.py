@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ganlab.checkpoint import CheckpointError, load_generator
-from ganlab.config import ConfigError, build
+from ganlab.config import CONFIG_DIR, ConfigError, build
 from ganlab.metrics.evaluation import (
     check_metrics,
     compute_metrics,
@@ -28,11 +28,10 @@ from ganlab.metrics.evaluation import (
     real_reference,
 )
 from ganlab.metrics.reference import ReferenceCache
-from ganlab.train import CONFIG_DIR
 
 EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
 
-log = logging.getLogger("ganlab.evaluate")
+log = logging.getLogger("ganlab.cli.evaluate")
 
 
 def pick_device(name: str) -> torch.device:

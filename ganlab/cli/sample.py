@@ -14,10 +14,10 @@ from torchvision.utils import save_image
 
 from ganlab.callbacks.samples import to_grid
 from ganlab.checkpoint import CheckpointError, load_generator
+from ganlab.cli.evaluate import EVAL_CONFIG_DIR, pick_device
 from ganlab.config import ConfigError
-from ganlab.evaluate import EVAL_CONFIG_DIR, pick_device
 
-log = logging.getLogger("ganlab.sample")
+log = logging.getLogger("ganlab.cli.sample")
 
 
 def grid_inputs(n: int, nrow: int, z_dim: int, num_classes: int, label: int | None,

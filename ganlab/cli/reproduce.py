@@ -29,8 +29,8 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from ganlab.compare import read_run
-from ganlab.train import CONFIG_DIR
+from ganlab.cli.compare import read_run
+from ganlab.config import CONFIG_DIR
 
 EXPERIMENTS = Path(CONFIG_DIR) / "experiment"
 NOT_SCORES = {"eval_seconds"}
@@ -73,7 +73,7 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
         overrides += [f"trainer.max_steps={args.budget}", f"metrics.every_n_steps={args.budget}"]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "ganlab.train", *overrides, *args.set], env=env,
+    proc = subprocess.run([sys.executable, "-m", "ganlab.cli.train", *overrides, *args.set], env=env,
                           capture_output=True, text=True)
     wall = time.perf_counter() - start
     run.mkdir(parents=True, exist_ok=True)
@@ -111,7 +111,7 @@ def published_block(name: str) -> dict:
 
     if not (EXPERIMENTS / f"{name}.yaml").is_file():
         valid = ", ".join(sorted(p.stem for p in EXPERIMENTS.glob("*.yaml")))
-        raise ReproduceError(f"no preset experiments/{name}.yaml; valid: {valid}")
+        raise ReproduceError(f"no preset conf/experiment/{name}.yaml; valid: {valid}")
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={name}"])
     node = cfg.get("published")  # presets without a published number (ganlab's own baselines) have none
@@ -176,7 +176,7 @@ def _machine() -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="ganlab-reproduce", description=__doc__.splitlines()[0])
-    p.add_argument("names", nargs="+", metavar="NAME", help="experiment presets (experiments/NAME.yaml)")
+    p.add_argument("names", nargs="+", metavar="NAME", help="experiment presets (conf/experiment/NAME.yaml)")
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     p.add_argument("--budget", type=int, default=None, help="train this many steps instead (table marked reduced)")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1; one per core is sensible)")
