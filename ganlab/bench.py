@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from ganlab.config import CONFIG_DIR, build_callbacks, build_module
+from ganlab.config import build_callbacks, build_module, compose
 from ganlab.data.base import to_model_space
 from ganlab.module import frozen
 from ganlab.perf import apply_perf
@@ -39,8 +38,7 @@ CASES: dict[str, tuple[list[str], int]] = {
 
 
 def compose_case(overrides: Sequence[str], output_dir: Path) -> DictConfig:
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        return compose("train", overrides=[f"paths.output_dir={output_dir}", *overrides])
+    return compose([f"paths.output_dir={output_dir}", *overrides])
 
 
 def sync(device: torch.device) -> None:
@@ -129,7 +127,7 @@ class StepTimer(pl.Callback):
 def time_ganlab(cfg: DictConfig, steps: int, warmup: int, device: torch.device,
                 interleave: bool = True) -> tuple[list[float], list[float], list[float]]:
     """Per-step seconds of ganlab and of the interleaved plain loop (after warm-up), and data waits."""
-    datamodule = instantiate(cfg.dataset.datamodule)
+    datamodule = instantiate(cfg.datamodule)
     model = build_module(cfg)
     timer = StepTimer(device, PlainLoop(cfg, device) if interleave else None)
     logger = instantiate(cfg.logger) if cfg.get("logger") else False

@@ -1,7 +1,7 @@
-"""From a composed config to objects: consistency checks, then the module and its pieces.
+"""From a composed config to objects: consistency checks, resolvers, then the module and callbacks.
 
-Everything is built with ``hydra.utils.instantiate`` from ``_target_`` paths; nothing here
-names an architecture, loss or dataset.
+Everything is built with ``hydra.utils.instantiate`` from ``_target_`` paths (the GANModule from
+the ``model`` node); nothing here names an architecture, loss, game or dataset.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab.module import GANModule
-from ganlab.nets.pacgan import PacDiscriminator
 from ganlab.perf import apply_perf
 
 # the config tree lives beside the package in the repository (installed with `pip install -e`)
@@ -31,10 +29,9 @@ _MUST_MATCH = [
     ("generator.resolution", "dataset.resolution"),
     ("generator.channels", "dataset.channels"),
     ("discriminator.resolution", "dataset.resolution"),
-    ("discriminator.channels", "dataset.channels"),
     ("discriminator.num_classes", "generator.num_classes"),
     ("discriminator.z_dim", "generator.z_dim"),
-    ("dataset.datamodule.batches_per_step", "optim.n_critic"),
+    ("datamodule.batches_per_step", "optim.n_critic"),
 ]
 
 _MISSING = object()
@@ -59,6 +56,17 @@ def validate(cfg: DictConfig) -> None:
         if k not in (_MISSING, 0, None) and k != n:
             raise ConfigError(f"{key}={k} does not match dataset.num_classes={n}; valid: 0 (unconditional) or "
                               f"{n} (conditional=projection / conditional=acgan set it)")
+    seed = _get(cfg, "seed")
+    if seed is not _MISSING and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise ConfigError(f"seed={seed}; valid: an integer >= 0")
+    pack = _get(cfg, "pack")
+    if pack is not _MISSING and (not isinstance(pack, int) or pack < 1):
+        raise ConfigError(f"pack={pack}; valid: an integer >= 1 (1 = no packing, m > 1 = PacGAN m)")
+    d_channels, channels = _get(cfg, "discriminator.channels"), _get(cfg, "dataset.channels")
+    if _MISSING not in (d_channels, channels, pack) and d_channels != channels * pack:
+        raise ConfigError(f"discriminator.channels={d_channels} does not match dataset.channels={channels} "
+                          f"x pack={pack}; set discriminator.channels to {channels * pack} (by default it "
+                          f"follows ${{ganlab.times:${{dataset.channels}},${{pack}}}})")
     for key in ("optim.n_critic", "optim.n_gen", "dataset.batch_size", "trainer.max_steps"):
         value = _get(cfg, key)
         if value is not _MISSING and (not isinstance(value, int) or value < 1):
@@ -66,14 +74,12 @@ def validate(cfg: DictConfig) -> None:
     every = _get(cfg, "metrics.every_n_steps")
     if isinstance(every, int) and every < 1:
         raise ConfigError(f"metrics.every_n_steps={every}; valid: an integer >= 1")
+    _check_evaluation(cfg)
     for name in _get(cfg, "metrics.callbacks") or {}:
         if "feature" in cfg.metrics.callbacks[name] and _get(cfg, f"metrics.callbacks.{name}.feature") is None:
             raise ConfigError(f"dataset {cfg.dataset.name!r} has no feature extractor (dataset.feature=null) for "
                               f"metrics.callbacks.{name}; use metrics=none (or metrics=modes for 2-D toy sets)")
-    pack = _get(cfg, "pack")
     if pack is not _MISSING:
-        if not isinstance(pack, int) or pack < 1:
-            raise ConfigError(f"pack={pack}; valid: an integer >= 1 (1 = no packing, m > 1 = PacGAN m)")
         batch = _get(cfg, "dataset.batch_size")
         if isinstance(batch, int) and batch % pack:
             raise ConfigError(f"dataset.batch_size={batch} does not split into packs of pack={pack}; "
@@ -88,69 +94,73 @@ def build(node: Any, key: str, **kwargs: Any) -> Any:
         return instantiate(node, **kwargs)
     except InstantiationException as e:
         cause = e.__cause__ if e.__cause__ is not None else e
-        raise ConfigError(f"{key}: {cause}".splitlines()[0]) from e
+        # Hydra names the nested node that failed (e.g. model.generator) on a "full_key:" line
+        where = [line.split(":", 1)[1].strip() for line in str(e).splitlines() if line.startswith("full_key:")]
+        raise ConfigError(f"{where[0] if where and where[0] else key}: {cause}".splitlines()[0]) from e
 
 
-def build_module(cfg: DictConfig) -> GANModule:
-    """The GANModule described by ``cfg`` (fresh weights, speed switches of ``cfg.perf`` applied)."""
+def _check_evaluation(cfg: DictConfig) -> None:
+    """Evaluation settings that would otherwise fail only at the first evaluation, after training started."""
+    if not _get(cfg, "metrics.callbacks"):
+        return
+    n, batch = _get(cfg, "metrics.num_samples"), _get(cfg, "metrics.batch_size")
+    if not isinstance(n, int) or n < 2:
+        raise ConfigError(f"metrics.num_samples={n}; valid: an integer >= 2 (FID needs a covariance; "
+                          f"2,000 is the default) or metrics=none")
+    if not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"metrics.batch_size={batch}; valid: an integer >= 1")
+    devices, nodes = _get(cfg, "trainer.devices"), _get(cfg, "trainer.num_nodes")
+    world = (devices if isinstance(devices, int) and devices > 0 else len(devices) if isinstance(devices, list)
+             else 1) * (nodes if isinstance(nodes, int) and nodes > 0 else 1)
+    batches = -(-n // batch)  # evaluation batches, dealt round-robin to the ranks
+    if world > 1 and batches < world:
+        raise ConfigError(f"metrics.num_samples={n} in batches of metrics.batch_size={batch} gives {batches} "
+                          f"evaluation batch(es) for {world} processes; valid: num_samples >= {world * batch} "
+                          f"or a metrics.batch_size <= {n // world}")
+
+
+def register_resolvers() -> None:
+    """ganlab's config resolvers (idempotent); entry points call this before Hydra composes."""
+    from ganlab.sweep import run_name
+
+    if not OmegaConf.has_resolver("ganlab.times"):  # D's input channels under PacGAN packing
+        OmegaConf.register_new_resolver("ganlab.times", lambda a, b: a * b)
+    if not OmegaConf.has_resolver("ganlab.run_name"):  # sweep run folders
+        OmegaConf.register_new_resolver("ganlab.run_name", lambda num, overrides: run_name(num, list(overrides)))
+
+
+def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "train") -> DictConfig:
+    """The root config composed as ``ganlab-train OVERRIDES`` would compose it (for scripts and tests)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    register_resolvers()
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        return hydra_compose(config_name, overrides=list(overrides))
+
+
+def build_module(cfg: DictConfig) -> Any:
+    """The GANModule of ``cfg.model`` (fresh weights, the resolved config inside, ``cfg.perf`` applied)."""
     try:
-        module = _module(cfg)
+        module = build(cfg.model, "model")
     except ConfigError:
         raise
-    except ValueError as e:  # the module's own checks (ema.decay, unroll.steps, optim.n_critic, ...)
+    except ValueError as e:  # the components' own checks (ema.decay, game.unroll.steps, optim.n_critic, ...)
         raise ConfigError(str(e).splitlines()[0]) from e
+    module.config = OmegaConf.to_container(cfg, resolve=True)  # stored in checkpoints (not instantiate's `config`)
+    module.g_optimizer, module.d_optimizer = _float_betas(module.g_optimizer), _float_betas(module.d_optimizer)
     perf = cfg.get("perf") or {}
     module.memory_format = apply_perf(module.generator, module.discriminator, **perf)
     return module
 
 
-def _named(cfg: DictConfig, key: str) -> dict[str, Any]:
-    """name -> object for a dict of ``_target_`` nodes (regularizers, g_terms, augment); null entries skipped."""
-    return {name: build(node, f"{key}.{name}") for name, node in (cfg.get(key) or {}).items() if node is not None}
-
-
 def build_discriminator(cfg: DictConfig) -> Any:
-    """D from ``discriminator``, packed (``pack`` > 1, PacGAN) and wrapped by ``minibatch`` when set."""
-    pack = cfg.get("pack", 1) or 1
-    if pack > 1:  # the inner D sees m samples stacked along channels
-        inner = build(cfg.discriminator, "discriminator", channels=cfg.discriminator.channels * pack)
-        discriminator = PacDiscriminator(inner, pack)
-    else:
-        discriminator = build(cfg.discriminator, "discriminator")
-    if cfg.get("minibatch"):
-        discriminator = build(cfg.minibatch, "minibatch")(discriminator=discriminator)
-    return discriminator
+    """D with its wrappers (``model.discriminator``: PacGAN packing, minibatch layers) as the module gets it."""
+    return build(cfg.model.discriminator, "model.discriminator")
 
 
-def _module(cfg: DictConfig) -> GANModule:
-    ema, unroll = cfg.get("ema") or {}, cfg.get("unroll") or {}
-    return GANModule(
-        generator=build(cfg.generator, "generator"),
-        discriminator=build_discriminator(cfg),
-        loss=build(cfg.loss, "loss"),
-        g_optimizer=_optimizer(cfg.optim.g, "optim.g"),
-        d_optimizer=_optimizer(cfg.optim.d, "optim.d"),
-        g_scheduler=build(cfg.optim.g_scheduler, "optim.g_scheduler") if cfg.optim.get("g_scheduler") else None,
-        d_scheduler=build(cfg.optim.d_scheduler, "optim.d_scheduler") if cfg.optim.get("d_scheduler") else None,
-        n_critic=cfg.optim.n_critic,
-        n_gen=cfg.optim.n_gen,
-        simultaneous=bool(cfg.optim.get("simultaneous", False)),
-        regularizers=_named(cfg, "regularizers"),
-        g_terms=_named(cfg, "g_terms"),
-        augment=_named(cfg, "augment"),
-        ema_decay=ema.get("decay"),
-        ema_start=ema.get("start", 0),
-        unroll_steps=unroll.get("steps", 0),
-        unroll_second_order=unroll.get("second_order", True),
-        sample_seed=cfg.seed,
-        num_classes=cfg.generator.get("num_classes", 0) or 0,
-        config=OmegaConf.to_container(cfg, resolve=True),
-    )
-
-
-def _optimizer(node: Any, key: str) -> Any:
-    """A partial optimizer; betas given as integers on the command line (0 for 0.0) become floats."""
-    factory = build(node, key)
+def _float_betas(factory: Any) -> Any:
+    """A partial optimizer whose betas were given as integers on the command line (0 for 0.0) gets floats."""
     if isinstance(factory, functools.partial) and "betas" in factory.keywords:
         factory.keywords["betas"] = tuple(float(b) for b in factory.keywords["betas"])
     return factory

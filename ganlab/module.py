@@ -1,12 +1,13 @@
 """GANModule: the two-player game as a LightningModule with manual optimization.
 
-The module names no architecture, loss or dataset: it receives a generator, a discriminator, an
-adversarial loss, optimizer factories and optional regularizers, all built from config.
+The module names no architecture, loss, dataset or schedule: Hydra builds it from the ``model``
+node (conf/model/gan.yaml) with a generator, a discriminator, an adversarial loss, optimizer
+factories, regularizers, G terms, augmentations, an EMA rule and a game strategy (ganlab.game),
+which decides the order of the D and G updates that this module provides.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -14,32 +15,16 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+from ganlab.ema import EMA
+from ganlab.game import Alternating, Game
 from ganlab.losses.adversarial import AdversarialLoss
 from ganlab.losses.regularizers import DiscriminatorOutputs, GeneratorTerm, Regularizer
-from ganlab.unrolled import check_optimizer, unrolled_parameters
+from ganlab.metrics.noise import eval_noise
+from ganlab.steps import one_step
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 Augmentation = Callable[[Tensor, int], Tensor]
-
-
-def _noop() -> None:
-    return None
-
-
-def eval_noise(start: int, n: int, z_dim: int, seed: int = 0, block: int = 1024) -> Tensor:
-    """z [n, z_dim] for evaluation samples start..start+n-1: sample i's z depends only on (seed, i).
-
-    Noise is drawn in fixed blocks of ``block`` samples, each from its own seeded generator, so
-    any batch size and any number of processes see the same z for the same sample.
-    """
-    rows = []
-    for b in range(start // block, (start + n - 1) // block + 1):
-        g = torch.Generator().manual_seed(seed * 1_000_003 + b)
-        z = torch.randn(block, z_dim, generator=g)  # [block, z_dim]
-        lo, hi = max(start - b * block, 0), min(start + n - b * block, block)
-        rows.append(z[lo:hi])
-    return torch.cat(rows)
 
 
 @contextmanager
@@ -59,20 +44,6 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
-@torch.no_grad()
-def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """ema <- decay * ema + (1 - decay) * model for parameters; buffers are copied.
-
-    Written here rather than with ``torch.optim.swa_utils.AveragedModel``, which either averages
-    buffers too (BatchNorm statistics, spectral-norm power-iteration vectors that must stay unit
-    vectors) or leaves them stale; StyleGAN2 and SNGAN's EMA average weights and copy buffers.
-    """
-    ema_params, params = list(ema.parameters()), list(model.parameters())
-    torch._foreach_lerp_(ema_params, [p.detach() for p in params], 1.0 - decay)
-    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
-        b_ema.copy_(b)
-
-
 def grad_norm(module: nn.Module) -> Tensor:
     """L2 norm of all gradients of ``module`` (0 when none exist)."""
     grads = [p.grad for p in module.parameters() if p.grad is not None]
@@ -82,28 +53,22 @@ def grad_norm(module: nn.Module) -> Tensor:
 
 
 class GANModule(pl.LightningModule):
-    """Alternating minimax game: per training step ``n_critic`` D updates, then ``n_gen`` G updates.
+    """The two-player game: per training step, the ``game`` strategy calls ``d_step`` / ``g_step``.
 
     Args:
         generator: maps z [N, z_dim] (and labels y [N]) to samples; must expose ``z_dim``.
-        discriminator: maps samples (and labels) to logits [N].
+        discriminator: maps samples (and labels) to logits [N] (wrappers such as PacGAN applied).
         loss: an adversarial loss with ``d_loss`` and ``g_loss``.
         g_optimizer, d_optimizer: partial optimizers, completed with each network's parameters.
         g_scheduler, d_scheduler: optional partial LR schedulers, stepped once per training step.
-        n_critic: D updates per training step; the batch holds ``n_critic`` fresh real batches.
-        n_gen: G updates per training step.
+        game: the step schedule (``Alternating(n_critic, n_gen)``, ``Simultaneous()``, optionally with an
+            ``Unroll`` transform of G's objective); default alternating 1:1.
         regularizers: name -> D regularizer (penalty and/or constraint), e.g. {"gp": GradientPenalty()}.
         g_terms: name -> term of G's objective (feature matching, ACGAN's classifier loss, ...).
         augment: name -> augmentation ``aug(x, step)`` applied in order to every D input, real and
             fake, in the D and the G step (DiffAugment, instance noise).
-        ema_decay: keep an exponential moving average of G's weights with this decay (None: off);
-            samples and evaluation then use the average (Yazıcı et al. 2019).
-        ema_start: training step from which the average accumulates; before it, it copies G.
-        unroll_steps: Unrolled GAN (Metz et al. 2017): G's loss is taken against D after this many
-            look-ahead D updates (0: off). unroll_second_order: differentiate through them.
-        simultaneous: both players' gradients at the same point (simultaneous gradient descent, as
-            in Metz et al.'s and VEEGAN's toy code): D's step uses the fakes of G before G's update,
-            from the same z. Default: alternating (D, then G against the updated D).
+        ema: the averaging rule of G's weights (``EMA(decay, start)``); samples and evaluation then use
+            the average (Yazıcı et al. 2019). None or ``decay=None``: off.
         num_sample_images: size of the fixed noise batch used for sample grids.
         sample_seed: seed of that fixed noise batch (the same z for a whole run and across runs).
         num_classes: number of classes for conditional models (0: unconditional).
@@ -119,49 +84,32 @@ class GANModule(pl.LightningModule):
         d_optimizer: OptimizerFactory,
         g_scheduler: SchedulerFactory | None = None,
         d_scheduler: SchedulerFactory | None = None,
-        n_critic: int = 1,
-        n_gen: int = 1,
+        game: Game | None = None,
         regularizers: Mapping[str, Regularizer] | None = None,
         g_terms: Mapping[str, GeneratorTerm] | None = None,
         augment: Mapping[str, Augmentation] | None = None,
-        ema_decay: float | None = None,
-        ema_start: int = 0,
-        unroll_steps: int = 0,
-        unroll_second_order: bool = True,
-        simultaneous: bool = False,
+        ema: EMA | None = None,
         num_sample_images: int = 64,
         sample_seed: int = 0,
         num_classes: int = 0,
         config: dict | None = None,
     ) -> None:
         super().__init__()
-        if n_critic < 1 or n_gen < 1:
-            raise ValueError(f"optim.n_critic={n_critic}, optim.n_gen={n_gen}; valid: integers >= 1")
-        if simultaneous and (n_critic, n_gen) != (1, 1):
-            raise ValueError(f"optim.simultaneous=true with optim.n_critic={n_critic}, optim.n_gen={n_gen}; "
-                             f"valid: n_critic=1 and n_gen=1 (one update of each player per step)")
-        self.simultaneous = simultaneous
         self.automatic_optimization = False
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.g_scheduler, self.d_scheduler = g_scheduler, d_scheduler
-        self.n_critic, self.n_gen = n_critic, n_gen
-        if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
-            raise ValueError(f"ema.decay={ema_decay}; valid: a number in [0, 1) (e.g. 0.999), or null for no EMA")
-        if unroll_steps < 0:
-            raise ValueError(f"unroll.steps={unroll_steps}; valid: an integer >= 0 (0 = no unrolling)")
-        if unroll_steps:  # a probe optimizer on one dummy weight: an unsupported D optimizer fails before training
-            check_optimizer(d_optimizer([nn.Parameter(torch.zeros(1))]))
-        self.regularizers = dict(regularizers or {})
-        self.g_terms = dict(g_terms or {})
-        self.augment = list((augment or {}).values())
-        self.ema_decay, self.ema_start = ema_decay, ema_start
+        self.game = game if game is not None else Alternating()
+        self.regularizers = {k: v for k, v in (regularizers or {}).items() if v is not None}
+        self.g_terms = {k: v for k, v in (g_terms or {}).items() if v is not None}
+        self.augment = [a for a in (augment or {}).values() if a is not None]
+        self.ema = ema if ema is not None and ema.enabled else None
         # the average is a submodule (saved as generator_ema.* in checkpoints) that no optimizer sees
-        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema_decay is not None else None
-        self.unroll_steps, self.unroll_second_order = unroll_steps, unroll_second_order
+        self.generator_ema = self.ema.average_of(generator) if self.ema is not None else None
         self.num_classes = num_classes
         self.config = config
         self.z_dim: int = generator.z_dim
+        self.game.check(self)
         g = torch.Generator().manual_seed(sample_seed)
         # conditional grids: one row per class, the same number of images in each
         self.sample_nrow = max(num_sample_images // num_classes, 1) if num_classes else None
@@ -172,6 +120,10 @@ class GANModule(pl.LightningModule):
         self.register_buffer("sample_y", labels.long())
         self._d_steps = 0  # D updates so far, for lazy regularization
         self.memory_format = torch.contiguous_format  # channels_last when ganlab.perf asks for it
+
+    @property
+    def n_critic(self) -> int:
+        return self.game.n_critic
 
     # ----------------------------------------------------------------- sampling
     def noise(self, n: int) -> Tensor:
@@ -224,56 +176,35 @@ class GANModule(pl.LightningModule):
         real_all, labels_all = batch  # [n_critic * N, ...]: one fresh real batch per D update
         if self.memory_format is not torch.contiguous_format:
             real_all = real_all.contiguous(memory_format=self.memory_format)
-        opt_g, opt_d = self.optimizers()
-        # one training step = one game iteration: only the last G update advances global_step
-        # (max_steps, checkpoint intervals); Lightning would otherwise count every optimizer step
-        counted = (opt_g._on_before_step, opt_g._on_after_step)
-        opt_d._on_before_step = opt_d._on_after_step = _noop
         log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
-        reals = real_all.chunk(self.n_critic)
+        reals = list(real_all.chunk(self.n_critic))
         conditional = labels_all is not None and self.num_classes
-        labels = labels_all.chunk(self.n_critic) if conditional else [None] * self.n_critic
-        if self.simultaneous:  # G steps against the current D; D then steps on G's pre-update fakes
-            z, y_fake = self.noise(reals[0].shape[0]), self.random_labels(reals[0].shape[0])
-            with torch.no_grad():
-                fake_before = self.generator(z, y_fake)
-            g_stats = self._g_step(opt_g, list(reals), list(labels), log_now, z=z, y_fake=y_fake)
-            d_stats = self._d_step(opt_d, reals[0], labels[0], log_now, fake=(fake_before, y_fake))
-            self._after_step(log_now, d_stats, g_stats)
-            return
-        for real, y in zip(reals, labels, strict=True):
-            d_stats = self._d_step(opt_d, real, y, log_now)
-        for i in range(self.n_gen):
-            last = i == self.n_gen - 1
-            opt_g._on_before_step, opt_g._on_after_step = counted if last else (_noop, _noop)
-            g_stats = self._g_step(opt_g, list(reals), list(labels), log_now)
-        self._after_step(log_now, d_stats, g_stats)
+        labels = list(labels_all.chunk(self.n_critic)) if conditional else [None] * self.n_critic
+        with one_step(self.optimizers()):  # one game iteration = one training step (global_step + 1)
+            stats = self.game.play(self, reals, labels, log_now)
+        self._after_step(log_now, stats)
 
-    def _after_step(self, log_now: bool, d_stats: dict, g_stats: dict) -> None:
-        """EMA, schedulers and logging, once per training step."""
-        if self.generator_ema is not None:
-            self._update_ema()
-        for scheduler in self.lr_schedulers() if self.lr_schedulers() is not None else []:
+    def _after_step(self, log_now: bool, stats: dict) -> None:
+        """EMA, schedulers and logging, once per training step, whatever the game's schedule."""
+        if self.ema is not None:  # before callbacks (sample grids, checkpoints) see this step
+            self.ema.update(self.generator_ema, self.generator, self.global_step)
+        schedulers = self.lr_schedulers()
+        # Lightning returns one scheduler as an object and several as a list
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
             scheduler.step()
         if log_now:
-            stats = {**d_stats, **g_stats}
+            stats = dict(stats)
             self.log("train/d_loss", stats.pop("train/d_loss"), prog_bar=True)
             self.log("train/g_loss", stats.pop("train/g_loss"), prog_bar=True)
             self.log_dict(stats)
-            # x-axis = training steps completed, as checkpoints count them (the G step above has
-            # advanced global_step), not Lightning's batch counter, which lags one behind
+            # x-axis = training steps completed, as checkpoints count them (one_step has advanced
+            # global_step), not Lightning's batch counter, which lags one behind
             if self.loggers:
                 self.log("step", float(self.global_step), logger=True, prog_bar=False)
 
-    def _d_step(self, opt: torch.optim.Optimizer, real: Tensor, y: Tensor | None, log_now: bool,
-                fake: tuple[Tensor, Tensor | None] | None = None) -> dict:
-        """One D update; ``fake`` (images, labels) given by simultaneous steps, else drawn here."""
-        n = real.shape[0]
-        if fake is None:
-            y_fake = self.random_labels(n)
-            with torch.no_grad():  # no graph: the D step must not reach G
-                fake = (self.generator(self.noise(n), y_fake), y_fake)
-        fake, y_fake = fake
+    def d_step(self, real: Tensor, y: Tensor | None, fake: Tensor, y_fake: Tensor | None, log_now: bool) -> dict:
+        """One D update on real [N, ...] (labels y) against fake [N, ...] (labels y_fake, no graph to G)."""
+        opt = self.optimizers()[1]
         real, fake = self.augmented(real), self.augmented(fake)
         real_logits, real_h = self.discriminate(real, y)
         fake_logits, fake_h = self.discriminate(fake, y_fake)
@@ -298,21 +229,14 @@ class GANModule(pl.LightningModule):
         return {**stats, "train/d_loss": loss.detach(), "train/d_real": real_logits.detach().mean(),
                 "train/d_fake": fake_logits.detach().mean()}
 
-    def _g_step(self, opt: torch.optim.Optimizer, reals: list[Tensor], labels: list[Tensor | None],
-                log_now: bool, z: Tensor | None = None, y_fake: Tensor | None = None) -> dict:
-        """One G update; ``z`` (and ``y_fake``) given by simultaneous steps, else drawn here."""
-        real, y_real = reals[-1], labels[-1]
-        n = real.shape[0]
-        if z is None:
-            z, y_fake = self.noise(n), self.random_labels(n)
+    def g_step(self, real: Tensor, y_real: Tensor | None, z: Tensor, y_fake: Tensor | None, log_now: bool) -> dict:
+        """One G update from noise z [N, z_dim] (labels y_fake); real [N, ...] feeds G terms and unrolling."""
+        opt = self.optimizers()[0]
         fake = self.augmented(self.generator(z, y_fake))
-        real_in = self.augmented(real) if self.g_terms or self.unroll_steps else real
+        real_in = self.augmented(real) if self.g_terms or self.game.unroll is not None else real
         stats = {}
         with frozen(self.discriminator):  # gradients flow through D to G; D's weights get none
-            if self.unroll_steps:
-                fake_logits, fake_h = self._unrolled_logits(fake, y_fake, real_in, y_real), None
-            else:
-                fake_logits, fake_h = self.discriminate(fake, y_fake)
+            fake_logits, fake_h = self.game.g_logits(self, fake, y_fake, real_in, y_real)
             replaced = any(t.replaces_adversarial for t in self.g_terms.values())
             loss = fake_logits.new_zeros(()) if replaced else self.loss.g_loss(fake_logits)
             for name, term in self.g_terms.items():
@@ -329,22 +253,6 @@ class GANModule(pl.LightningModule):
         for term in self.g_terms.values():
             term.after_g_step(self.generator)
         return stats
-
-    def _unrolled_logits(self, fake: Tensor, y_fake: Tensor | None, real: Tensor, y_real: Tensor | None) -> Tensor:
-        """D's logits of ``fake`` after ``unroll_steps`` look-ahead D updates (D itself is not changed).
-
-        As in Metz et al.'s code, every look-ahead step descends D's loss on this step's real batch
-        and these same fakes, so G's gradient reaches the fakes through each update too.
-        """
-        lookahead_fake = fake if self.unroll_second_order else fake.detach()
-        batches = [(real, y_real, lookahead_fake, y_fake)] * self.unroll_steps
-        return unrolled_parameters(self.discriminator, self.loss, self.optimizers()[1], batches,
-                                   create_graph=self.unroll_second_order)(fake, y_fake)
-
-    def _update_ema(self) -> None:
-        # before ema_start the average tracks G exactly (decay 0), then accumulates
-        decay = self.ema_decay if self.global_step >= self.ema_start else 0.0
-        ema_update(self.generator_ema, self.generator, decay)
 
     # ----------------------------------------------------------------- evaluation
     def validation_step(self, batch: Tensor, batch_idx: int) -> Tensor:

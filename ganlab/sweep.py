@@ -36,12 +36,6 @@ def run_name(num: int, overrides: list[str]) -> str:
     return path_safe(f"{num}_{','.join(items)}" if items else str(num))
 
 
-def register_resolvers() -> None:
-    """``${ganlab.run_name:...}`` for config files (idempotent)."""
-    if not OmegaConf.has_resolver("ganlab.run_name"):
-        OmegaConf.register_new_resolver("ganlab.run_name", lambda num, overrides: run_name(num, list(overrides)))
-
-
 def swept_keys(config: DictConfig) -> list[str]:
     """Keys a multirun varies: comma lists / range / choice / interval overrides and sweeper params."""
     from hydra.core.override_parser.overrides_parser import OverridesParser

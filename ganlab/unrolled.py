@@ -58,12 +58,12 @@ def check_optimizer(optimizer: torch.optim.Optimizer) -> None:
     optimizer = getattr(optimizer, "optimizer", optimizer)  # a LightningOptimizer wraps the torch one
     kind = type(optimizer)
     if kind not in _UPDATES:
-        raise ValueError(f"unroll.steps needs D's optimizer (optim.d) to be one of "
+        raise ValueError(f"game.unroll needs D's optimizer (optim.d) to be one of "
                          f"{', '.join(c.__name__ for c in _UPDATES)}; got {kind.__name__}")
     for group in optimizer.param_groups:
         used = [option for option in _UNSUPPORTED[kind] if group.get(option)]
         if used:
-            raise ValueError(f"unroll.steps supports {kind.__name__} without {', '.join(_UNSUPPORTED[kind])}; "
+            raise ValueError(f"game.unroll supports {kind.__name__} without {', '.join(_UNSUPPORTED[kind])}; "
                              f"optim.d sets {', '.join(used)}")
 
 

@@ -29,17 +29,18 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "tests" / "data" / "bit_identity.json"
 STEPS = 300
 
-# case -> overrides on top of `seed=0 trainer.max_steps=300`, in today's config names
+# case -> overrides on top of `seed=0 trainer.max_steps=300`, in today's config names (the record was
+# made with the names of d48c9db: unroll.steps=2, optim.simultaneous=true, +regularizer=r1)
 CASES: dict[str, list[str]] = {
     "default": [],
     "dcgan_mnist5k": ["experiment=dcgan_mnist5k"],
     "wgan_gp": ["loss=wgan_gp"],
     "pack2": ["pack=2"],
-    "unroll2": ["unroll.steps=2"],
-    "simultaneous": ["optim.simultaneous=true"],
+    "unroll2": ["game=unrolled", "game.unroll.steps=2"],        # was unroll.steps=2
+    "simultaneous": ["game=simultaneous"],                      # was optim.simultaneous=true
     "ema": ["ema.decay=0.99"],
     "projection": ["conditional=projection"],
-    "r1": ["+regularizer=r1"],
+    "r1": ["+regularizers=r1"],                                 # was +regularizer=r1
 }
 
 

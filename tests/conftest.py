@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from ganlab.config import CONFIG_DIR
+from ganlab.config import compose
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,8 +45,7 @@ def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     """compose_cfg(*overrides) -> the composed root config, writing under tmp_path."""
 
     def _compose(*overrides: str) -> DictConfig:
-        with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-            return compose("train", overrides=[f"paths.output_dir={tmp_path}", *overrides])
+        return compose([f"paths.output_dir={tmp_path}", *overrides])
 
     return _compose
 

@@ -13,9 +13,9 @@ from omegaconf.errors import ConfigAttributeError
 from ganlab.config import CONFIG_DIR, ConfigError, build_callbacks, build_module, validate
 
 CONF = Path(CONFIG_DIR)
-GROUPS = ["dataset", "generator", "discriminator", "loss", "optim", "trainer", "logger", "callbacks", "metrics",
-          "paths", "debug", "experiment", "conditional", "augment", "minibatch", "regularizer", "g_term"]
-APPENDED = {"regularizer", "g_term"}  # groups without a default entry: selected with +group=option
+# every folder of conf/ is a group of ganlab-train, except Hydra's own settings and ganlab-eval's
+GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name not in {"hydra", "eval", "sweep"})
+APPENDED = {"regularizers", "g_terms"}  # groups without a default entry: selected with +group=option
 OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONF / g).glob("*.yaml"))]
 # options that need files from outside the package (downloaded datasets, Inception weights)
 NEEDS_FILES = {("dataset", "cifar10"), ("dataset", "folder")} | {
@@ -36,7 +36,7 @@ def _pairs(group: str, option: str) -> list[str]:
 def test_groups_found():
     found = {g for g, _ in OPTIONS}
     assert found == set(GROUPS), f"missing config groups: {set(GROUPS) - found}"
-    assert len(OPTIONS) >= 25
+    assert {"model", "game", "regularizers", "g_terms", "dataset"} <= found and len(OPTIONS) >= 25
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
@@ -52,7 +52,7 @@ def test_option_composes_and_instantiates(compose_cfg, group, option):
     assert logits.shape == (2,)
     res = cfg.dataset.resolution
     assert fake.shape[1:] == ((cfg.dataset.channels,) if res is None else (cfg.dataset.channels, res, res))
-    instantiate(cfg.dataset.datamodule)  # lazy: reads no data yet
+    instantiate(cfg.datamodule)  # lazy: reads no data yet
     no_gpu = {"accelerator": "cpu"} if (group, option) == ("trainer", "gpu") and not torch.cuda.is_available() else {}
     instantiate(cfg.trainer, logger=False, enable_progress_bar=False, **no_gpu)
     if (group, option) in NEEDS_FILES:
@@ -80,7 +80,7 @@ def test_unknown_group_option_lists_valid_ones(compose_cfg):
     [
         ("generator.resolution=64", ["generator.resolution=64", "dataset.resolution=32"]),
         ("discriminator.channels=3", ["discriminator.channels=3", "dataset.channels=1"]),
-        ("dataset.datamodule.batches_per_step=2", ["batches_per_step=2", "optim.n_critic=1"]),
+        ("datamodule.batches_per_step=2", ["batches_per_step=2", "optim.n_critic=1"]),
         ("optim.n_critic=0", ["optim.n_critic=0"]),
     ],
 )
@@ -97,7 +97,7 @@ def test_mismatch_is_one_line_naming_keys(compose_cfg, override, keys):
 def test_bad_dcgan_resolution_is_one_line(compose_cfg):
     cfg = compose_cfg("generator=dcgan", "discriminator=dcgan", "dataset.resolution=28")
     validate(cfg)  # consistent, but not a power of two
-    with pytest.raises(ConfigError, match=r"^generator: generator.resolution=28: DCGAN needs a power of two"):
+    with pytest.raises(ConfigError, match=r"^model.generator: generator.resolution=28: DCGAN needs a power of two"):
         build_module(cfg)
 
 
@@ -110,7 +110,7 @@ def test_interpolation_carries_dataset_shape(compose_cfg):
     cfg = compose_cfg("dataset.resolution=64", "dataset.channels=3", "generator=dcgan", "discriminator=dcgan")
     assert (cfg.generator.resolution, cfg.generator.channels) == (64, 3)
     assert (cfg.discriminator.resolution, cfg.discriminator.channels) == (64, 3)
-    assert cfg.dataset.datamodule.batches_per_step == cfg.optim.n_critic
+    assert cfg.datamodule.batches_per_step == cfg.optim.n_critic
 
 
 def test_wgan_gp_adds_penalty_and_rmsprop_sets_n_critic(compose_cfg):
@@ -118,7 +118,7 @@ def test_wgan_gp_adds_penalty_and_rmsprop_sets_n_critic(compose_cfg):
     model = build_module(cfg)
     assert type(model.loss).__name__ == "Wasserstein"
     assert list(model.regularizers) == ["gp"] and model.regularizers["gp"].weight == 10.0
-    assert model.n_critic == 5 and cfg.dataset.datamodule.batches_per_step == 5
+    assert model.n_critic == 5 and cfg.datamodule.batches_per_step == 5
     # the default loss has no regularizer left over
     assert compose_cfg().regularizers == {}
 

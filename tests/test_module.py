@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 from ganlab.data import GANDataModule, ImageData
+from ganlab.game import Alternating
 from ganlab.losses import GradientPenalty, NonSaturating
 from ganlab.module import GANModule
 from ganlab.nets.mlp import MLPDiscriminator, MLPGenerator
@@ -34,8 +35,7 @@ def make_module(n_critic: int = 1, n_gen: int = 1, **kwargs) -> GANModule:
         loss=NonSaturating(),
         g_optimizer=partial(CountingAdam, lr=1e-3),
         d_optimizer=partial(CountingAdam, lr=1e-3),
-        n_critic=n_critic,
-        n_gen=n_gen,
+        game=Alternating(n_critic, n_gen),
         num_sample_images=4,
         **kwargs,
     )
@@ -90,7 +90,7 @@ def test_update_counts_and_global_step(n_critic, n_gen):
 def test_each_step_touches_only_its_network(monkeypatch):
     model = make_module(n_critic=2, regularizers={"gp": GradientPenalty(weight=10.0)})
     checks = {"d": 0, "g": 0}
-    d_step, g_step = GANModule._d_step, GANModule._g_step
+    d_step, g_step = GANModule.d_step, GANModule.g_step
 
     def checked_d_step(self, *args, **kwargs):
         g_params, g_grads = snapshot(self.generator), grads(self.generator)
@@ -111,8 +111,8 @@ def test_each_step_touches_only_its_network(monkeypatch):
         checks["g"] += 1
         return out
 
-    monkeypatch.setattr(GANModule, "_d_step", checked_d_step)
-    monkeypatch.setattr(GANModule, "_g_step", checked_g_step)
+    monkeypatch.setattr(GANModule, "d_step", checked_d_step)
+    monkeypatch.setattr(GANModule, "g_step", checked_g_step)
     fit(model, 3, n_critic=2)
     assert checks == {"d": 6, "g": 3}
 
@@ -120,13 +120,13 @@ def test_each_step_touches_only_its_network(monkeypatch):
 def test_fresh_real_batch_per_d_update(monkeypatch):
     model = make_module(n_critic=3)
     seen = []
-    d_step = GANModule._d_step
+    d_step = GANModule.d_step
 
-    def recording(self, opt, real, y, log_now):
+    def recording(self, real, *args):
         seen.append(real.clone())
-        return d_step(self, opt, real, y, log_now)
+        return d_step(self, real, *args)
 
-    monkeypatch.setattr(GANModule, "_d_step", recording)
+    monkeypatch.setattr(GANModule, "d_step", recording)
     fit(model, 2, n_critic=3)
     assert len(seen) == 6 and all(r.shape == (8, 1, 8, 8) for r in seen)
     assert all(not torch.equal(seen[i], seen[j]) for i in range(6) for j in range(i + 1, 6))
@@ -153,7 +153,7 @@ def test_rejects_bad_schedule():
 
 
 def test_eval_noise_is_independent_of_batching():
-    from ganlab.module import eval_noise
+    from ganlab.metrics.noise import eval_noise
 
     whole = eval_noise(0, 3000, 5, seed=2)
     pieces = torch.cat([eval_noise(s, min(7, 3000 - s), 5, seed=2) for s in range(0, 3000, 7)])

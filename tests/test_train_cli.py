@@ -86,7 +86,7 @@ def test_resume_continues_exactly(tmp_path):
 
 def test_resume_from_an_unfitting_checkpoint_is_one_line_before_training(tmp_path):
     first = tmp_path / "first"
-    run_train(f"hydra.run.dir={first}", "trainer.max_steps=2", "+regularizer=historical_averaging", cwd=tmp_path)
+    run_train(f"hydra.run.dir={first}", "trainer.max_steps=2", "+regularizers=historical_averaging", cwd=tmp_path)
     ckpt = first / "checkpoints" / "last.ckpt"
     assert "regularizers.historical_averaging" in load_ckpt(ckpt)["ganlab"]["terms"]
     cases = {  # override -> the start of the reason given
@@ -95,7 +95,7 @@ def test_resume_from_an_unfitting_checkpoint_is_one_line_before_training(tmp_pat
         "trainer.max_steps=3": "(state for regularizers.historical_averaging, which this run does not enable)",
     }
     for override, reason in cases.items():
-        extra = [] if "max_steps" in override else ["+regularizer=historical_averaging"]
+        extra = [] if "max_steps" in override else ["+regularizers=historical_averaging"]
         out = tmp_path / "resumed"
         proc = run_train(f"hydra.run.dir={out}", override, *extra, f"ckpt_path={ckpt}", cwd=tmp_path, check=False)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, override

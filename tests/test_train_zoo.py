@@ -29,22 +29,23 @@ MLP = ["generator.hidden=[32,64]", "discriminator.hidden=[64,32]"]
 
 COMBOS = {
     # the example: SNGAN nets, hinge, lazy-capable R1, EMA, DiffAugment
-    "resnet-hinge-r1-ema-diffaugment": [*RESNET, "loss=hinge", "+regularizer=r1", "ema.decay=0.999",
+    "resnet-hinge-r1-ema-diffaugment": [*RESNET, "loss=hinge", "+regularizers=r1", "ema.decay=0.999",
                                         "augment=diffaugment"],
     "resnet-attention-sn-g": [*RESNET, "generator.attention=[16]", "discriminator.attention=[16]",
                               "generator.spectral_norm=true"],
-    "dcgan-dragan-bcr-lazy": [*DCGAN, "+regularizer=[dragan,bcr]", "regularizers.dragan.every=2"],
-    "dcgan-r2-instance-noise-stddev": [*DCGAN, "+regularizer=r2", "augment=instance_noise", "minibatch=stddev"],
-    "improved-techniques": [*MLP, "+g_term=[feature_matching,historical_averaging]", "minibatch=discrimination",
-                            "loss.real_target=0.9", "+regularizer=historical_averaging"],
+    "dcgan-dragan-bcr-lazy": [*DCGAN, "+regularizers=[dragan,bcr]", "regularizers.dragan.every=2"],
+    "dcgan-r2-instance-noise-stddev": [*DCGAN, "+regularizers=r2", "augment=instance_noise", "minibatch=stddev"],
+    "improved-techniques": [*MLP, "+g_terms=[feature_matching,historical_averaging]", "minibatch=discrimination",
+                            "loss.real_target=0.9", "+regularizers=historical_averaging"],
     "dcgan-sn-d-wgan-gp-ema-start": [*DCGAN, "loss=wgan_gp", "discriminator.batchnorm=false",
                                      "discriminator.spectral_norm=true", "ema.decay=0.9", "ema.start=2"],
     "projection-resnet": [*RESNET, "conditional=projection", "loss=hinge"],
     "acgan-dcgan": [*DCGAN, "conditional=acgan"],
     "projection-mlp-diffaugment": [*MLP, "conditional=projection", "augment=[diffaugment,instance_noise]"],
     "pacgan-dcgan": [*DCGAN, "pack=2"],
-    "unrolled-mlp": [*MLP, "unroll.steps=2"],
-    "unrolled-first-order-rmsprop": [*MLP, "unroll.steps=2", "unroll.second_order=false", "optim=rmsprop"],
+    "unrolled-mlp": [*MLP, "game=unrolled", "game.unroll.steps=2"],
+    "unrolled-first-order-rmsprop": [*MLP, "game=unrolled", "game.unroll.steps=2", "game.unroll.second_order=false",
+                                     "optim=rmsprop"],
 }
 
 
@@ -97,7 +98,7 @@ def test_ema_checkpoint_eval_and_conditional_sampling(compose_cfg, tmp_path):
 
 
 def test_regularizer_and_term_values_are_logged(compose_cfg, tmp_path):
-    cfg = compose_cfg(*TINY, *MLP, "+regularizer=r1", "+g_term=feature_matching", "trainer.max_steps=2",
+    cfg = compose_cfg(*TINY, *MLP, "+regularizers=r1", "+g_terms=feature_matching", "trainer.max_steps=2",
                       "callbacks.samples.every_n_steps=100", "metrics=none")
     train(cfg)
     tags = set(events(Path(cfg.paths.output_dir)).Tags()["scalars"])
@@ -106,9 +107,9 @@ def test_regularizer_and_term_values_are_logged(compose_cfg, tmp_path):
 
 @pytest.mark.parametrize(("override", "message"), [
     ("ema.decay=2", "ema.decay=2; valid: a number in [0, 1)"),
-    ("unroll.steps=-1", "unroll.steps=-1; valid: an integer >= 0"),
-    ("unroll.steps=2 +optim.d.amsgrad=true",
-     "unroll.steps supports Adam without amsgrad, maximize; optim.d sets amsgrad"),
+    ("game=unrolled game.unroll.steps=0", "game.unroll.steps=0; valid: an integer >= 1"),
+    ("game=unrolled game.unroll.steps=2 +optim.d.amsgrad=true",
+     "game.unroll supports Adam without amsgrad, maximize; optim.d sets amsgrad"),
     ("pack=3", "dataset.batch_size=64 does not split into packs of pack=3"),
 ])
 def test_bad_zoo_values_are_one_line_errors(tmp_path, override, message):

@@ -10,9 +10,11 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from ganlab.ema import EMA, ema_update
+from ganlab.game import Alternating, Game, Simultaneous, Unroll
 from ganlab.losses.adversarial import NonSaturating, Wasserstein
 from ganlab.losses.regularizers import GeneratorTerm
-from ganlab.module import GANModule, ema_update
+from ganlab.module import GANModule
 from ganlab.nets.base import ConditionalHead, Discriminator
 from ganlab.nets.pacgan import PacDiscriminator
 from ganlab.unrolled import check_optimizer, unrolled_parameters
@@ -65,7 +67,7 @@ def test_ema_update_arithmetic_params_averaged_buffers_copied():
 
 
 def test_ema_generator_is_a_frozen_copy_used_for_samples():
-    module = _module(ema_decay=0.99)
+    module = _module(ema=EMA(0.99))
     assert module.eval_generator is module.generator_ema
     assert not any(p.requires_grad for p in module.generator_ema.parameters())
     assert "generator_ema.net.0.weight" in module.state_dict()
@@ -80,7 +82,7 @@ def test_ema_generator_is_a_frozen_copy_used_for_samples():
 
 def test_ema_decay_out_of_range_is_a_one_line_error():
     with pytest.raises(ValueError, match=r"ema.decay=1.0; valid"):
-        _module(ema_decay=1.0)
+        EMA(1.0)
 
 
 def _linear_d() -> FlatD:
@@ -180,17 +182,18 @@ def test_unrolled_accepts_only_optimizers_whose_update_it_replays():
     w = [nn.Parameter(torch.zeros(1))]
     for ok in (torch.optim.Adam(w), torch.optim.RMSprop(w), torch.optim.SGD(w, lr=0.1, momentum=0.9)):
         check_optimizer(ok)
-    with pytest.raises(ValueError, match=r"^unroll.steps needs D's optimizer \(optim.d\) to be one of Adam, "
+    with pytest.raises(ValueError, match=r"^game.unroll needs D's optimizer \(optim.d\) to be one of Adam, "
                                          r"RMSprop, SGD; got AdamW$"):
         check_optimizer(torch.optim.AdamW(w))
-    with pytest.raises(ValueError, match=r"^unroll.steps supports SGD without .*; optim.d sets nesterov$"):
+    with pytest.raises(ValueError, match=r"^game.unroll supports SGD without .*; optim.d sets nesterov$"):
         check_optimizer(torch.optim.SGD(w, lr=0.1, momentum=0.9, nesterov=True))
     with pytest.raises(ValueError, match="optim.d sets centered"):  # refused when the module is built
-        _module(unroll_steps=2, d_optimizer=functools.partial(torch.optim.RMSprop, lr=1e-3, centered=True))
+        _module(game=Alternating(unroll=Unroll(2)),
+                d_optimizer=functools.partial(torch.optim.RMSprop, lr=1e-3, centered=True))
 
 
 def test_unrolled_g_step_leaves_d_weights_unchanged():
-    module = _module(unroll_steps=3)
+    module = _module(game=Alternating(unroll=Unroll(3)))
     trainer_stub_step(module)
 
 
@@ -202,7 +205,7 @@ def trainer_stub_step(module: GANModule) -> None:
     d_before = copy.deepcopy(module.discriminator.state_dict())
     g_before = copy.deepcopy(module.generator.state_dict())
     real = torch.randn(16, 2)
-    module._g_step(opt_g, [real], [None], log_now=False)
+    module.g_step(real, None, module.noise(16), None, False)
     for k, v in module.discriminator.state_dict().items():
         assert torch.equal(v, d_before[k]), k
     assert not torch.equal(module.generator.state_dict()["net.0.weight"], g_before["net.0.weight"])
@@ -252,12 +255,13 @@ def test_augmentation_applied_to_real_and_fake_in_both_steps_and_g_terms_replace
     spy, term = Spy(), MeanTerm()
     module = _module(augment={"spy": spy}, g_terms={"fm": term})
     opt_g, opt_d = module.configure_optimizers()[0]
+    module.optimizers = lambda: (opt_g, opt_d)
     module.manual_backward = lambda loss: loss.backward()
     real = torch.randn(16, 2)
-    module._d_step(opt_d, real, None, log_now=False)
+    module.d_step(real, None, *Game.d_fakes(module, 16), False)
     assert len(spy.calls) == 2  # real and fake, D step: fakes carry no graph
     assert [g for _, g in spy.calls] == [False, False]
-    stats = module._g_step(opt_g, [real], [None], log_now=False)
+    stats = module.g_step(real, None, module.noise(16), None, False)
     assert len(spy.calls) == 4 and spy.calls[2][1]  # the G step's fakes are augmented with their graph
     # the adversarial loss is replaced: g_loss is exactly the term
     torch.testing.assert_close(stats["train/g_loss"], stats["train/fm"])
@@ -325,7 +329,8 @@ def test_simultaneous_steps_take_both_gradients_at_the_same_point(simultaneous):
     Alternating: G's step sees the updated D. Checked against the two SGD updates written out."""
     torch.manual_seed(0)
     sgd = lambda p: torch.optim.SGD(p, lr=0.5)  # noqa: E731
-    module = GANModule(FlatG(), FlatD(), NonSaturating(), sgd, sgd, simultaneous=simultaneous)
+    module = GANModule(FlatG(), FlatD(), NonSaturating(), sgd, sgd,
+                       game=Simultaneous() if simultaneous else Alternating())
     g0, d0 = copy.deepcopy(module.generator), copy.deepcopy(module.discriminator)
     real, z = torch.randn(16, 2), torch.randn(16, 3)
     module.noise = lambda n: z  # the same z for every draw, so the steps can be replayed
@@ -347,5 +352,5 @@ def test_simultaneous_steps_take_both_gradients_at_the_same_point(simultaneous):
 
 
 def test_simultaneous_needs_one_update_of_each_player():
-    with pytest.raises(ValueError, match=r"^optim.simultaneous=true with optim.n_critic=5, optim.n_gen=1; valid"):
-        _module(simultaneous=True, n_critic=5)
+    with pytest.raises(ValueError, match=r"^game=simultaneous with optim.n_critic=5, optim.n_gen=1; valid"):
+        Simultaneous(n_critic=5)

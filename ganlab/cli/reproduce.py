@@ -30,7 +30,7 @@ import torch
 from omegaconf import OmegaConf
 
 from ganlab.cli.compare import read_run
-from ganlab.config import CONFIG_DIR
+from ganlab.config import CONFIG_DIR, compose
 
 EXPERIMENTS = Path(CONFIG_DIR) / "experiment"
 NOT_SCORES = {"eval_seconds"}
@@ -107,13 +107,10 @@ def check_seed(name: str, seed: int, args: argparse.Namespace) -> None:
 
 def published_block(name: str) -> dict:
     """The preset's ``published`` block, composed as ganlab-train would."""
-    from hydra import compose, initialize_config_dir
-
     if not (EXPERIMENTS / f"{name}.yaml").is_file():
         valid = ", ".join(sorted(p.stem for p in EXPERIMENTS.glob("*.yaml")))
         raise ReproduceError(f"no preset conf/experiment/{name}.yaml; valid: {valid}")
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={name}"])
+    cfg = compose([f"experiment={name}"])
     node = cfg.get("published")  # presets without a published number (ganlab's own baselines) have none
     block = OmegaConf.to_container(node, resolve=True) if node is not None else {}
     return {"published": block, "max_steps": int(cfg.trainer.max_steps)}

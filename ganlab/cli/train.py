@@ -13,8 +13,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ganlab.checkpoint import CheckpointError, check_resume
-from ganlab.config import CONFIG_DIR, ConfigError, build, build_callbacks, build_module, validate
-from ganlab.sweep import record_failure, record_result, register_resolvers
+from ganlab.config import CONFIG_DIR, ConfigError, build, build_callbacks, build_module, register_resolvers, validate
+from ganlab.sweep import record_failure, record_result
 
 log = logging.getLogger("ganlab.cli.train")
 
@@ -27,7 +27,7 @@ def train(cfg: DictConfig) -> float | None:
 
     log.info("Dataset <%s> at %sx%s, %s channel(s)", cfg.dataset.name, cfg.dataset.resolution,
              cfg.dataset.resolution, cfg.dataset.channels)
-    datamodule = build(cfg.dataset.datamodule, "dataset.datamodule")
+    datamodule = build(cfg.datamodule, "datamodule")
     try:
         datamodule.setup("fit")  # load the data now: a missing folder fails before any training
     except (FileNotFoundError, ValueError) as e:

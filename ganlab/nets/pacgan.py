@@ -40,3 +40,12 @@ class PacDiscriminator(Discriminator):
 
     def head(self, h: Tensor, y: Tensor | None = None) -> Tensor:
         return self.inner.head(h)
+
+
+def packed(discriminator: Discriminator, packing: int = 1) -> Discriminator:
+    """D wrapper (``model.discriminator.wrappers.pack``): PacGAN for ``packing`` > 1, D itself for 1.
+
+    The inner D must be built for ``packing`` times the data channels: the discriminator configs
+    set ``channels: ${ganlab.times:${dataset.channels},${pack}}``.
+    """
+    return PacDiscriminator(discriminator, packing) if packing != 1 else discriminator

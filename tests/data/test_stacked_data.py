@@ -65,7 +65,7 @@ def test_dataset_yaml_composes_and_loads(compose_cfg):
     validate(cfg)
     assert (cfg.dataset.channels, cfg.dataset.resolution, cfg.dataset.num_classes) == (3, 32, 0)
     assert cfg.generator.channels == cfg.discriminator.channels == 3
-    dm = instantiate(cfg.dataset.datamodule)
+    dm = instantiate(cfg.datamodule)
     dm.setup()
     assert dm.real_images().x.shape == (400, 3, 32, 32)
 

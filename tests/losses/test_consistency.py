@@ -104,7 +104,7 @@ def test_rejects_negative_lambda():
 
 
 def test_config_instantiates(compose_cfg):
-    cfg = compose_cfg("+regularizer=bcr")
+    cfg = compose_cfg("+regularizers=bcr")
     reg = instantiate(cfg.regularizers.bcr)
     assert isinstance(reg, BalancedConsistency) and reg.lambda_real == reg.lambda_fake == 10.0
     assert repr(reg.augment) == "DiffAugment(policy='flip,translation', translation_ratio=0.125, cutout_ratio=0.5)"

@@ -76,6 +76,6 @@ def test_historical_averaging_g():
 @pytest.mark.parametrize(("name", "cls"), [("feature_matching", FeatureMatching),
                                            ("historical_averaging", HistoricalAveragingG)])
 def test_g_term_yaml_composes(compose_cfg, name, cls):
-    term = instantiate(compose_cfg(f"+g_term={name}").g_terms[name])
+    term = instantiate(compose_cfg(f"+g_terms={name}").g_terms[name])
     assert type(term) is cls and term.weight == 1.0
     assert term.replaces_adversarial == (name == "feature_matching")

@@ -177,7 +177,7 @@ def test_classify_without_acgan_head():
     ("gp", GradientPenalty, 10.0), ("dragan", DRAGAN, 10.0), ("r1", R1, 5.0), ("r2", R2, 5.0),
     ("historical_averaging", HistoricalAveraging, 1.0), ("acgan", AuxiliaryClassifierD, 1.0)])
 def test_regularizer_yaml_composes(compose_cfg, name, cls, weight):
-    select = "conditional=acgan" if name == "acgan" else f"+regularizer={name}"  # ACGAN: D head + both terms
+    select = "conditional=acgan" if name == "acgan" else f"+regularizers={name}"  # ACGAN: D head + both terms
     cfg = compose_cfg(select)
     reg = instantiate(cfg.regularizers[name])
     assert type(reg) is cls and reg.weight == weight and reg.every == 1

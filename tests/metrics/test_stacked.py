@@ -111,9 +111,9 @@ def test_presets_compose(compose_cfg):
     base, pac, unrolled = (compose_cfg(f"experiment={name}") for name in PRESETS)
     assert base.generator.width == 4 * base.discriminator.width  # D at 1/4 of G (Metz et al. 2017)
     assert base.metrics.num_samples == 26_000 and base.metrics.monitor == base.optimized_metric == "val/reverse_kl"
-    assert (base.dataset.name, base.pack, base.unroll.steps) == ("stacked_mnist5k", 1, 0)
+    assert (base.dataset.name, base.pack, base.game.unroll) == ("stacked_mnist5k", 1, None)
     assert (pac.pack, pac.dataset.batch_size) == (2, 2 * base.dataset.batch_size)  # same packs per step
-    assert (unrolled.pack, unrolled.unroll.steps) == (1, 3)
+    assert (unrolled.pack, unrolled.game.unroll.steps) == (1, 3)
     for cfg in (pac, unrolled):  # one change each against the baseline
         assert cfg.trainer.max_steps == base.trainer.max_steps and cfg.optim == base.optim
         assert cfg.get("published") is None

@@ -1,0 +1,48 @@
+"""Exponential moving average of G's weights (Yazıcı et al. 2019), used for samples and metrics."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model for parameters; buffers are copied.
+
+    Written here rather than with ``torch.optim.swa_utils.AveragedModel``, which either averages
+    buffers too (BatchNorm statistics, spectral-norm power-iteration vectors that must stay unit
+    vectors) or leaves them stale; StyleGAN2 and SNGAN's EMA average weights and copy buffers.
+    """
+    ema_params, params = list(ema.parameters()), list(model.parameters())
+    torch._foreach_lerp_(ema_params, [p.detach() for p in params], 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+        b_ema.copy_(b)
+
+
+class EMA:
+    """The averaging rule: ``decay`` per training step from step ``start`` on; a copy of G before it.
+
+    Args:
+        decay: in [0, 1), e.g. 0.999; None: no average is kept (the default).
+        start: training step from which the average accumulates (before it, it tracks G exactly).
+    """
+
+    def __init__(self, decay: float | None = None, start: int = 0) -> None:
+        if decay is not None and not 0.0 <= decay < 1.0:
+            raise ValueError(f"ema.decay={decay}; valid: a number in [0, 1) (e.g. 0.999), or null for no EMA")
+        self.decay, self.start = decay, start
+
+    @property
+    def enabled(self) -> bool:
+        return self.decay is not None
+
+    def average_of(self, generator: nn.Module) -> nn.Module:
+        """A frozen copy of G that holds the average (no optimizer sees it)."""
+        return copy.deepcopy(generator).requires_grad_(False)
+
+    def update(self, average: nn.Module, generator: nn.Module, step: int) -> None:
+        """Fold G's weights after training step ``step`` into ``average``."""
+        ema_update(average, generator, self.decay if step >= self.start else 0.0)
