@@ -139,3 +139,26 @@ def test_integer_betas_from_the_command_line_become_floats(compose_cfg):
     model = build_module(compose_cfg("optim.beta1=0", "optim.beta2=0.9"))
     opt = model.d_optimizer(model.discriminator.parameters())  # Adam rejects mixed int/float betas
     assert opt.defaults["betas"] == (0.0, 0.9) and isinstance(opt.defaults["betas"][0], float)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["seed=abc"], "seed=abc; valid: an integer >= 0"),
+    (["seed=-1"], "seed=-1; valid: an integer >= 0"),
+    (["metrics.num_samples=1"], "metrics.num_samples=1; valid: an integer >= 2"),
+    (["trainer=ddp", "trainer.devices=2", "metrics.num_samples=500"],
+     "metrics.num_samples=500 in batches of metrics.batch_size=500 gives 1 evaluation batch(es) for 2 processes"),
+    (["pack=2", "discriminator.channels=1"], "discriminator.channels=1 does not match dataset.channels=1 x pack=2"),
+])
+def test_settings_that_would_fail_after_training_started_are_refused_first(compose_cfg, overrides, message):
+    with pytest.raises(ConfigError) as e:
+        validate(compose_cfg(*overrides))
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_ddp_evaluation_that_splits_over_the_ranks_is_accepted(compose_cfg):
+    validate(compose_cfg("trainer=ddp", "trainer.devices=2", "metrics.num_samples=1000"))  # two batches of 500
+
+
+def test_simultaneous_game_refuses_several_updates_per_step(compose_cfg):
+    with pytest.raises(ConfigError, match=r"^model.game: game=simultaneous with optim.n_critic=2, optim.n_gen=1; valid"):
+        build_module(compose_cfg("game=simultaneous", "optim.n_critic=2"))
