@@ -151,12 +151,3 @@ def test_rejects_bad_schedule():
     with pytest.raises(ValueError, match="optim.n_critic=0"):
         make_module(n_critic=0)
 
-
-def test_eval_noise_is_independent_of_batching():
-    from ganlab.module import eval_noise
-
-    whole = eval_noise(0, 3000, 5, seed=2)
-    pieces = torch.cat([eval_noise(s, min(7, 3000 - s), 5, seed=2) for s in range(0, 3000, 7)])
-    assert torch.equal(whole, pieces)
-    assert torch.equal(eval_noise(1020, 10, 5, seed=2), whole[1020:1030])  # across a block border
-    assert not torch.equal(whole, eval_noise(0, 3000, 5, seed=3))

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from ganlab.data.base import ImageData, to_model_space
 from ganlab.metrics import scores
 from ganlab.metrics.reference import ReferenceCache, fingerprint
-from ganlab.module import eval_noise
+from ganlab.metrics.noise import eval_noise
 
 METRICS = ("fid", "kid", "is", "prdc", "fid_inf")
 
