@@ -1,6 +1,6 @@
 """Feature extraction (streamed, on the run's device) and the metric suite on real vs generated features.
 
-Used by training-time evaluation (ganlab.callbacks.MetricsCallback) and by ganlab-eval, so both
+Used by training-time evaluation (ganlab.metrics.features.FeatureMetrics) and by ganlab-eval, so both
 produce the same numbers under the same protocol.
 """
 
@@ -14,8 +14,8 @@ from torch import Tensor, nn
 
 from ganlab.data.base import ImageData, to_model_space
 from ganlab.metrics import scores
-from ganlab.metrics.reference import ReferenceCache, fingerprint
 from ganlab.metrics.noise import eval_noise
+from ganlab.metrics.reference import ReferenceCache, fingerprint
 
 METRICS = ("fid", "kid", "is", "prdc", "fid_inf")
 
