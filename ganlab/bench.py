@@ -207,7 +207,7 @@ class StepTimesFile(StepTimer):
 def eval_cost(out: Path, device: torch.device) -> dict:
     """Seconds of one training-time evaluation of the default run, and its share of that run's time.
 
-    Times what MetricsCallback does: the real reference once (no cache), then per evaluation
+    Times what the Evaluation callback (FeatureMetrics) does: the real reference once (no cache), then per evaluation
     ``metrics.num_samples`` generated samples -> features -> FID.
     """
     from ganlab.metrics.evaluation import compute_metrics, extract, generated_batches, real_reference

@@ -75,10 +75,12 @@ def validate(cfg: DictConfig) -> None:
     if isinstance(every, int) and every < 1:
         raise ConfigError(f"metrics.every_n_steps={every}; valid: an integer >= 1")
     _check_evaluation(cfg)
-    for name in _get(cfg, "metrics.callbacks") or {}:
-        if "feature" in cfg.metrics.callbacks[name] and _get(cfg, f"metrics.callbacks.{name}.feature") is None:
-            raise ConfigError(f"dataset {cfg.dataset.name!r} has no feature extractor (dataset.feature=null) for "
-                              f"metrics.callbacks.{name}; use metrics=none (or metrics=modes for 2-D toy sets)")
+    for name, node in (_get(cfg, "metrics.callbacks") or {}).items():
+        for metric in (node.get("metrics") or {}) if isinstance(node, DictConfig) else {}:
+            key = f"metrics.callbacks.{name}.metrics.{metric}"
+            if "feature" in node.metrics[metric] and _get(cfg, f"{key}.feature") is None:
+                raise ConfigError(f"dataset {cfg.dataset.name!r} has no feature extractor (dataset.feature=null) "
+                                  f"for {key}; use metrics=none (or metrics=modes for 2-D toy sets)")
     if pack is not _MISSING:
         batch = _get(cfg, "dataset.batch_size")
         if isinstance(batch, int) and batch % pack:

@@ -152,16 +152,6 @@ def test_rejects_bad_schedule():
         make_module(n_critic=0)
 
 
-def test_eval_noise_is_independent_of_batching():
-    from ganlab.metrics.noise import eval_noise
-
-    whole = eval_noise(0, 3000, 5, seed=2)
-    pieces = torch.cat([eval_noise(s, min(7, 3000 - s), 5, seed=2) for s in range(0, 3000, 7)])
-    assert torch.equal(whole, pieces)
-    assert torch.equal(eval_noise(1020, 10, 5, seed=2), whole[1020:1030])  # across a block border
-    assert not torch.equal(whole, eval_noise(0, 3000, 5, seed=3))
-
-
 def test_one_lr_scheduler_is_stepped_once_per_training_step():
     """Lightning hands back a single scheduler as an object, not a list (the README's LinearLR line)."""
     model = make_module(g_scheduler=partial(torch.optim.lr_scheduler.LinearLR, start_factor=1.0, end_factor=0.0,
@@ -170,3 +160,4 @@ def test_one_lr_scheduler_is_stepped_once_per_training_step():
     opt_g, opt_d = (o.optimizer for o in model.optimizers())
     assert opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * (1 - 3 / 4))
     assert opt_d.param_groups[0]["lr"] == 1e-3  # no D scheduler
+

@@ -19,15 +19,8 @@ from rich.table import Table
 
 from ganlab.checkpoint import CheckpointError, load_generator
 from ganlab.config import CONFIG_DIR, ConfigError, build
-from ganlab.metrics.evaluation import (
-    check_metrics,
-    compute_metrics,
-    extract,
-    extractor_card,
-    generated_batches,
-    real_reference,
-)
-from ganlab.metrics.reference import ReferenceCache
+from ganlab.metrics.evaluation import check_metrics, extractor_card, generated_batches
+from ganlab.metrics.features import FeatureMetrics
 
 EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
 
@@ -63,23 +56,29 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     extractor = build(feature_cfg, "feature").to(device)
     out = Path(cfg.out) if cfg.out else loaded.path.parent / "metrics.json"
 
+    # the metric object of training-time evaluation, under this command's protocol
+    metric = FeatureMetrics(extractor, metrics, cache_dir=cfg.paths.cache_dir, max_real=cfg.real.max_images,
+                            batch_size=cfg.batch_size, seed=cfg.seed, kid_subsets=cfg.kid.subsets,
+                            kid_subset_size=cfg.kid.subset_size, is_splits=cfg.is_splits, k_pr=cfg.prdc.k_pr,
+                            k_dc=cfg.prdc.k_dc)
+
     times: dict[str, float] = {}
     t = time.perf_counter()
     data = real_data(loaded.config, cfg.real.split, cfg.real.source)
-    real, hit, identity = real_reference(data, extractor, ReferenceCache(cfg.paths.cache_dir), split=cfg.real.split,
-                                         max_images=cfg.real.max_images, batch_size=cfg.batch_size, device=device)
+    hit, identity = metric.reference(data, split=cfg.real.split, device=device)
     times["real_features"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    samples = generated_batches(loaded.generator, cfg.num_samples, cfg.batch_size, seed=cfg.seed,
-                                num_classes=loaded.num_classes, device=device)
-    fake = extract(extractor, samples, logits="is" in metrics, device=device)
+    metric.reset()
+    start = 0
+    for x in generated_batches(loaded.generator, cfg.num_samples, cfg.batch_size, seed=cfg.seed,
+                               num_classes=loaded.num_classes, device=device):
+        metric.update(x, torch.arange(start, start + x.shape[0]))  # sample indices [B]
+        start += x.shape[0]
     times["generate_and_extract"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    values = compute_metrics(real, fake, metrics, seed=cfg.seed, kid_subsets=cfg.kid.subsets,
-                             kid_subset_size=cfg.kid.subset_size, is_splits=cfg.is_splits,
-                             k_pr=cfg.prdc.k_pr, k_dc=cfg.prdc.k_dc)
+    values = metric.compute()
     times["metrics"] = time.perf_counter() - t
 
     card = {

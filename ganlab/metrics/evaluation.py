@@ -1,6 +1,6 @@
 """Feature extraction (streamed, on the run's device) and the metric suite on real vs generated features.
 
-Used by training-time evaluation (ganlab.callbacks.MetricsCallback) and by ganlab-eval, so both
+Used by training-time evaluation (ganlab.metrics.features.FeatureMetrics) and by ganlab-eval, so both
 produce the same numbers under the same protocol.
 """
 

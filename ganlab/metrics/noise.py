@@ -1,4 +1,4 @@
-"""Evaluation noise: sample i's z depends only on (seed, i), whatever the batch size or process count."""
+"""Seeded evaluation noise: sample i's z depends only on (seed, i), whatever the batching or number of ranks."""
 
 from __future__ import annotations
 

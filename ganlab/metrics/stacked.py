@@ -9,12 +9,13 @@ uniform distribution over the 1,000 modes, KL(p || U) = sum_k p_k log(1000 p_k) 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from ganlab.data.stacked import MODE_WEIGHTS, NUM_MODES
+from ganlab.metrics.base import EvalMetric
 from ganlab.metrics.digits import DigitFeatures
 
 
@@ -69,6 +70,40 @@ def mode_statistics(modes: Tensor) -> dict[str, Any]:
 def stacked_modes(images: Tensor, classifier: nn.Module, batch_size: int = 500) -> dict[str, Any]:
     """Modes covered and reverse KL of stacked-digit images [N, 3, H, W] in [-1, 1] (see ``mode_statistics``)."""
     return mode_statistics(predict_modes(images, classifier, batch_size))
+
+
+class StackedModes(EvalMetric):
+    """``modes`` (distinct predicted digit triples, of 1,000) and ``reverse_kl`` (KL(p || uniform), nats) of
+    generated stacked digits, and the best of each so far.
+
+    Each sample is reduced to its predicted mode index at once; the number of samples is
+    ``metrics.num_samples`` (the validation loop's length).
+
+    Args:
+        classifier: digit classifier with ``logits(x [M, 1, H, W]) -> [M, 10]`` (``DigitFeatures``).
+        batch_size: stacked images per classifier call.
+    """
+
+    best: ClassVar[dict[str, str]] = {"modes": "max", "reverse_kl": "min"}
+    prog_bar: ClassVar[tuple[str, ...]] = ("modes",)
+
+    def __init__(self, classifier: nn.Module, batch_size: int = 500) -> None:
+        super().__init__()
+        self.classifier, self.batch_size = classifier, batch_size
+
+    def setup(self, trainer: Any, pl_module: Any) -> None:
+        if isinstance(self.classifier, nn.Module):
+            self.classifier.to(pl_module.device)
+
+    def update(self, samples: Tensor, indices: Tensor) -> None:
+        if samples.dim() != 4 or samples.shape[1] != 3:
+            raise ValueError(f"metrics=stacked_modes needs 3-channel images (dataset=stacked_mnist5k); "
+                             f"got samples of shape {tuple(samples.shape[1:])}")
+        self.add(modes=predict_modes(samples, self.classifier, self.batch_size))  # [B] mode indices
+
+    def compute(self) -> dict[str, float]:
+        stats = mode_statistics(self.rows("modes"))
+        return {"modes": float(stats["modes"]), "reverse_kl": stats["reverse_kl"]}
 
 
 class StackedDigitFeatures(nn.Module):

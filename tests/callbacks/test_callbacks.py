@@ -1,4 +1,5 @@
-"""Callbacks: FID equals a direct computation, divergence stops the run, HParams flattening."""
+"""Callbacks: evaluation logs metric objects (FID equals a direct computation), divergence stops the run,
+HParams flattening."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import torch
 from scipy import linalg
 from test_module import make_data, make_module
 
-from ganlab.callbacks import DivergenceGuard, MetricsCallback
+from ganlab.callbacks import DivergenceGuard, Evaluation
 from ganlab.callbacks.divergence import TrainingDiverged
 from ganlab.callbacks.run_info import flatten
 from ganlab.losses import NonSaturating
+from ganlab.metrics.features import FeatureMetrics
 
 
 class MeanPool(torch.nn.Module):
@@ -38,10 +40,10 @@ def test_training_fid_matches_direct_computation():
     model = make_module()
     data = make_data()
     data.eval_samples, data.eval_batch_size = 96, 32
-    fid = MetricsCallback(feature=MeanPool(), metrics=["fid", "kid", "prdc"], batch_size=16)
+    fid = FeatureMetrics(feature=MeanPool(), metrics=["fid", "kid", "prdc"], batch_size=16)
     trainer = pl.Trainer(max_steps=2, val_check_interval=2, check_val_every_n_epoch=None, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         num_sanity_val_steps=0, callbacks=[fid], accelerator="cpu")
+                         num_sanity_val_steps=0, callbacks=[Evaluation({"features": fid})], accelerator="cpu")
     trainer.fit(model, datamodule=data)
     logged = trainer.callback_metrics["val/fid"].item()
     real = MeanPool()(data.real_images().x.float() / 127.5 - 1).double().numpy()

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.callbacks.modes import scatter_image
 from ganlab.data.toy import grid_means, load_ring, ring_means
-from ganlab.metrics.modes import mode_metrics
+from ganlab.metrics.modes import ModeCoverage, mode_metrics, scatter_image
 
 MEANS = ring_means(8)
 STD = 0.01
@@ -60,3 +59,16 @@ def test_real_ring_data_scores_all_modes_and_scatter_plot_renders():
     assert m["reverse_kl"] < 0.01
     image = scatter_image(data.x[:500], MEANS, STD)
     assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8 and image.std() > 0
+
+
+def test_mode_coverage_object_equals_mode_metrics_and_checks_shape():
+    metric = ModeCoverage(MEANS, STD)
+    samples = torch.cat([MEANS[:7], MEANS[:1]]) + torch.tensor([2.9 * STD, 0.0])  # as in the uneven test
+    metric.reset()
+    metric.update(samples[:5], torch.arange(5))
+    metric.update(samples[5:], torch.arange(5, 8))
+    assert metric.compute() == mode_metrics(samples, MEANS, STD)
+    assert metric.compute()["modes"] == 7
+    assert metric.images()["modes"].shape[2] == 3 and ModeCoverage(MEANS, STD, plot=False).images() == {}
+    with pytest.raises(ValueError, match=r"metrics=modes needs flat 2-d samples \(dataset=ring or grid\)"):
+        metric.update(torch.zeros(2, 1, 4, 4), torch.arange(2))

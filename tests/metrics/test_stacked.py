@@ -10,13 +10,12 @@ import torch
 from conftest import TINY
 from torch import Tensor
 
-from ganlab.callbacks import StackedModes
 from ganlab.cli.compare import read_run
 from ganlab.cli.train import train
 from ganlab.data.base import to_model_space
 from ganlab.data.stacked import load_stacked_mnist5k
 from ganlab.metrics.digits import DigitFeatures
-from ganlab.metrics.stacked import StackedDigitFeatures, mode_statistics, predict_modes, stacked_modes
+from ganlab.metrics.stacked import StackedDigitFeatures, StackedModes, mode_statistics, predict_modes, stacked_modes
 
 PRESETS = ["stacked_mnist5k", "stacked_mnist5k_pacgan2", "stacked_mnist5k_unrolled"]
 
@@ -68,6 +67,18 @@ def test_one_mode_has_reverse_kl_log_1000(real, clf):
     assert stats["reverse_kl"] == pytest.approx(math.log(1000), rel=1e-12)
 
 
+def test_stacked_modes_object_counts_over_batches():
+    metric = StackedModes(ValueClassifier(), batch_size=7)
+    metric.reset()
+    triples = all_triples()[[5, 5, 5, 998]]  # p = (3/4, 1/4), as below
+    metric.update(synthetic(triples[:3]), torch.arange(3))
+    metric.update(synthetic(triples[3:]), torch.arange(3, 4))
+    values = metric.compute()
+    assert values["modes"] == 2.0
+    assert values["reverse_kl"] == pytest.approx(0.75 * math.log(750) + 0.25 * math.log(250), rel=1e-12)
+    assert StackedModes.best == {"modes": "max", "reverse_kl": "min"}
+
+
 def test_reverse_kl_of_a_two_mode_histogram():
     # p = (3/4, 1/4): KL = 3/4 log(750) + 1/4 log(250)
     stats = mode_statistics(torch.tensor([5, 5, 5, 998]))
@@ -92,7 +103,7 @@ def test_wrong_shape_names_the_dataset(clf):
     with pytest.raises(ValueError, match="dataset=stacked_mnist5k"):
         predict_modes(torch.zeros(2, 1, 32, 32), clf)
     with pytest.raises(ValueError, match="metrics=stacked_modes needs 3-channel"):
-        StackedModes(clf).on_validation_batch_end(None, None, torch.zeros(2, 1, 32, 32), torch.arange(2), 0)
+        StackedModes(clf).update(torch.zeros(2, 1, 32, 32), torch.arange(2))
 
 
 def test_stacked_features_are_per_channel_digit_features(real, clf):
