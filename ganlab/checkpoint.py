@@ -20,7 +20,7 @@ from ganlab import safe
 G_PREFIX, EMA_PREFIX = "generator.", "generator_ema."
 
 
-WHAT = "a ganlab checkpoint (checkpoints/last.ckpt or best.ckpt of a ganlab-train run)"
+WHAT = "a ganlab-train checkpoint"
 # the layout every reader relies on; a stored config must hold a generator node to rebuild G from
 LAYOUT = {"state_dict": safe.Tensors, "global_step?": int, "ganlab": {"config": {"generator": dict}, "terms?": dict}}
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import io
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ ALLOWED_TARGETS = (
     "ganlab.module.", "torch.nn.", "torch.optim.",
 )
 
+ALLOWED_TEXT = ", ".join(p.rstrip(".") for p in ALLOWED_TARGETS)
 # of those, where functions (not only classes) may be named: the dataset factories
 FUNCTION_TARGETS = ("ganlab.data.",)
 
@@ -73,11 +75,21 @@ def load(path: str | Path, spec: Spec, *, what: str, data: bytes | None = None,
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types here (RuntimeError, UnpicklingError, EOFError, IndexError, ...)
-        reason = (str(e).strip().splitlines() or [""])[0][:160]
-        raise error(f"{path} is not {what}: torch.load(weights_only=True) refused it "
-                    f"({type(e).__name__}: {reason})") from e
+        raise error(f"{path} is not {what}: {_refusal(e)}") from e
     check_shape(obj, spec, path=path, what=what, error=error)
     return obj
+
+
+def _refusal(e: Exception) -> str:
+    """A short reason from torch.load's long messages: the code the file asked for, or a damaged archive."""
+    text = str(e)
+    named = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if named:
+        return f"it asks to run or build {named.group(1)}, which a data-only load refuses"
+    if "zip archive" in text or isinstance(e, EOFError):
+        return f"truncated or damaged ({type(e).__name__})"
+    # random or foreign bytes: torch's message is a generic paragraph (or "pop from empty list")
+    return f"not a torch file, or damaged ({type(e).__name__})"
 
 
 def _type_names(spec: type | tuple) -> str:
@@ -155,8 +167,7 @@ def check_targets(node: Any, *, path: str | Path, where: str, error: type[BadFil
         target = node.get("_target_")
         if "_target_" in node and not (isinstance(target, str) and _allowed_object(target)):
             raise error(f"{path}: its config names _target_ {target} (at {where}), which is not a ganlab/torch "
-                        f"component (allowed: {', '.join(p.rstrip('.') for p in ALLOWED_TARGETS)}); "
-                        f"refusing to build it")
+                        f"component; refusing to build it (allowed: classes under {ALLOWED_TEXT})")
         for key, value in node.items():
             check_targets(value, path=path, where=f"{where}.{key}", error=error)
     elif isinstance(node, list):
