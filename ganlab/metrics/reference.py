@@ -87,8 +87,11 @@ class ReferenceCache:
             features = entry["tensors"].get("features")
             if not isinstance(features, Tensor) or features.dim() != 2 or not features.is_floating_point():
                 raise safe.BadFileError(f"{path} is not {WHAT}: tensors.features is not a float [N, D] tensor")
-        except ValueError as e:  # safe.BadFileError and json.JSONDecodeError are ValueErrors
-            log.warning("discarding unreadable reference-feature cache entry %s and recomputing it: %s",
-                        path, str(e).splitlines()[0])
+        except json.JSONDecodeError as e:
+            log.warning("discarding a reference-feature cache entry and recomputing it: %s holds an unreadable "
+                        "identity (%s)", path, e)
+            return None
+        except safe.BadFileError as e:
+            log.warning("discarding a reference-feature cache entry and recomputing it: %s", str(e).splitlines()[0])
             return None
         return {"identity": identity, "tensors": entry["tensors"]}
