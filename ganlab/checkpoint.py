@@ -73,7 +73,8 @@ def load_generator(path: str | Path, ema: bool = True, device: str | torch.devic
     try:
         generator.load_state_dict(weights)
     except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
-        detail = " ".join(str(e).split()).split(": ", 1)[-1][:160]  # after "Error(s) in loading state_dict for X"
+        # the first problem, after "Error(s) in loading state_dict for X:"
+        detail = " ".join(str(e).split()).split(": ", 1)[-1].split(". ")[0][:200]
         raise CheckpointError(f"{path}: weights do not fit the generator in its own config "
                               f"({config.generator._target_}): {detail}") from e
     return LoadedGenerator(generator.to(device).eval(), config, Path(path), int(ckpt.get("global_step", 0)), use_ema)
