@@ -1,4 +1,8 @@
-"""Read ganlab checkpoints as data: the resolved config and the generator rebuilt from it."""
+"""Read ganlab checkpoints as data: the resolved config and the generator rebuilt from it.
+
+All reading goes through ``ganlab.safe``: weights-only loading, a checked layout, and a
+``_target_`` allowlist before anything named by the stored config is built.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
+
+from ganlab import safe
 
 # state_dict prefixes: the trained generator, and its exponential moving average when kept
 G_PREFIX, EMA_PREFIX = "generator.", "generator_ema."
 
 
-class CheckpointError(ValueError):
+WHAT = "a ganlab-train checkpoint"
+# the layout every reader relies on; a stored config must hold a generator node to rebuild G from
+LAYOUT = {"state_dict": safe.Tensors, "global_step?": int, "ganlab": {"config": {"generator": dict}, "terms?": dict}}
+
+
+class CheckpointError(safe.BadFileError):
     """A file that is not a usable ganlab checkpoint."""
 
 
@@ -35,19 +45,11 @@ class LoadedGenerator:
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict, loaded with ``weights_only=True`` (a crafted file cannot run code)."""
+    """The checkpoint dict, loaded as data only (a crafted file cannot run code), its layout checked."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}; set ckpt=PATH to a .ckpt written by ganlab-train")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling refused or not a torch file
-        raise CheckpointError(f"{path} is not a loadable checkpoint ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:200]})") from e
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt.get("ganlab", {}):
-        raise CheckpointError(f"{path} is not a ganlab checkpoint (no resolved config inside); "
-                              f"valid: checkpoints/last.ckpt or best.ckpt of a ganlab-train run")
-    return ckpt
+    return safe.load(path, LAYOUT, what=WHAT, error=CheckpointError)
 
 
 def load_generator(path: str | Path, ema: bool = True, device: str | torch.device = "cpu") -> LoadedGenerator:
@@ -64,14 +66,27 @@ def load_generator(path: str | Path, ema: bool = True, device: str | torch.devic
     use_ema = ema and any(k.startswith(EMA_PREFIX) for k in state)
     prefix = EMA_PREFIX if use_ema else G_PREFIX
     weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    generator = instantiate(config.generator)
+    generator = safe.build_stored(config.generator, path=path, where="generator", error=CheckpointError)
+    if not isinstance(generator, nn.Module) or not isinstance(getattr(generator, "z_dim", None), int):
+        raise CheckpointError(f"{path}: its config's generator ({config.generator._target_}) builds a "
+                              f"{type(generator).__name__} without an integer z_dim, not a ganlab generator")
     try:
         generator.load_state_dict(weights)
     except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
-        detail = " ".join(str(e).split())[:300]
+        # the first problem, after "Error(s) in loading state_dict for X:"
+        detail = " ".join(str(e).split()).split(": ", 1)[-1].split(". ")[0][:200]
         raise CheckpointError(f"{path}: weights do not fit the generator in its own config "
                               f"({config.generator._target_}): {detail}") from e
     return LoadedGenerator(generator.to(device).eval(), config, Path(path), int(ckpt.get("global_step", 0)), use_ema)
+
+
+def stored(config: DictConfig, key: str, path: str | Path, fix: str = "") -> Any:
+    """``config``'s node at ``key`` (a checkpoint's stored config), or a one-line error naming the key."""
+    node = OmegaConf.select(config, key, default=None)
+    if node is None:
+        fix = fix or "valid: a checkpoint written by ganlab-train"
+        raise CheckpointError(f"{path}: its config has no {key}; {fix}")
+    return node
 
 
 def check_resume(module: nn.Module, path: str | Path) -> None:
@@ -83,7 +98,7 @@ def check_resume(module: nn.Module, path: str | Path) -> None:
     if not Path(path).is_file():
         raise CheckpointError(f"ckpt_path={path} is not a file; valid: a checkpoint written by ganlab-train "
                               f"(<run>/checkpoints/last.ckpt)")
-    ckpt = read_checkpoint(path)
+    ckpt = read_checkpoint(path)  # through ganlab.safe: weights only, layout checked
     theirs, mine = ckpt["state_dict"], module.state_dict()
     problems = [f"missing {k}" for k in mine if k not in theirs]
     problems += [f"unexpected {k}" for k in theirs if k not in mine]

@@ -88,11 +88,11 @@ class Evil:
 def test_crafted_checkpoint_cannot_run_code(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.save({"state_dict": {}, "ganlab": {"config": Evil()}}, tmp_path / "evil.ckpt")
-    with pytest.raises(CheckpointError, match="not a loadable checkpoint"):
+    with pytest.raises(CheckpointError, match="not a ganlab-train checkpoint: it asks to run or build"):
         read_checkpoint(tmp_path / "evil.ckpt")
     assert not (tmp_path / "pwned").exists()
     torch.save({"state_dict": {}}, tmp_path / "plain.ckpt")
-    with pytest.raises(CheckpointError, match="not a ganlab checkpoint"):
+    with pytest.raises(CheckpointError, match="not a ganlab-train checkpoint: its content has no key 'ganlab'"):
         read_checkpoint(tmp_path / "plain.ckpt")
 
 

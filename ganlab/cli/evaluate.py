@@ -17,7 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from ganlab.checkpoint import CheckpointError, load_generator
+from ganlab import safe
+from ganlab.checkpoint import CheckpointError, load_generator, stored
 from ganlab.config import CONFIG_DIR, ConfigError, build
 from ganlab.metrics.evaluation import check_metrics, extractor_card, generated_batches
 from ganlab.metrics.features import FeatureMetrics
@@ -33,9 +34,19 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def real_data(config: DictConfig, split: str, source_overrides: DictConfig):
+def checkpoint_arg(cfg: DictConfig, tool: str) -> str:
+    """The ``ckpt=`` argument, or a one-line error naming it (Hydra's own is a traceback)."""
+    if OmegaConf.is_missing(cfg, "ckpt") or cfg.ckpt in (None, ""):
+        raise ConfigError(f"ckpt=PATH is required: the checkpoint to read, e.g. "
+                          f"{tool} ckpt=outputs/DATE/TIME/checkpoints/best.ckpt")
+    return str(cfg.ckpt)
+
+
+def real_data(config: DictConfig, split: str, source_overrides: DictConfig, path: str | Path):
     """The checkpoint's training data (or another split of it), as the reference set."""
-    source = OmegaConf.merge(config.dataset.source, source_overrides)
+    stored_source = stored(config, "dataset.source", path)
+    safe.check_targets(stored_source, path=path, where="dataset.source", error=CheckpointError)
+    source = OmegaConf.merge(stored_source, source_overrides)
     if split != "train" or "split" in source:
         if "split" not in source:
             raise ConfigError(f"real.split={split}: dataset {config.dataset.name!r} has only the train split")
@@ -51,9 +62,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run the evaluation described by ``cfg``; returns the record appended to metrics.json."""
     metrics = check_metrics(cfg.metrics)
     device = pick_device(cfg.device)
-    loaded = load_generator(cfg.ckpt, ema=cfg.ema, device=device)
-    feature_cfg = cfg.get("feature") or loaded.config.dataset.feature
-    extractor = build(feature_cfg, "feature").to(device)
+    loaded = load_generator(checkpoint_arg(cfg, "ganlab-eval"), ema=cfg.ema, device=device)
+    if cfg.get("feature"):  # the command line's choice: trusted like any config of this run
+        extractor = build(cfg.feature, "feature").to(device)
+    else:  # the checkpoint's own: built only if it names a ganlab/torch component
+        feature = stored(loaded.config, "dataset.feature", loaded.path,
+                         fix="its dataset has no feature extractor; pass feature=digits or feature=inception")
+        extractor = safe.build_stored(feature, path=loaded.path, where="dataset.feature",
+                                      error=CheckpointError).to(device)
     out = Path(cfg.out) if cfg.out else loaded.path.parent / "metrics.json"
 
     # the metric object of training-time evaluation, under this command's protocol
@@ -64,7 +80,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     times: dict[str, float] = {}
     t = time.perf_counter()
-    data = real_data(loaded.config, cfg.real.split, cfg.real.source)
+    data = real_data(loaded.config, cfg.real.split, cfg.real.source, loaded.path)
     hit, identity = metric.reference(data, split=cfg.real.split, device=device)
     times["real_features"] = time.perf_counter() - t
 

@@ -14,7 +14,7 @@ from torchvision.utils import save_image
 
 from ganlab.callbacks.samples import to_grid
 from ganlab.checkpoint import CheckpointError, load_generator
-from ganlab.cli.evaluate import EVAL_CONFIG_DIR, pick_device
+from ganlab.cli.evaluate import EVAL_CONFIG_DIR, checkpoint_arg, pick_device
 from ganlab.config import ConfigError
 
 log = logging.getLogger("ganlab.cli.sample")
@@ -44,6 +44,7 @@ def interpolation(rows: int, steps: int, z_dim: int, g: torch.Generator) -> Tens
 
 def sample(cfg: DictConfig) -> dict[str, Path]:
     """Write the grid, the per-image files and the strip; returns their paths."""
+    ckpt = checkpoint_arg(cfg, "ganlab-sample")
     out = Path(cfg.out)
     files_dir, strip = out.with_suffix(""), out.with_name(f"{out.stem}_interp.png")
     targets = [out] + ([files_dir] if cfg.files else []) + ([strip] if cfg.interpolation.rows else [])
@@ -51,7 +52,7 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
     if existing and not cfg.overwrite:
         raise ConfigError(f"{', '.join(existing)} already exist(s); choose another out= or set overwrite=true")
     device = pick_device(cfg.device)
-    loaded = load_generator(cfg.ckpt, ema=cfg.ema, device=device)
+    loaded = load_generator(ckpt, ema=cfg.ema, device=device)
     g = torch.Generator().manual_seed(cfg.seed)
     z_dim = loaded.generator.z_dim
     z, y, nrow = grid_inputs(cfg.n, cfg.nrow, z_dim, loaded.num_classes, cfg.get("class"), g)

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 _MODES = {1: "L", 3: "RGB"}
+# PIL's high-bit-depth single-channel modes and the range each is scaled from to 0..255. PIL's own
+# convert("L") clips them (a 16-bit image comes out almost all 255). "I" (32-bit int) is how PIL
+# opens 16-bit PNG/TIFF in several versions, so it is read as 16-bit too; "F" is taken as [0, 1].
+_WIDE_MODES = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0, "I": 65535.0, "F": 1.0}
 _ON_ERROR = ("skip", "raise")
 # what PIL raises for unreadable files: UnidentifiedImageError and truncation are OSErrors; some
 # decoders raise ValueError, SyntaxError (bad headers) or EOFError (short files)
@@ -77,6 +81,19 @@ def scan_folder(path: str | Path, extensions: Sequence[str] = EXTENSIONS,
     return files, labels, classes
 
 
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit int or float image as 8-bit "L", scaled by its mode's range; others unchanged.
+
+    16-bit value v becomes round(v / 257) (65535 / 255 = 257: 0 -> 0, 257 -> 1, 65535 -> 255).
+    """
+    top = _WIDE_MODES.get(im.mode)
+    if top is None:
+        return im
+    a = np.asarray(im).astype(np.float64)  # numpy reads the byte order from the mode (I;16B is big-endian)
+    a = np.clip(a, 0.0, top) * (255.0 / top)
+    return Image.fromarray(np.round(a).astype(np.uint8))  # [H, W] uint8 -> mode "L"
+
+
 def read_image(file: Path, resolution: int, channels: int) -> Tensor:
     """Decode one image and fit it: shorter side resized to ``resolution`` (bicubic, antialiased),
     then centre-cropped. Raises PIL's own errors for unreadable files.
@@ -89,7 +106,7 @@ def read_image(file: Path, resolution: int, channels: int) -> Tensor:
         uint8 [channels, resolution, resolution].
     """
     with Image.open(file) as im:
-        im = im.convert(_MODES[channels])  # decodes fully here, so truncation errors surface now
+        im = _to_8bit(im).convert(_MODES[channels])  # decodes fully here, so truncation errors surface now
     w, h = im.size
     if min(w, h) != resolution:
         s = resolution / min(w, h)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-import io
 import os
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganlab import safe
 from ganlab.data.base import to_model_space
 from ganlab.data.mnist5k import load_mnist5k
 
@@ -20,6 +20,8 @@ from ganlab.data.mnist5k import load_mnist5k
 DIGIT_CLASSIFIER_SHA256 = "d5af5fcf1c447dd0ad78ed60af1ff72a4107228979051f12fd220938322defa4"
 WEIGHTS_KEY = "dataset.feature.weights"  # metrics and ganlab-eval take the feature from the dataset
 HELD_OUT_PER_CLASS = 100
+# the layout scripts/train_digit_classifier.py writes
+WEIGHTS_LAYOUT = {"state_dict": safe.Tensors, "meta?": dict}
 
 
 def default_weights_path() -> Path:
@@ -78,11 +80,16 @@ class DigitFeatures(nn.Module):
                 f"{path} has SHA-256 {self.sha256}, expected {DIGIT_CLASSIFIER_SHA256}; "
                 f"reinstall ganlab or pass your own file via {WEIGHTS_KEY}"
             )
-        # weights_only: the checkpoint is data (tensors and plain values), never code
-        ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        # the hashed bytes themselves are loaded: data only, layout checked
+        fix = f"set {WEIGHTS_KEY} to a file written by scripts/train_digit_classifier.py"
+        ckpt = safe.load(path, WEIGHTS_LAYOUT, data=data, what=f"digit classifier weights ({fix})")
         self.path, self.meta = str(path), dict(ckpt.get("meta", {}))
         self.net = DigitClassifier()
-        self.net.load_state_dict(ckpt["state_dict"])
+        try:
+            self.net.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
+            detail = " ".join(str(e).split())[:200]
+            raise safe.BadFileError(f"{path}: its weights do not fit the DigitClassifier ({detail}); {fix}") from e
         self.net.requires_grad_(False)
         super().train(False)
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+
+from ganlab import safe
 
 # torch-fidelity's PyTorch port of the 2015-12-05 TF Inception used by every FID implementation
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -39,28 +42,37 @@ class InceptionFeatures(nn.Module):
         from torchmetrics.image.fid import NoTrainInceptionV3
 
         self.sha256 = None
+        data = None
         if weights is not None:
             if not Path(weights).is_file():
                 raise FileNotFoundError(
                     f"Inception weights not found at {weights}; set paths.inception_weights (or "
                     f"feature.weights) to a local copy of {INCEPTION_FILE}"
                 )
-            # data only: a crafted file cannot run code; torch-fidelity then reads the vetted file
-            torch.load(weights, map_location="cpu", weights_only=True)
-            self.sha256 = sha256(weights)
+            data = Path(weights).read_bytes()
+            # data only (a crafted file cannot run code) and a state dict of tensors
+            safe.load(weights, safe.Tensors, data=data, what=f"Inception weights (a state dict like {INCEPTION_FILE})")
+            self.sha256 = hashlib.sha256(data).hexdigest()
             if expected_sha256 and not self.sha256.startswith(expected_sha256):
                 raise ValueError(
                     f"{weights} has SHA-256 {self.sha256[:16]}..., expected {expected_sha256}...: not the standard "
                     f"FID Inception, so its FIDs are not comparable; to use it anyway set feature.expected_sha256=null"
                 )
-        try:
-            self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"],
-                                          feature_extractor_weights_path=weights)
-        except (OSError, RuntimeError) as e:  # URLError is an OSError
-            raise FileNotFoundError(
-                f"could not download the Inception weights {INCEPTION_FILE} ({type(e).__name__}); put a local "
-                f"copy on disk and set paths.inception_weights=/path/to/{INCEPTION_FILE}"
-            ) from e
+        with tempfile.TemporaryDirectory() as tmp:
+            vetted = None
+            if data is not None:
+                # torch-fidelity reads the file again with weights_only=False: hand it a private copy of
+                # exactly the bytes checked above, so a file swapped in meanwhile is never unpickled
+                vetted = Path(tmp) / INCEPTION_FILE
+                vetted.write_bytes(data)
+            try:
+                self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"],
+                                              feature_extractor_weights_path=None if vetted is None else str(vetted))
+            except (OSError, RuntimeError) as e:  # URLError is an OSError
+                raise FileNotFoundError(
+                    f"could not download the Inception weights {INCEPTION_FILE} ({type(e).__name__}); put a local "
+                    f"copy on disk and set paths.inception_weights=/path/to/{INCEPTION_FILE}"
+                ) from e
 
     def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Images in [-1, 1] [N, C, H, W] (C = 1 or 3) -> (pool features [N, 2048], logits [N, 1008])."""

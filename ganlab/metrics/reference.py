@@ -19,9 +19,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ganlab import safe
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when the stored layout or the feature computation changes
+# an entry: the identity as JSON text and the tensors, at least real features [N, D]
+ENTRY = {"identity": str, "tensors": safe.Tensors}
+WHAT = "a ganlab reference-feature cache entry"
 
 
 def fingerprint(x: Tensor) -> str:
@@ -54,11 +59,12 @@ class ReferenceCache:
         key = cache_key(identity)
         path = self.dir / f"{key}.pt"
         if path.is_file():
-            entry = torch.load(path, map_location="cpu", weights_only=True)
-            if json.loads(entry.get("identity", "null")) == identity:
+            entry = self._read(path)
+            if entry is not None and entry["identity"] == identity:
                 log.info("reference features from cache %s", path)
                 return entry["tensors"], True
-            log.warning("cache entry %s does not match its key; recomputing", path)
+            if entry is not None:
+                log.warning("cache entry %s does not match its key; recomputing", path)
         tensors = compute()
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -67,3 +73,25 @@ class ReferenceCache:
         (self.dir / f"{key}.json").write_text(json.dumps(identity, indent=2, sort_keys=True))
         log.info("reference features cached at %s", path)
         return tensors, False
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any] | None:
+        """The entry at ``path`` (identity parsed), or None after a warning naming it when it is unusable.
+
+        A cache is only a shortcut: a truncated, corrupt or foreign entry is discarded and recomputed
+        (then overwritten atomically) instead of stopping a run.
+        """
+        try:
+            entry = safe.load(path, ENTRY, what=WHAT)
+            identity = json.loads(entry["identity"])
+            features = entry["tensors"].get("features")
+            if not isinstance(features, Tensor) or features.dim() != 2 or not features.is_floating_point():
+                raise safe.BadFileError(f"{path} is not {WHAT}: tensors.features is not a float [N, D] tensor")
+        except json.JSONDecodeError as e:
+            log.warning("discarding a reference-feature cache entry and recomputing it: %s holds an unreadable "
+                        "identity (%s)", path, e)
+            return None
+        except safe.BadFileError as e:
+            log.warning("discarding a reference-feature cache entry and recomputing it: %s", str(e).splitlines()[0])
+            return None
+        return {"identity": identity, "tensors": entry["tensors"]}

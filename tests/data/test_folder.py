@@ -153,3 +153,24 @@ def test_folder_dataset_flat_and_corrupt(tmp_path):
     assert y == -1 and x.shape == (1, 8, 8)
     with pytest.raises(ValueError, match="b.png"):
         ds[1]
+
+
+# a 16-bit gradient and its 8-bit values by hand: round(v / 257), since 65535 / 255 = 257
+GRADIENT_16 = [0, 257, 514, 1000, 32768, 65535]
+GRADIENT_8 = [0, 1, 2, 4, 128, 255]  # 1000 / 257 = 3.89 -> 4; 32768 / 257 = 127.502 -> 128
+
+
+@pytest.mark.parametrize(("mode", "scale", "suffix"), [("I;16", 1, ".png"), ("I", 1, ".tif"), ("F", 1 / 65535, ".tif")])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_high_bit_depth_images_are_scaled_not_clipped(tmp_path, mode, scale, suffix, channels):
+    import numpy as np
+
+    dtype = {"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode]
+    columns = np.array(GRADIENT_16, dtype=np.float64) * scale
+    im = Image.fromarray(np.tile(columns, (6, 1)).astype(dtype))  # 6x6, each column one value
+    assert im.mode == mode
+    im.save(tmp_path / f"g{suffix}")
+    assert Image.open(tmp_path / f"g{suffix}").mode == mode  # PIL reads it back at its bit depth
+    d = load_folder(str(tmp_path), resolution=6, channels=channels)
+    expected = torch.tensor(GRADIENT_8, dtype=torch.uint8).view(1, 1, 1, 6).expand(1, channels, 6, 6)
+    assert torch.equal(d.x, expected)  # before the fix: 0 then 255 everywhere (PIL clips to 8 bits)

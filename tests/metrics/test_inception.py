@@ -55,6 +55,6 @@ def test_crafted_weights_file_is_refused(tmp_path):
             return (Path.touch, (tmp_path / "pwned",))
 
     torch.save({"w": Evil()}, tmp_path / "evil.pth")
-    with pytest.raises(Exception, match="Weights only load failed|Unsupported"):
+    with pytest.raises(ValueError, match="evil.pth is not Inception weights .*asks to run or build"):
         InceptionFeatures(str(tmp_path / "evil.pth"), expected_sha256=None)
     assert not (tmp_path / "pwned").exists()

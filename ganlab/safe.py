@@ -1,0 +1,199 @@
+"""The one way ganlab reads files it did not just write: checkpoints, cached features, extractor weights.
+
+Three guards, each failing with one line that names the file:
+
+1. ``torch.load(weights_only=True)``: the unpickler builds tensors and plain containers only, so a
+   crafted file cannot run code while it is read.
+2. ``check_shape``: what came back has the expected types and keys, so a wrong file is named here,
+   not met later as an ``AttributeError`` or ``KeyError`` deep inside a loader.
+3. ``check_targets``: a config read from a file is built only when every ``_target_`` in it
+   (nested nodes and ``_partial_`` ones included) is a ganlab or torch component class (``ALLOWED_TARGETS``)
+   or a ganlab dataset factory (``FUNCTION_TARGETS``),
+   since ``hydra.utils.instantiate`` calls whatever the config names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import io
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+# Module prefixes a stored config may name: ganlab's component packages and torch's layers and
+# optimizers. Not ganlab itself: ganlab.cli, ganlab.callbacks, ganlab.checkpoint, ganlab.sweep, ...
+# run programs, write files or read more files, and a checkpoint never needs to build them.
+ALLOWED_TARGETS = (
+    "ganlab.nets.", "ganlab.losses.", "ganlab.data.", "ganlab.metrics.", "ganlab.augment.", "ganlab.game.",
+    "ganlab.module.", "torch.nn.", "torch.optim.",
+)
+
+ALLOWED_TEXT = ", ".join(p.rstrip(".") for p in ALLOWED_TARGETS)
+# of those, where functions (not only classes) may be named: the dataset factories
+FUNCTION_TARGETS = ("ganlab.data.",)
+
+# what a spec may say about a value: a type, a tuple of types, or a mapping {key: spec} for a dict
+# with those keys (a key ending in "?" is optional); ``Tensors`` is a dict of str -> Tensor
+Spec = type | tuple | Mapping
+
+
+class BadFileError(ValueError):
+    """An external file that cannot be used: unreadable, not what it should be, or naming code."""
+
+
+class Tensors:
+    """Spec marker: a dict mapping str keys to tensors (a state_dict, a bundle of features)."""
+
+
+def load(path: str | Path, spec: Spec, *, what: str, data: bytes | None = None,
+         error: type[BadFileError] = BadFileError) -> Any:
+    """The content of ``path``, loaded as data only and checked against ``spec``.
+
+    Args:
+        path: the file (named in every error).
+        spec: the expected shape of the content (see ``check_shape``).
+        what: what the file should be, e.g. "a ganlab checkpoint", for the error messages.
+        data: the file's bytes when already read (e.g. hashed first), so that exactly they are loaded.
+        error: the ``BadFileError`` subclass to raise.
+
+    Returns:
+        The loaded object (tensors, dicts, lists and plain values only).
+    """
+    if data is None:
+        if not Path(path).is_file():
+            raise error(f"{path} is not a file; expected {what}")
+        data = Path(path).read_bytes()
+    if not data:
+        raise error(f"{path} is empty; expected {what}")
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types here (RuntimeError, UnpicklingError, EOFError, IndexError, ...)
+        raise error(f"{path} is not {what}: {_refusal(e)}") from e
+    check_shape(obj, spec, path=path, what=what, error=error)
+    return obj
+
+
+def _refusal(e: Exception) -> str:
+    """A short reason from torch.load's long messages: the code the file asked for, or a damaged archive."""
+    text = str(e)
+    named = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if named:
+        return f"it asks to run or build {named.group(1)}, which a data-only load refuses"
+    if "zip archive" in text or isinstance(e, EOFError):
+        return f"truncated or damaged ({type(e).__name__})"
+    # random or foreign bytes: torch's message is a generic paragraph (or "pop from empty list")
+    return f"not a torch file, or damaged ({type(e).__name__})"
+
+
+def _type_names(spec: type | tuple) -> str:
+    types = spec if isinstance(spec, tuple) else (spec,)
+    return " or ".join("a tensor dict" if t is Tensors else "a mapping" if t is dict else t.__name__ for t in types)
+
+
+def check_shape(obj: Any, spec: Spec, *, path: str | Path, what: str, where: str = "",
+                error: type[BadFileError] = BadFileError) -> None:
+    """Raise ``error`` naming the first key whose value does not fit ``spec`` (types and required keys)."""
+    label = f"{where} " if where else "its content "
+    if isinstance(spec, Mapping):
+        if not isinstance(obj, dict):
+            raise error(f"{path} is not {what}: {label}is {type(obj).__name__}, expected a mapping with keys "
+                        f"{', '.join(k.rstrip('?') for k in spec)}")
+        for key, sub in spec.items():
+            name = key.rstrip("?")
+            if name not in obj:
+                if key.endswith("?"):
+                    continue
+                raise error(f"{path} is not {what}: {label}has no key {name!r} (keys: {sorted(map(str, obj))[:8]})")
+            check_shape(obj[name], sub, path=path, what=what, where=f"{where}.{name}" if where else name, error=error)
+        return
+    types = spec if isinstance(spec, tuple) else (spec,)
+    if Tensors in types and isinstance(obj, dict):
+        bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+        if not bad:
+            return
+        raise error(f"{path} is not {what}: {label}entry {bad[0]!r} is {type(obj[bad[0]]).__name__}, expected a tensor")
+    if not isinstance(obj, tuple(t for t in types if t is not Tensors)):
+        raise error(f"{path} is not {what}: {label}is {type(obj).__name__}, expected {_type_names(spec)}")
+
+
+def _allowed_object(target: str) -> bool:
+    """True when ``target`` resolves, without leaving the allowed packages, to a class defined in them
+    (or a dataset factory function of ``FUNCTION_TARGETS``).
+
+    The prefix alone is not enough: ``ganlab.data.folder.Path.write_text`` starts with an allowed prefix
+    but reaches pathlib through a name imported into the module; so the resolved object's own module
+    must be allowed too, and private names (``__globals__``, ``_private``) are never followed.
+    """
+    parts = target.split(".")
+    if not target.startswith(ALLOWED_TARGETS) or any(not p or p.startswith("_") for p in parts):
+        return False
+    obj: Any = importlib.import_module(parts[0])  # "ganlab" or "torch", by the prefix check
+    for i, part in enumerate(parts[1:], start=2):
+        if hasattr(obj, part):
+            obj = getattr(obj, part)
+        elif inspect.ismodule(obj):  # a submodule not imported yet, e.g. ganlab.nets.mlp
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                return False
+        else:
+            return False
+    home = f"{getattr(obj, '__module__', None)}."
+    if inspect.isclass(obj):
+        return home.startswith(ALLOWED_TARGETS)
+    # functions only as dataset factories: elsewhere a function may do work with side effects
+    # (ganlab.metrics.digits.train_digit_classifier writes its ``out`` file)
+    return inspect.isfunction(obj) and home.startswith(FUNCTION_TARGETS)
+
+
+def check_targets(node: Any, *, path: str | Path, where: str, error: type[BadFileError] = BadFileError) -> None:
+    """Refuse a config from ``path`` that names anything but a ganlab/torch component, or an interpolation.
+
+    Args:
+        node: a plain container or an OmegaConf node (walked recursively: dicts, lists, ``_args_``).
+        path: the file the config came from (named in the error).
+        where: the config key of ``node``, e.g. "generator".
+    """
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=False)
+    if isinstance(node, dict):
+        target = node.get("_target_")
+        if "_target_" in node and not (isinstance(target, str) and _allowed_object(target)):
+            raise error(f"{path}: its config names _target_ {target} (at {where}), which is not a ganlab/torch "
+                        f"component; refusing to build it (allowed: classes under {ALLOWED_TEXT})")
+        for key, value in node.items():
+            check_targets(value, path=path, where=f"{where}.{key}", error=error)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            check_targets(value, path=path, where=f"{where}[{i}]", error=error)
+    elif isinstance(node, str) and "${" in node:
+        # a stored config is resolved when saved; an interpolation left in it could call a resolver
+        # (oc.env reads the environment, oc.create makes new _target_ nodes after this check)
+        raise error(f"{path}: its config holds the interpolation {node!r} at {where}; a stored config is "
+                    f"resolved when saved, so refusing to build it")
+
+
+def build_stored(node: Any, *, path: str | Path, where: str, error: type[BadFileError] = BadFileError,
+                 **kwargs: Any) -> Any:
+    """``instantiate(node)`` for a config read from ``path``, after ``check_targets``; errors in one line.
+
+    Args:
+        node: a dict / DictConfig with a ``_target_`` (the config key ``where`` of the stored config).
+        kwargs: extra arguments for the target (given by ganlab, not by the file).
+    """
+    if not isinstance(node, Mapping) and not OmegaConf.is_dict(node) or "_target_" not in node:
+        raise error(f"{path}: its config's {where} is {type(node).__name__} {str(node)[:60]!r}, expected a "
+                    f"mapping with a _target_ (as ganlab-train writes it)")
+    check_targets(node, path=path, where=where, error=error)
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as e:  # the component refused its arguments
+        cause = e.__cause__ if e.__cause__ is not None else e
+        raise error(f"{path}: its config's {where} cannot be built: {cause}".splitlines()[0]) from e
