@@ -71,7 +71,9 @@ def claim_unique(base: str) -> str:
 
 
 def _explicit(config: DictConfig, key: str) -> bool:
-    return any(o.split("=", 1)[0].lstrip("+") == key for o in config.hydra.overrides.hydra)
+    """``key`` was given a literal path on the command line (a ``${now:...}`` template is not one)."""
+    given = OmegaConf.to_container(config.hydra.overrides.hydra, resolve=False)  # the text as typed
+    return any(o.split("=", 1)[0].lstrip("+") == key and "${" not in o for o in given)
 
 
 def _template_root(template: str) -> Path:

@@ -88,3 +88,41 @@ def test_sigterm_writes_last_and_resume_auto_is_bit_identical(tmp_path):
     assert again.stderr.strip().splitlines()[-1] == (
         f"ganlab-train: error: resume=auto: the newest run of this config, {run.relative_to(tmp_path)}, finished at "
         f"step {final} (trainer.max_steps={final}); valid: a larger trainer.max_steps to extend it, or no resume")
+
+
+def test_same_second_runs_get_their_own_directories(tmp_path):
+    cmd = [sys.executable, "-m", "ganlab.cli.train", *TINY_MLP, *TINY, *QUIET_FAST, "trainer.max_steps=3",
+           "hydra.run.dir=outputs/${now:%Y}/same-second"]  # one name for all four, as ${now:%H-%M-%S} within a second
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    assert all(p.wait(timeout=300) == 0 for p in procs), [p.stderr.read()[-1000:] for p in procs]
+    runs = sorted(p.name for p in tmp_path.glob("outputs/*/*"))
+    assert runs == ["same-second", "same-second_1", "same-second_2", "same-second_3"]
+    for run in tmp_path.glob("outputs/*/*"):
+        assert len(list((run / "tensorboard").glob("events.*"))) == 1
+        assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.ckpt"]
+        assert load_ckpt(run / "checkpoints/last.ckpt")["global_step"] == 3
+
+
+def test_a_finished_run_directory_is_never_rewritten(tmp_path):
+    run = tmp_path / "run"
+    run_train(f"hydra.run.dir={run}", *QUIET_FAST, "trainer.max_steps=2", cwd=tmp_path)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    cases = {  # overrides -> last stderr line
+        (f"hydra.run.dir={run}",): f"hydra.run.dir={run} already holds files of another run; valid: a new or empty "
+                                   f"directory, or resume=auto / ckpt_path={run}/checkpoints/last.ckpt to continue "
+                                   f"that run",
+        (f"hydra.run.dir={run}", "generator.resolution=64"): None,  # same refusal before the config error
+        (f"hydra.run.dir={run}", f"ckpt_path={run}/checkpoints/last.ckpt"):
+            f"ckpt_path={run}/checkpoints/last.ckpt is at step 2, trainer.max_steps=2 is reached; valid: "
+            f"trainer.max_steps > 2 to extend the run",
+        ("resume=maybe",): "resume=maybe; valid: auto (continue the newest unfinished run of this config) or null",
+    }
+    for overrides, message in cases.items():
+        proc = run_train(*QUIET_FAST, "trainer.max_steps=2", *overrides, cwd=tmp_path, check=False)
+        last = proc.stderr.strip().splitlines()[-1]
+        assert proc.returncode == 1 and last.startswith("ganlab-train: error: "), (overrides, proc.stderr[-2000:])
+        if message:
+            assert last == f"ganlab-train: error: {message}"
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before, overrides
+    assert not (tmp_path / "outputs").exists()  # the refusals created no run directory either
