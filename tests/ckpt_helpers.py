@@ -19,3 +19,15 @@ class FailAt(pl.Callback):
                 with torch.no_grad():
                     next(pl_module.generator.parameters()).fill_(float("nan"))
             raise RuntimeError(f"injected failure at step {self.step}")
+
+
+class StepFile(pl.Callback):
+    """Write the number of finished steps to ``path`` after every step (the kill test's clock; no RNG use)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
+                           batch_idx: int) -> None:
+        with open(self.path, "w") as f:
+            f.write(str(trainer.global_step))
