@@ -8,8 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
-from conftest import TINY, TINY_MLP, cli_env
+from conftest import REPO, TINY, TINY_MLP, cli_env
 from test_train_cli import events, load_ckpt, run_train
 
 QUIET_FAST = ["metrics=none", "callbacks.samples.every_n_steps=1000"]  # on top of run_train's TINY
@@ -126,3 +127,14 @@ def test_a_finished_run_directory_is_never_rewritten(tmp_path):
             assert last == f"ganlab-train: error: {message}"
         assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before, overrides
     assert not (tmp_path / "outputs").exists()  # the refusals created no run directory either
+
+
+@pytest.mark.slow
+def test_kill_test_short():
+    sys.path.insert(0, str(REPO / "scripts"))
+    import kill_test
+
+    result = kill_test.main(["--kills", "3", "--steps", "60", "--interval", "5", "--window", "1.5"])
+    assert result["resumed"] == result["identical"] == 3 and result["unreadable"] == 0
+    assert result["max_lost"] <= 5  # at most one checkpoint interval
+    assert result["term_code"] == 143 and result["term_lost"] == 0 and result["term_identical"]
