@@ -94,9 +94,9 @@ def test_resume_from_an_unfitting_checkpoint_is_one_line_before_training(tmp_pat
         "discriminator.hidden=[64,64]": "(discriminator.",
         "trainer.max_steps=3": "(state for regularizers.historical_averaging, which this run does not enable)",
     }
-    for override, reason in cases.items():
+    for i, (override, reason) in enumerate(cases.items()):
         extra = [] if "max_steps" in override else ["+regularizers=historical_averaging"]
-        out = tmp_path / "resumed"
+        out = tmp_path / f"resumed{i}"  # a refused run leaves its .hydra/: that directory is not reused
         proc = run_train(f"hydra.run.dir={out}", override, *extra, f"ckpt_path={ckpt}", cwd=tmp_path, check=False)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, override
         last = proc.stderr.strip().splitlines()[-1]
