@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
 
 from ganlab.data.base import ImageData, InMemoryBatches
 
@@ -33,28 +32,27 @@ class GANDataModule(pl.LightningDataModule):
 
     Args:
         name: the dataset's name (cards, messages, feature-extractor choice).
-        source: a factory returning ``ImageData`` (in memory) or a torch ``Dataset`` of
-            (image in [-1, 1], label) pairs (streamed through a DataLoader, for large folders).
+        source: a factory returning ``ImageData`` (uint8 images held in memory, on the training device
+            when it is a GPU; batches are gathered by index, no DataLoader).
         resolution, channels, num_classes: the data's shape, shared with G and D by interpolation.
         batch_size: samples per D update.
         batches_per_step: real batches consumed per training step (= optim.n_critic).
         on_device: keep in-memory data on the training device (GPU) instead of host memory.
         seed: seed of the per-epoch permutation.
-        num_workers: DataLoader workers, used only for streamed datasets.
         eval_samples: generated samples per evaluation; eval_batch_size: per generator call.
     """
 
-    def __init__(self, name: str, source: Callable[[], ImageData | Dataset], resolution: int | None,
+    def __init__(self, name: str, source: Callable[[], ImageData], resolution: int | None,
                  channels: int, num_classes: int = 0, batch_size: int = 64, batches_per_step: int = 1,
-                 on_device: bool = True, seed: int = 0, num_workers: int = 2, eval_samples: int = 2000,
+                 on_device: bool = True, seed: int = 0, eval_samples: int = 2000,
                  eval_batch_size: int = 500) -> None:
         super().__init__()
         self.name, self.source = name, source
         self.resolution, self.channels, self.num_classes = resolution, channels, num_classes
         self.batch_size, self.batches_per_step = batch_size, batches_per_step
-        self.on_device, self.seed, self.num_workers = on_device, seed, num_workers
+        self.on_device, self.seed = on_device, seed
         self.eval_samples, self.eval_batch_size = eval_samples, eval_batch_size
-        self.data: ImageData | Dataset | None = None
+        self.data: ImageData | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is None:
@@ -62,7 +60,7 @@ class GANDataModule(pl.LightningDataModule):
             self._check_shape()
 
     def _check_shape(self) -> None:
-        if not isinstance(self.data, ImageData) or self.data.x.dim() != 4:
+        if self.data.x.dim() != 4:
             return
         c, h, w = self.data.x.shape[1:]
         if (c, h, w) != (self.channels, self.resolution, self.resolution):
@@ -79,20 +77,11 @@ class GANDataModule(pl.LightningDataModule):
     def _rank(self) -> tuple[int, int]:
         return (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
 
-    def train_dataloader(self) -> InMemoryBatches | DataLoader:
+    def train_dataloader(self) -> InMemoryBatches:
         self.setup()
-        per_step = self.batch_size * self.batches_per_step
         rank, world = self._rank()
-        if isinstance(self.data, ImageData):
-            return InMemoryBatches(self.data, per_step, seed=self.seed, rank=rank, world_size=world,
-                                   device=self._device())
-        # streamed: Lightning adds a DistributedSampler under DDP
-        # pinned host memory lets Lightning copy batches to the GPU asynchronously
-        cuda = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
-        return DataLoader(self.data, batch_size=per_step, shuffle=True, drop_last=True,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=cuda,
-                          prefetch_factor=4 if self.num_workers else None,
-                          generator=torch.Generator().manual_seed(self.seed))
+        return InMemoryBatches(self.data, self.batch_size * self.batches_per_step, seed=self.seed, rank=rank,
+                               world_size=world, device=self._device())
 
     def val_dataloader(self) -> IndexBatches:
         """Sample indices [B] per evaluation batch, this rank's strided share."""
@@ -100,8 +89,6 @@ class GANDataModule(pl.LightningDataModule):
         return IndexBatches(self.eval_samples, self.eval_batch_size, rank, world)
 
     def real_images(self) -> ImageData:
-        """The in-memory real set (for reference statistics of metrics)."""
+        """The real set (for reference statistics of metrics)."""
         self.setup()
-        if not isinstance(self.data, ImageData):
-            raise TypeError(f"dataset {self.name!r} is streamed; reference statistics need an in-memory set")
         return self.data

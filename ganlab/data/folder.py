@@ -10,9 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from ganlab.data.base import ImageData, to_model_space
+from ganlab.data.base import ImageData
 
 log = logging.getLogger(__name__)
 
@@ -166,31 +165,3 @@ def load_folder(path: str, resolution: int, channels: int, on_error: str = "skip
     y = torch.tensor([labels[i] for i in kept], dtype=torch.int64) if labels is not None else None
     return ImageData(x=x[: len(kept)].clone() if bad else x, y=y, name=Path(path).expanduser().name)
 
-
-class FolderDataset(Dataset):
-    """An image folder decoded item by item, for sets too large to hold in memory.
-
-    Args:
-        path, resolution, channels, extensions, max_images: as for ``load_folder``.
-
-    Items are (float image in [-1, 1] [channels, resolution, resolution], label or -1 when unlabelled).
-    Unreadable files raise a ValueError naming the file when their item is read.
-    """
-
-    def __init__(self, path: str, resolution: int, channels: int, extensions: Sequence[str] = EXTENSIONS,
-                 max_images: int | None = None) -> None:
-        _check_args(resolution, channels)
-        self.files, self.labels, self.classes = scan_folder(path, extensions, max_images)
-        self.resolution, self.channels = resolution, channels
-        self.name = Path(path).expanduser().name
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        f = self.files[index]
-        try:
-            x = read_image(f, self.resolution, self.channels)
-        except _DECODE_ERRORS as e:
-            raise _unreadable(f, e) from e
-        return to_model_space(x), (self.labels[index] if self.labels is not None else -1)

@@ -102,16 +102,3 @@ def test_toy_mixtures_follow_the_pacgan_protocol():
     grid = load_grid(n=20_000)
     assert abs((grid.x - grid_means()[grid.y]).std().item() - 0.05) < 0.003
     assert torch.equal(load_ring(n=100, seed=3).x, load_ring(n=100, seed=3).x)
-
-
-def test_streamed_dataset_uses_a_dataloader():
-    from torch.utils.data import DataLoader, TensorDataset
-
-    ds = TensorDataset(torch.zeros(50, 1, 8, 8), torch.arange(50))
-    dm = GANDataModule("big", lambda: ds, resolution=8, channels=1, batch_size=5, batches_per_step=2, num_workers=0)
-    loader = dm.train_dataloader()
-    assert isinstance(loader, DataLoader) and loader.batch_size == 10 and loader.drop_last
-    x, y = next(iter(loader))
-    assert x.shape == (10, 1, 8, 8) and y.shape == (10,)
-    with pytest.raises(TypeError, match="streamed"):
-        dm.real_images()

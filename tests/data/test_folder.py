@@ -1,4 +1,4 @@
-"""load_folder / FolderDataset on tiny folders of solid-colour PNGs, whose resized pixels are exact."""
+"""load_folder on tiny folders of solid-colour PNGs, whose resized pixels are exact."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganlab.data.folder import FolderDataset, load_folder
+from ganlab.data.folder import load_folder
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -130,29 +130,6 @@ def test_max_images_spreads_over_classes(tmp_path):
             _png(tmp_path / cls / f"{i}.png", c, (16, 16))
     d = load_folder(str(tmp_path), resolution=16, channels=3, max_images=4)
     assert len(d) == 4 and d.y.tolist() == [0, 0, 1, 1]
-
-
-def test_folder_dataset_items(tmp_path):
-    _png(tmp_path / "a" / "0.png", RED)
-    _png(tmp_path / "b" / "1.png", BLUE, (30, 60))
-    ds = FolderDataset(str(tmp_path), resolution=8, channels=3)
-    assert len(ds) == 2 and ds.classes == ["a", "b"]
-    x, y = ds[1]
-    assert x.dtype == torch.float32 and x.shape == (3, 8, 8) and y == 1
-    assert torch.equal(x, _solid(BLUE, res=8)[0].float() / 127.5 - 1)
-    xb, yb = next(iter(torch.utils.data.DataLoader(ds, batch_size=2)))
-    assert xb.shape == (2, 3, 8, 8) and yb.tolist() == [0, 1]
-    assert xb.min() == -1 and xb.max() == 1
-
-
-def test_folder_dataset_flat_and_corrupt(tmp_path):
-    _png(tmp_path / "a.png", GREEN)
-    (tmp_path / "b.png").write_bytes(b"garbage")
-    ds = FolderDataset(str(tmp_path), resolution=8, channels=1)
-    x, y = ds[0]
-    assert y == -1 and x.shape == (1, 8, 8)
-    with pytest.raises(ValueError, match="b.png"):
-        ds[1]
 
 
 # a 16-bit gradient and its 8-bit values by hand: round(v / 257), since 65535 / 255 = 257
