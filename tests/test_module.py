@@ -35,9 +35,8 @@ def make_module(n_critic: int = 1, n_gen: int = 1, **kwargs) -> GANModule:
         loss=NonSaturating(),
         g_optimizer=partial(CountingAdam, lr=1e-3),
         d_optimizer=partial(CountingAdam, lr=1e-3),
-        game=Alternating(n_critic, n_gen),
         num_sample_images=4,
-        **kwargs,
+        **{"game": Alternating(n_critic, n_gen), **kwargs},
     )
 
 
