@@ -148,21 +148,35 @@ CASES = [
     Case("cache", "truncated reference-feature cache entry", [*EVAL, "ckpt={ckpt}", "out=second.json"],
          expect="warning", setup=corrupt_cache),
     Case("data", "image folder missing", [*TRAIN, "dataset=folder", "dataset.source.path=no_such_folder"]),
+    Case("config", "seed is not a number", [*TRAIN, "seed=abc"]),
+    Case("config", "one evaluation sample", [*TRAIN, "metrics.num_samples=1"]),
+    Case("config", "evaluation cannot be split over the DDP ranks",
+         [*TRAIN, "trainer=ddp", "trainer.devices=2", "metrics.num_samples=500"]),
+    Case("config", "G resolution differs from the data's", [*TRAIN, "generator.resolution=64"]),
+    Case("config", "batch does not split into PacGAN packs", [*TRAIN, "pack=3"]),
+    Case("config", "simultaneous game with several D steps", [*TRAIN, "game=simultaneous", "optim.n_critic=2"]),
+    Case("config", "EMA decay out of range", [*TRAIN, "ema.decay=2"]),
+    Case("config", "unrolled game with zero look-ahead steps", [*TRAIN, "game=unrolled", "game.unroll.steps=0"]),
+    Case("config", "unrolled game with an optimizer it cannot replay",
+         [*TRAIN, "game=unrolled", "+optim.d.amsgrad=true"]),
+    Case("config", "toy 2-D data with FID", [*TRAIN, "dataset=ring", "generator.out_activation=none"]),
+    Case("config", "DCGAN at a resolution that is not a power of two",
+         [*TRAIN, "generator=dcgan", "discriminator=dcgan", "dataset.resolution=28"]),
+    Case("resume", "ckpt_path missing", [*TRAIN, "ckpt_path=missing.ckpt"]),
+    Case("resume", "ckpt_path of another architecture", [*TRAIN, "ckpt_path={ckpt}", "generator.hidden=[8,8]"]),
+    Case("run dir", "hydra.run.dir is a folder that already holds files", [*TRAIN, "hydra.run.dir=."]),
 ]
 
 
 @lru_cache(maxsize=1)
 def good_checkpoint() -> dict:
     """A checkpoint laid out as ganlab-train writes it (tiny MLP G, mnist5k), made without training."""
-    from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from ganlab.config import CONFIG_DIR
+    from ganlab.config import compose
 
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=["generator.hidden=[32,64]", "discriminator.hidden=[64,32]",
-                                          "paths.output_dir=."])
+    cfg = compose(["generator.hidden=[32,64]", "discriminator.hidden=[64,32]", "paths.output_dir=."])
     config = OmegaConf.to_container(cfg, resolve=True)
     config = {k: config[k] for k in ("generator", "dataset", "seed")}  # what ganlab-eval and ganlab-sample read
     torch.manual_seed(0)
