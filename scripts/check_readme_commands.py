@@ -18,6 +18,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,7 +83,7 @@ def readme_commands(text: str) -> list[Command]:
             if tokens and tokens[0].startswith("ganlab-"):
                 commands.append(Command(" ".join(line.split("  #")[0].split()), tokens))
     for c in commands:
-        c.skip = next((reason for reason, applies in SKIPS if applies(c.tokens)), None)
+        c.skip = "; ".join(reason for reason, applies in SKIPS if applies(c.tokens)) or None
     return commands
 
 
@@ -116,7 +117,9 @@ def plan(c: Command, tmp: Path, i: int, first_run: Path) -> list[str]:
     elif prog == "ganlab-reproduce":
         args = [a for a in args if not a.startswith("--")][:1] + [
             "--seeds", "1", "--budget", "2", "--jobs", "1", "--out", str(tmp / "reproduce"),
-            "--set", *[t for t in TINY_TRAIN if _key(t) != "trainer.max_steps"], f"paths.cache_dir={tmp / 'cache'}"]
+            # ganlab-reproduce itself removes the progress bar and sets max_steps and every_n_steps from --budget
+            "--set", "metrics.num_samples=100", "metrics.batch_size=50", "callbacks.samples.every_n_steps=2",
+            f"paths.cache_dir={tmp / 'cache'}"]
     module = {"ganlab-train": "train", "ganlab-eval": "evaluate", "ganlab-sample": "sample",
               "ganlab-compare": "compare", "ganlab-reproduce": "reproduce"}[prog]
     return [sys.executable, "-m", f"ganlab.cli.{module}", *args]
@@ -160,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(c.line)
             print("       " + "\n       ".join(out.strip().splitlines()[-15:]), flush=True)
     if not args.list:
-        print(f"\n{ran} ran, {ran - len(failed)} passed, {len(failed)} failed, {skipped} skipped (work dir {tmp})")
+        print(f"\n{ran} ran, {ran - len(failed)} passed, {len(failed)} failed, {skipped} skipped"
+              + (f" (work dir kept: {tmp})" if failed else ""))
+    if not failed:
+        shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
 
 
