@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import TINY, TINY_MLP, cli_env
 from hydra import compose, initialize_config_dir
@@ -46,6 +47,7 @@ def test_grid_names_runs_by_overrides_and_keeps_going_after_a_failure(tmp_path):
     assert "| failed |" in (sweep / "summary.md").read_text()
 
 
+@pytest.mark.slow  # test_optuna_failed_trial_does_not_end_the_study also runs Optuna and checks its best trial
 def test_optuna_sweep_records_best_trial(tmp_path):
     multirun("sweep=optuna", "hydra.sweeper.n_trials=3", "hydra.sweeper.params={optim.d.lr:'interval(1e-4,1e-3)'}",
              cwd=tmp_path)

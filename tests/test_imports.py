@@ -1,0 +1,84 @@
+"""Importing any ganlab module has no side effects on the process (design: "no side effects on import").
+
+In a fresh interpreter the third-party libraries are imported first, then the global state that a
+library must not change is recorded: warning filters, ganlab's OmegaConf resolvers, matplotlib's
+backend (and whether pyplot is loaded). Then every module of the ganlab package is imported and
+the state compared. (With these versions one of the third-party libraries already imports pyplot,
+so the pyplot check only bites where they do not; the unresolved backend setting is what catches
+a ``matplotlib.use(...)``.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+SCRIPT = r'''
+import json, pkgutil, importlib, sys, warnings
+import torch, pytorch_lightning, hydra, omegaconf, matplotlib, torchmetrics, tensorboard  # noqa: F401
+from omegaconf import OmegaConf
+
+RESOLVERS = ["ganlab.times", "ganlab.run_name"]
+
+def snapshot():
+    # matplotlib.get_backend() (and rcParams["backend"]) would resolve the backend and import
+    # pyplot, so the raw setting is read here; get_backend() is compared once, at the end
+    raw = matplotlib.rcParams._get_backend_or_none() if hasattr(matplotlib.rcParams, "_get_backend_or_none") \
+        else dict.__getitem__(matplotlib.rcParams, "backend")
+    return {
+        "warnings.filters": [repr(f) for f in warnings.filters],
+        "resolvers": {r: OmegaConf.has_resolver(r) for r in RESOLVERS},
+        'rcParams["backend"] (unresolved)': str(raw),
+        "pyplot imported": "matplotlib.pyplot" in sys.modules,
+    }
+
+if "--baseline" in sys.argv:  # the backend a process without ganlab resolves to
+    print(json.dumps({"backend": matplotlib.get_backend()}))
+    sys.exit()
+before = snapshot()
+import ganlab
+modules, errors, changed = [], {}, {}
+for info in pkgutil.walk_packages(ganlab.__path__, "ganlab."):
+    try:
+        importlib.import_module(info.name)
+    except Exception as e:  # noqa: BLE001
+        errors[info.name] = f"{type(e).__name__}: {e}".splitlines()[0]
+        continue
+    modules.append(info.name)
+    now = snapshot()
+    diff = {k: [before[k], now[k]] for k in before if before[k] != now[k]}
+    if "warnings.filters" in diff:  # only the filters added or removed
+        old, new = before["warnings.filters"], now["warnings.filters"]
+        diff["warnings.filters"] = {"added": [f for f in new if f not in old],
+                                    "removed": [f for f in old if f not in new]}
+    if diff:  # blame the first module after which the state differs, then reset the baseline
+        changed[info.name] = diff
+        before = now
+print(json.dumps({"modules": modules, "errors": errors, "changed": changed, "backend": matplotlib.get_backend()}))
+'''
+
+
+def test_importing_ganlab_modules_changes_no_global_state():
+    path = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
+    env.pop("MPLBACKEND", None)
+
+    def run(*args: str) -> dict:
+        proc = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, env=env,
+                              cwd=REPO, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    result, baseline = run(), run("--baseline")
+    assert len(result["modules"]) > 30, result["modules"]  # the walk found the package
+    assert {"ganlab.cli.train", "ganlab.module", "ganlab.game", "ganlab.config"} <= set(result["modules"])
+    assert not result["errors"], f"modules that fail to import: {result['errors']}"
+    assert not result["changed"], "importing these modules changed global state (module: {key: [before, after]}): " + \
+        json.dumps(result["changed"], indent=1)[:4000]
+    assert result["backend"] == baseline["backend"], f"matplotlib.get_backend(): {result['backend']} after " \
+        f"importing ganlab, {baseline['backend']} without"
