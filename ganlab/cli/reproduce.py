@@ -79,7 +79,9 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     (run / "train.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        # the error itself, not Hydra's closing hint about HYDRA_FULL_ERROR
+        lines = [ln for ln in proc.stderr.strip().splitlines() if "HYDRA_FULL_ERROR" not in ln]
+        last = (lines or ["(no output)"])[-1]
         return {"name": name, "seed": seed, "ok": False, "error": last, "wall_s": wall}
     values = {}
     for tag, points in read_run(run).curves.items():
