@@ -82,3 +82,15 @@ def test_importing_ganlab_modules_changes_no_global_state():
         json.dumps(result["changed"], indent=1)[:4000]
     assert result["backend"] == baseline["backend"], f"matplotlib.get_backend(): {result['backend']} after " \
         f"importing ganlab, {baseline['backend']} without"
+
+
+def test_metrics_is_the_ground_floor():
+    """ganlab.metrics imports nothing from the module, the callbacks or the command-line tools."""
+    import ast
+
+    above = ("ganlab.module", "ganlab.callbacks", "ganlab.cli", "ganlab.game", "ganlab.config")
+    for path in sorted((REPO / "ganlab" / "metrics").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            assert not any(n.startswith(above) for n in names), f"{path.name} imports {names}"
