@@ -57,7 +57,7 @@ def run_case(name: str, workdir: Path) -> dict[str, str]:
            f"hydra.run.dir={run_dir}"]
     if not (ROOT / "ganlab" / "cli").is_dir():  # the layout before ganlab/cli/
         cmd[2] = "ganlab.train"
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}  # as recorded: CPU reductions may differ with the thread count
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"case {name} failed ({' '.join(cmd[2:])}):\n{done.stderr[-2000:]}")
