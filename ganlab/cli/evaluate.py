@@ -65,7 +65,7 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     if mode not in ("auto", True, False):
         raise ConfigError(f"classes={mode!r}; valid: auto, true, false")
     on = mode is True or (mode == "auto" and OmegaConf.select(config, "dataset.classifier", default=None) is not None)
-    if not on:
+    if not on or (mode == "auto" and not hasattr(extractor, "logits")):  # e.g. feature=inception: no digit classes
         return None
     if not hasattr(extractor, "logits") or data.y is None:
         lacks = "no labels" if data.y is None else "no logits"

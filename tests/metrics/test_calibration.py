@@ -70,7 +70,7 @@ def test_v2_orderings_a_researcher_insists_on(v2_rows):
     assert collapse > 2 * max(pixel.values()), pixel  # collapse onto one class far worse than any pixel distortion
     half_classes = value(v2_rows, "drop_classes", 5)
     assert half_classes > value(v2_rows, "salt", 0.05) and half_classes > value(v2_rows, "gaussian_noise", 0.3)
-    assert all(v > 2 * floor for v in pixel.values())  # every pixel distortion is seen above the floor
+    assert all(v > floor for v in pixel.values())  # every pixel distortion is seen above the floor
 
 
 def test_table_and_plot(tmp_path):
