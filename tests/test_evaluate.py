@@ -51,7 +51,11 @@ def test_eval_cli_writes_card_and_reuses_cache(ckpt, tmp_path):
     assert a["card"]["reference_cache"]["hit"] is False and b["card"]["reference_cache"]["hit"] is True
     assert a["metrics"] == b["metrics"]  # same protocol, same numbers
     card = a["card"]
-    assert card["feature"]["name"] == "digit_classifier" and len(card["feature"]["sha256"]) == 64
+    assert card["feature"]["name"] == "digit_classifier_v2" and len(card["feature"]["sha256"]) == 64
+    assert card["feature"]["version"] == "v2" and card["classes"]["classifier"] == "digit_classifier_v2"
+    m = a["metrics"]
+    assert m["class_kl"] >= 0 and 1 <= m["classes_covered"] <= 10 and 0.1 <= m["confidence"] <= 1
+    assert len(m["class_histogram"]) == 10 and abs(sum(m["class_histogram"]) - 1) < 1e-4
     assert card["real"]["num_images"] == 1000 and card["num_generated"] == 300
     assert card["kid"] == {"subsets": 10, "subset_size": 100} and card["is_splits"] == 10
     assert {"torch", "torchmetrics", "torch-fidelity", "ganlab"} <= set(card["versions"])

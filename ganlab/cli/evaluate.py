@@ -20,6 +20,7 @@ from rich.table import Table
 from ganlab import safe
 from ganlab.checkpoint import CheckpointError, load_generator, stored
 from ganlab.config import CONFIG_DIR, ConfigError, build
+from ganlab.metrics.classes import ClassCoverage
 from ganlab.metrics.evaluation import check_metrics, extractor_card, generated_batches
 from ganlab.metrics.features import FeatureMetrics
 
@@ -54,6 +55,27 @@ def real_data(config: DictConfig, split: str, source_overrides: DictConfig, path
     return build(source, "real.source")()
 
 
+def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Module,
+                   data: Any) -> ClassCoverage | None:
+    """ClassCoverage with the evaluation's extractor as classifier, or None.
+
+    ``classes=auto``: on when the checkpoint's dataset names a classifier of its classes (``dataset.classifier``);
+    ``true`` forces it (the extractor must give class logits of the dataset's labels), ``false`` turns it off.
+    """
+    if mode not in ("auto", True, False):
+        raise ConfigError(f"classes={mode!r}; valid: auto, true, false")
+    on = mode is True or (mode == "auto" and OmegaConf.select(config, "dataset.classifier", default=None) is not None)
+    if not on or (mode == "auto" and not hasattr(extractor, "logits")):  # e.g. feature=inception: no digit classes
+        return None
+    if not hasattr(extractor, "logits") or data.y is None:
+        lacks = "no labels" if data.y is None else "no logits"
+        raise ConfigError(f"classes=true needs labelled data and a feature with class logits; "
+                          f"{type(extractor).__name__} on {data.name} has {lacks}")
+    metric = ClassCoverage(extractor)
+    metric.set_real_labels(data.y)
+    return metric
+
+
 def versions() -> dict[str, str]:
     return {name: version(name) for name in ("ganlab", "torch", "torchvision", "torchmetrics", "torch-fidelity")}
 
@@ -83,25 +105,33 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     data = real_data(loaded.config, cfg.real.split, cfg.real.source, loaded.path)
     hit, identity = metric.reference(data, split=cfg.real.split, device=device)
     times["real_features"] = time.perf_counter() - t
+    classes = class_coverage(cfg.classes, loaded.config, extractor, data)
+    objects = [metric] + ([classes] if classes else [])
 
     t = time.perf_counter()
-    metric.reset()
+    for m in objects:
+        m.reset()
     start = 0
     for x in generated_batches(loaded.generator, cfg.num_samples, cfg.batch_size, seed=cfg.seed,
                                num_classes=loaded.num_classes, device=device):
-        metric.update(x, torch.arange(start, start + x.shape[0]))  # sample indices [B]
+        for m in objects:
+            m.update(x, torch.arange(start, start + x.shape[0]))  # sample indices [B]
         start += x.shape[0]
     times["generate_and_extract"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    values = metric.compute()
+    values = {k: v for m in objects for k, v in m.compute().items()}
+    if classes:
+        values["class_histogram"] = [round(float(p), 5) for p in classes.histogram()]
     times["metrics"] = time.perf_counter() - t
 
     card = {
         "checkpoint": str(loaded.path),
         "global_step": loaded.global_step,
         "generator": "ema" if loaded.ema else "trained",
-        "feature": extractor_card(extractor),
+        "feature": {**extractor_card(extractor), "version": getattr(extractor, "version", None)},
+        "classes": ({"classifier": extractor_card(extractor)["name"], "min_share": classes.min_share}
+                    if classes else None),
         "real": {k: identity[k] for k in ("dataset", "split", "num_images", "shape", "transform", "fingerprint")},
         "num_generated": cfg.num_samples,
         "seeds": {"noise": cfg.seed, "subsets": cfg.seed},

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,18 +17,47 @@ from torch import Tensor, nn
 from ganlab import safe
 from ganlab.data.base import to_model_space
 from ganlab.data.mnist5k import load_mnist5k
+from ganlab.metrics.distortions import rotate_by
 
-# SHA-256 of the committed ganlab/assets/digit_classifier.pt (rewrite after retraining)
+# SHA-256 of the committed ganlab/assets/digit_classifier.pt (v1; never retrained: old numbers rest on it)
 DIGIT_CLASSIFIER_SHA256 = "d5af5fcf1c447dd0ad78ed60af1ff72a4107228979051f12fd220938322defa4"
+# SHA-256 of the committed ganlab/assets/digit_classifier_v2.pt
+DIGIT_CLASSIFIER_V2_SHA256 = "d201e91500ae05adc9ad228801f1b81b20d63b40c9e77b3e6ec3bd835d6a16f2"
 WEIGHTS_KEY = "dataset.feature.weights"  # metrics and ganlab-eval take the feature from the dataset
 HELD_OUT_PER_CLASS = 100
 # the layout scripts/train_digit_classifier.py writes
 WEIGHTS_LAYOUT = {"state_dict": safe.Tensors, "meta?": dict}
 
 
-def default_weights_path() -> Path:
-    """The packaged weights file, ganlab/assets/digit_classifier.pt."""
-    return Path(str(importlib.resources.files("ganlab") / "assets" / "digit_classifier.pt"))
+@dataclass(frozen=True)
+class Version:
+    """A packaged digit feature space: weights file, its pinned SHA-256 and the layer FID reads."""
+
+    file: str
+    sha256: str
+    layer: str  # "relu": after the fc layer's BatchNorm + ReLU; "bn": before the ReLU (pre-activation)
+    name: str  # recorded in evaluation cards and reference-cache keys
+
+
+# v1: clean-digit training, post-ReLU features (ganlab's FIDs up to the calibration suite, docs/calibration.md)
+# v2: noise/blur/rotation-augmented training, pre-activation features (passes the calibration suite)
+VERSIONS = {
+    "v1": Version("digit_classifier.pt", DIGIT_CLASSIFIER_SHA256, "relu", "digit_classifier"),
+    "v2": Version("digit_classifier_v2.pt", DIGIT_CLASSIFIER_V2_SHA256, "bn", "digit_classifier_v2"),
+}
+VERSION_KEY = "dataset.feature.version"
+
+
+def version_of(version: str) -> Version:
+    """The packaged feature space ``version``, or a one-line error naming the valid ones."""
+    if version not in VERSIONS:
+        raise ValueError(f"{VERSION_KEY}={version!r}: unknown digit feature version; valid: {', '.join(VERSIONS)}")
+    return VERSIONS[version]
+
+
+def default_weights_path(version: str = "v1") -> Path:
+    """The packaged weights file of ``version`` (v1: ganlab/assets/digit_classifier.pt)."""
+    return Path(str(importlib.resources.files("ganlab") / "assets" / version_of(version).file))
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -49,9 +80,11 @@ class DigitClassifier(nn.Module):
         self.dropout = nn.Dropout(0.3)
         self.head = nn.Linear(128, 10)  # [N, 128] -> [N, 10]
 
-    def features(self, x: Tensor) -> Tensor:
-        """Penultimate activations [N, 128] (the FID features) of images [N, 1, 32, 32]."""
-        return self.fc(self.body(x).flatten(1))
+    def features(self, x: Tensor, layer: str = "relu") -> Tensor:
+        """Penultimate features [N, 128] of images [N, 1, 32, 32]: after the ReLU ("relu", what the head
+        reads) or before it ("bn", pre-activation: keeps the negative half the ReLU discards)."""
+        h = self.fc[1](self.fc[0](self.body(x).flatten(1)))  # [N, 128] after Linear + BatchNorm
+        return h if layer == "bn" else torch.relu(h)
 
     def forward(self, x: Tensor) -> Tensor:
         """Class logits [N, 10]."""
@@ -59,15 +92,23 @@ class DigitClassifier(nn.Module):
 
 
 class DigitFeatures(nn.Module):
-    """Frozen DigitClassifier as a torchmetrics FID feature extractor: images in [-1, 1] -> [N, 128]."""
+    """Frozen DigitClassifier as a torchmetrics FID feature extractor: images in [-1, 1] -> [N, 128].
+
+    Args:
+        weights: a weights file written by scripts/train_digit_classifier.py (None: the packaged file of
+            ``version``, SHA-256 checked).
+        version: the feature space, a key of ``VERSIONS``: which packaged file and which layer ("v2",
+            the default; "v1" reproduces ganlab's FIDs from before docs/calibration.md).
+    """
 
     num_features: int = 128
-    name: str = "digit_classifier"
     resize = "28x28: pad 2 px with -1; other sizes: antialiased bilinear to 32x32; RGB: mean of channels"
 
-    def __init__(self, weights: str | None = None) -> None:
+    def __init__(self, weights: str | None = None, version: str = "v2") -> None:
         super().__init__()
-        path = default_weights_path() if weights is None else Path(os.path.expanduser(weights))
+        spec = version_of(version)
+        self.version, self.layer, self.name = version, spec.layer, spec.name
+        path = default_weights_path(version) if weights is None else Path(os.path.expanduser(weights))
         if not path.is_file():
             raise FileNotFoundError(
                 f"digit classifier weights not found at {path}; set {WEIGHTS_KEY} to a file written by "
@@ -75,9 +116,10 @@ class DigitFeatures(nn.Module):
             )
         data = path.read_bytes()
         self.sha256 = hashlib.sha256(data).hexdigest()
-        if weights is None and self.sha256 != DIGIT_CLASSIFIER_SHA256:
+        expected = VERSIONS[version].sha256
+        if weights is None and self.sha256 != expected:
             raise ValueError(
-                f"{path} has SHA-256 {self.sha256}, expected {DIGIT_CLASSIFIER_SHA256}; "
+                f"{path} has SHA-256 {self.sha256}, expected {expected}; "
                 f"reinstall ganlab or pass your own file via {WEIGHTS_KEY}"
             )
         # the hashed bytes themselves are loaded: data only, layout checked
@@ -113,13 +155,14 @@ class DigitFeatures(nn.Module):
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
         """Features float32 [N, 128]."""
-        return self.net.features(self._prepare(x)).float()
+        return self.net.features(self._prepare(x), self.layer).float()
 
     @torch.no_grad()
     def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(features [N, 128], class logits [N, 10]) in one pass."""
-        f = self.net.features(self._prepare(x))
-        return f.float(), self.net.head(f).float()
+        h = self.net.features(self._prepare(x), "bn")  # [N, 128] pre-activation
+        a = torch.relu(h)  # what the head reads
+        return (h if self.layer == "bn" else a).float(), self.net.head(a).float()
 
     @torch.no_grad()
     def logits(self, x: Tensor) -> Tensor:
@@ -151,6 +194,26 @@ def random_shift(x: Tensor, max_shift: int, g: torch.Generator) -> Tensor:
     return out.permute(0, 3, 1, 2).contiguous()
 
 
+def augment(x: Tensor, g: torch.Generator, max_sigma: float = 0.3, max_salt: float = 0.1,
+            max_degrees: float = 15.0) -> Tensor:
+    """v2 training augmentation of images [N, 1, H, W] in [-1, 1]: each image gets one of nothing,
+    Gaussian noise (sigma ~ U(0, max_sigma)), salt (fraction ~ U(0, max_salt)), a 3x3 box blur or a
+    rotation (~ U(-max_degrees, max_degrees)), equally likely: the classes must stay readable through
+    texture changes, so that FID in its features weighs classes above pixel noise.
+    """
+    n = x.shape[0]
+    kind = torch.randint(0, 5, (n, 1, 1, 1), generator=g)  # [N, 1, 1, 1]
+    u = torch.rand(n, 1, 1, 1, generator=g)  # strength of each image's augmentation
+    noisy = (x + u * max_sigma * torch.randn(x.shape, generator=g)).clamp(-1, 1)
+    salted = torch.where(torch.rand(x.shape, generator=g) < u * max_salt, torch.ones_like(x), x)
+    blurred = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), value=-1.0), 3, stride=1)
+    rotated = rotate_by(x, (u.flatten() * 2 - 1) * math.radians(max_degrees))
+    out = x
+    for k, alt in enumerate((noisy, salted, blurred, rotated), start=1):
+        out = torch.where(kind == k, alt, out)
+    return out
+
+
 @torch.no_grad()
 def accuracy(net: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500) -> float:
     """Top-1 accuracy of net (put in eval mode) on images [N, 1, 32, 32] in [-1, 1]."""
@@ -159,8 +222,17 @@ def accuracy(net: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500) -> flo
     return (preds == y).float().mean().item()
 
 
-def train_digit_classifier(epochs: int, seed: int, out: str) -> dict:
-    """Train on mnist5k minus a stratified held-out 1,000; save {"state_dict", "meta"} to out; return meta."""
+def train_digit_classifier(epochs: int, seed: int, out: str, augmentation: str = "v2") -> dict:
+    """Train on mnist5k minus a stratified held-out 1,000; save {"state_dict", "meta"} to out; return meta.
+
+    Args:
+        epochs: passes over the 4,000 training digits.
+        seed: seed of the held-out split, the initialisation and the batches.
+        out: weights file to write.
+        augmentation: "shift" (v1: random shifts of up to 2 px) or "v2" (shifts, then ``augment``).
+    """
+    if augmentation not in ("shift", "v2"):
+        raise ValueError(f"augmentation={augmentation!r}; valid: shift (v1), v2")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     data = load_mnist5k(resolution=32, channels=1)
@@ -177,7 +249,10 @@ def train_digit_classifier(epochs: int, seed: int, out: str) -> dict:
         perm = torch.randperm(len(xt), generator=g)
         for i in range(steps):
             idx = perm[i * batch : (i + 1) * batch]
-            loss = F.cross_entropy(net(random_shift(xt[idx], 2, g)), yt[idx])
+            xb = random_shift(xt[idx], 2, g)
+            if augmentation == "v2":
+                xb = augment(xb, g)
+            loss = F.cross_entropy(net(xb), yt[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -185,7 +260,7 @@ def train_digit_classifier(epochs: int, seed: int, out: str) -> dict:
     meta = {
         "held_out_accuracy": accuracy(net, x[held_idx], y[held_idx]),
         "train_accuracy": accuracy(net, xt, yt),
-        "split_seed": seed, "seed": seed, "epochs": epochs,
+        "split_seed": seed, "seed": seed, "epochs": epochs, "augmentation": augmentation,
         "n_train": len(train_idx), "n_held_out": len(held_idx),
         "dataset": data.name, "input": "1x32x32 in [-1, 1]", "num_features": DigitClassifier.num_features,
         "torch": str(torch.__version__),  # plain str: weights_only loading rejects TorchVersion

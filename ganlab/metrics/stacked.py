@@ -114,16 +114,18 @@ class StackedDigitFeatures(nn.Module):
     Score) are the joint log-probabilities of the 1,000 triples, log p(d_r) + log p(d_g) + log p(d_b).
 
     Args:
-        weights: digit classifier weights (None: the packaged file).
+        weights: digit classifier weights (None: the packaged file of ``version``).
+        version: the digit feature space; v1 (the default here) keeps the Stacked-MNIST numbers of
+            experiments/README.md comparable.
     """
 
     num_features: int = 3 * DigitFeatures.num_features
     name: str = "stacked_digit_classifier"
     resize = "per channel: " + DigitFeatures.resize.split("; RGB")[0]
 
-    def __init__(self, weights: str | None = None) -> None:
+    def __init__(self, weights: str | None = None, version: str = "v1") -> None:
         super().__init__()
-        self.digits = DigitFeatures(weights)
+        self.digits = DigitFeatures(weights, version)
         self.sha256, self.path, self.meta = self.digits.sha256, self.digits.path, self.digits.meta
 
     def _per_channel(self, x: Tensor) -> Tensor:

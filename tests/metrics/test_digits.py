@@ -72,21 +72,23 @@ def test_native_28px_input(feats):
 
 
 def test_tampered_weights(feats, tmp_path, monkeypatch):
-    ckpt = torch.load(default_weights_path(), map_location="cpu", weights_only=True)
+    ckpt = torch.load(default_weights_path("v2"), map_location="cpu", weights_only=True)
     ckpt["state_dict"]["head.bias"] += 0.1
     tampered = tmp_path / "tampered.pt"
     torch.save(ckpt, tampered)
     other = DigitFeatures(str(tampered))  # an explicit file is trusted; its hash is reported
-    assert other.sha256 != feats.sha256 == digits.DIGIT_CLASSIFIER_SHA256
-    monkeypatch.setattr(digits, "DIGIT_CLASSIFIER_SHA256", "0" * 64)
-    with pytest.raises(ValueError, match=f"{feats.sha256}.*expected {'0' * 64}"):
-        DigitFeatures()
+    assert other.sha256 != feats.sha256 == digits.DIGIT_CLASSIFIER_V2_SHA256
+    for version in ("v1", "v2"):
+        good = digits.VERSIONS[version]
+        monkeypatch.setitem(digits.VERSIONS, version, digits.Version(good.file, "0" * 64, good.layer, good.name))
+        with pytest.raises(ValueError, match=f"has SHA-256 .*expected {'0' * 64}"):
+            DigitFeatures(version=version)
 
 
 def test_missing_weights(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match=r"dataset\.feature\.weights"):
         DigitFeatures(str(tmp_path / "nope.pt"))
-    monkeypatch.setattr(digits, "default_weights_path", lambda: tmp_path / "gone.pt")
+    monkeypatch.setattr(digits, "default_weights_path", lambda version: tmp_path / "gone.pt")
     with pytest.raises(FileNotFoundError, match="gone.pt"):
         DigitFeatures()
 

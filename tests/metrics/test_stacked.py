@@ -40,7 +40,7 @@ def all_triples() -> Tensor:
 
 @pytest.fixture(scope="module")
 def clf() -> DigitFeatures:
-    return DigitFeatures()
+    return DigitFeatures(version="v1")  # the stacked numbers' classifier
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,58 @@
+"""Calibrate digit feature spaces: FID/KID/PRDC of controlled distortions of mnist5k (docs/calibration.md).
+
+    python scripts/calibrate_features.py --versions v1 v2 --out experiments/results/calibration
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout, uninstalled
+from ganlab.data.base import to_model_space  # noqa: E402
+from ganlab.data.mnist5k import load_mnist5k  # noqa: E402
+from ganlab.metrics.calibration import calibrate, markdown_table, plot  # noqa: E402
+from ganlab.metrics.digits import VERSIONS, DigitFeatures  # noqa: E402
+from ganlab.metrics.distortions import FAMILY  # noqa: E402
+
+
+def main() -> None:
+    """Parse arguments, score the suite in each feature space, write table (.md), values (.json) and plot (.png)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--versions", nargs="+", default=list(VERSIONS), choices=list(VERSIONS),
+                        help="packaged digit feature spaces to calibrate")
+    parser.add_argument("--families", nargs="+", default=list(FAMILY), choices=list(FAMILY), help="distortions")
+    parser.add_argument("--n", type=int, default=2500, help="distorted images per set (training-time FID: 2,500)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the distortions and the KID subsets")
+    parser.add_argument("--metrics", nargs="+", default=["fid", "kid", "prdc"], choices=["fid", "kid", "prdc"])
+    parser.add_argument("--out", type=str, default="calibration", help="output folder")
+    args = parser.parse_args()
+
+    data = load_mnist5k(resolution=32, channels=1)
+    x = to_model_space(data.x)  # [5000, 1, 32, 32] in [-1, 1]
+    tables = {}
+    for v in args.versions:
+        start = time.perf_counter()
+        extractor = DigitFeatures(version=v)
+        tables[f"{extractor.name} ({v})"] = calibrate(extractor, x, data.y, args.families, n=args.n, seed=args.seed,
+                                                       metrics=args.metrics)
+        print(f"{v}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    columns = [c for c in ("fid", "kid") if c in args.metrics]
+    columns += ["precision", "recall", "density", "coverage"] if "prdc" in args.metrics else []
+    table = markdown_table(tables, columns)
+    (out / "calibration.md").write_text(table + "\n")
+    (out / "calibration.json").write_text(json.dumps(
+        {name: [{"family": r.family, "strength": r.strength, **r.values} for r in rows]
+         for name, rows in tables.items()}, indent=1))
+    plot(tables, out / "calibration.png")
+    print(table)
+    print(f"wrote {out}/calibration.md, .json and .png", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
