@@ -34,7 +34,7 @@ def test_old_checkpoint_works_in_ganlab_sample_and_eval(tmp_path):
     assert sample.returncode == 0, sample.stderr[-2000:]
     assert out.stat().st_size > 0
     evaluate = subprocess.run([sys.executable, "-m", "ganlab.cli.evaluate", f"ckpt={OLD}", "num_samples=200",
-                               "metrics=[fid]", "real.max_images=500", f"out={tmp_path / 'metrics.json'}"], cwd=tmp_path, env=cli_env(),
-                              capture_output=True, text=True, timeout=300)
+                               "metrics=[fid]", "real.max_images=500", f"out={tmp_path / 'metrics.json'}"],
+                              cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=300)
     assert evaluate.returncode == 0, evaluate.stderr[-2000:]
     assert "fid" in evaluate.stdout + evaluate.stderr
