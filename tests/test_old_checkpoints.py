@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from ganlab.checkpoint import load_generator
@@ -22,6 +23,7 @@ def test_old_checkpoint_rebuilds_its_generator_with_the_ema_weights():
     assert out.shape == (3, 1, 28, 28) and out.abs().max() <= 1.0
 
 
+@pytest.mark.slow  # load_generator, which both tools use, is tested above
 def test_old_checkpoint_works_in_ganlab_sample_and_eval(tmp_path):
     import subprocess
     import sys

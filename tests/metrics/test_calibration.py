@@ -56,12 +56,14 @@ def v2_rows(mnist) -> list[Row]:
     return calibrate(DigitFeatures(version="v2"), x, y, metrics=["fid"])
 
 
+@pytest.mark.slow  # the whole suite: 26 sets of 2,500 images through the extractor (about a minute)
 def test_v2_fid_is_monotone_in_each_distortion(v2_rows):
     for fam in FAMILIES:
         fids = [value(v2_rows, fam.name, s) for s in fam.strengths]
         assert fids == sorted(fids) and len(set(fids)) == len(fids), f"{fam.name}: {fids}"
 
 
+@pytest.mark.slow
 def test_v2_orderings_a_researcher_insists_on(v2_rows):
     floor = value(v2_rows, "half")
     collapse = value(v2_rows, "collapse")
