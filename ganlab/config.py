@@ -10,6 +10,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -171,4 +172,7 @@ def _float_betas(factory: Any) -> Any:
 def build_callbacks(cfg: DictConfig) -> list:
     """Callbacks from ``callbacks`` and the metric callbacks from ``metrics.callbacks``."""
     nodes = {**(cfg.get("callbacks") or {}), **(cfg.metrics.get("callbacks") or {})}
-    return [build(node, f"callbacks.{name}") for name, node in nodes.items() if node is not None]
+    # built without drawing from the global RNG (feature extractors initialise networks before loading
+    # their weights): which metrics are on must not shift the training noise
+    with torch.random.fork_rng(devices=[]):
+        return [build(node, f"callbacks.{name}") for name, node in nodes.items() if node is not None]

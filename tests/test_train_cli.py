@@ -152,3 +152,17 @@ def test_ddp_two_cpu_processes(tmp_path):
     real = extract(feats, real_batches(load_mnist5k().x, 500))["features"]
     fake = extract(feats, generated_batches(loaded.generator, 200, 100))
     assert ddp_fid == pytest.approx(compute_metrics(real, fake, ["fid"])["fid"], rel=1e-4)
+
+
+def test_metrics_do_not_change_the_training_run(compose_cfg, tmp_path):
+    """The same seed trains the same networks with evaluation on (FID, class coverage) or off."""
+    from ganlab.cli.train import train
+
+    weights = {}
+    for metrics in ("fid", "none"):
+        out = tmp_path / metrics
+        train(compose_cfg(*TINY_MLP, *TINY, f"metrics={metrics}", f"paths.output_dir={out}", "~logger"))
+        state = load_ckpt(out / "checkpoints" / "last.ckpt")["state_dict"]
+        weights[metrics] = {k: v for k, v in state.items() if k.startswith(("generator.", "discriminator."))}
+    assert weights["fid"].keys() == weights["none"].keys()
+    assert all(torch.equal(weights["fid"][k], weights["none"][k]) for k in weights["fid"])
