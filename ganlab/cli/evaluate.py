@@ -21,6 +21,7 @@ from ganlab import safe
 from ganlab.checkpoint import CheckpointError, load_generator, stored
 from ganlab.config import CONFIG_DIR, ConfigError, build
 from ganlab.metrics.classes import ClassCoverage
+from ganlab.metrics.speckle import Speckle, speckle_share
 from ganlab.metrics.evaluation import check_metrics, extractor_card, generated_batches
 from ganlab.metrics.features import FeatureMetrics
 
@@ -76,6 +77,21 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     return metric
 
 
+def speckle_metric(mode: str | bool, data: Any) -> Speckle | None:
+    """Speckle against the real images' share, or None (``speckle=auto``: on for grayscale images)."""
+    if mode not in ("auto", True, False):
+        raise ConfigError(f"speckle={mode!r}; valid: auto, true, false")
+    grayscale = data.x.dim() == 4 and data.x.shape[1] == 1
+    if mode is True and not grayscale:
+        raise ConfigError(f"speckle=true needs grayscale images [N, 1, H, W]; {data.name} has shape "
+                          f"{tuple(data.x.shape[1:])}")
+    if mode is False or not grayscale:
+        return None
+    metric = Speckle()
+    metric.active, metric.real_share = True, speckle_share(data.x, metric.threshold)
+    return metric
+
+
 def versions() -> dict[str, str]:
     return {name: version(name) for name in ("ganlab", "torch", "torchvision", "torchmetrics", "torch-fidelity")}
 
@@ -106,7 +122,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     hit, identity = metric.reference(data, split=cfg.real.split, device=device)
     times["real_features"] = time.perf_counter() - t
     classes = class_coverage(cfg.classes, loaded.config, extractor, data)
-    objects = [metric] + ([classes] if classes else [])
+    speckle = speckle_metric(cfg.speckle, data)
+    objects = [metric] + [m for m in (classes, speckle) if m is not None]
 
     t = time.perf_counter()
     for m in objects:
@@ -133,6 +150,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "classes": ({"classifier": extractor_card(extractor)["name"], "min_share": classes.min_share}
                     if classes else None),
         "real": {k: identity[k] for k in ("dataset", "split", "num_images", "shape", "transform", "fingerprint")},
+        "speckle": {"threshold": speckle.threshold, "real_share": speckle.real_share} if speckle else None,
         "num_generated": cfg.num_samples,
         "seeds": {"noise": cfg.seed, "subsets": cfg.seed},
         "kid": {"subsets": cfg.kid.subsets, "subset_size": cfg.kid.subset_size},
