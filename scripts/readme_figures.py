@@ -46,11 +46,10 @@ def curves(runs: list[Path], out: Path) -> Path:
             points = run.curves.get(tag, {})
             if points:
                 steps = sorted(points)
-                ax.plot(steps, [points[s] for s in steps], marker="o", ms=3, label=run.path.name)
-        ax.set(title=title, xlabel="step")
+                label = f"seed {run.overrides['seed']}" if "seed" in run.overrides else run.path.name
+                ax.plot(steps, [points[s] for s in steps], marker="o", ms=3, label=label)
+        ax.set(title=title, xlabel="step", yscale="linear" if tag == "val/class_kl" else "log")
         ax.title.set_fontsize(9)
-    if tag == "val/fid":
-        axes[0].set_yscale("log")
     axes[0].legend(fontsize=7)
     path = out / "default_curves.png"
     fig.savefig(path, dpi=100)
