@@ -65,11 +65,16 @@ def fmt(value: Any, n: int | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, Stat):
-        text = fmt(value.mean) if not value.std else f"{fmt(value.mean)} ± {fmt(value.std)}"
+        text = fmt(value.mean) if not value.std else f"{fmt(value.mean)} ± {spread(value.std)}"
         return text if n is None or value.n == n else f"{text} ({value.n})"
     if isinstance(value, float):
         return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     return str(value)
+
+
+def spread(std: float) -> str:
+    """A standard deviation to 2 significant digits (no exponent above 100): it qualifies the mean."""
+    return f"{std:.0f}" if abs(std) >= 100 else f"{std:.2g}"
 
 
 def _metric_order(name: str) -> tuple[int, str]:
@@ -79,8 +84,9 @@ def _metric_order(name: str) -> tuple[int, str]:
 
 
 def varying_keys(runs: list[Run]) -> list[str]:
-    """Override keys whose value (or absence) is not the same in all runs."""
-    keys = sorted({k for r in runs for k in r.overrides})
+    """Override keys whose value (or absence) is not the same in all runs: group choices (``loss``,
+    ``experiment``) first, then dotted keys, each alphabetically."""
+    keys = sorted({k for r in runs for k in r.overrides}, key=lambda k: ("." in k, k))
     return [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
 
 
@@ -191,9 +197,15 @@ def sort_rows(columns: list[Column], rows: list[dict[str, Any]], column: str, re
 
 
 def cell(row: dict[str, Any], col: Column) -> str:
-    """The text of one cell, cut to the column's cap."""
+    """The text of one cell, cut to the column's cap: run names in the middle (sweep runs differ at
+    both ends: ``3_...,seed=1``), other text at the end."""
     text = fmt(row.get(col.key), row.get("n") if isinstance(row.get("n"), int) else None)
-    return text if col.cap is None or len(text) <= col.cap else text[: col.cap - 1] + "…"
+    if col.cap is None or len(text) <= col.cap:
+        return text
+    if col.key == "run":
+        head = (col.cap - 1) * 2 // 5
+        return f"{text[:head]}…{text[len(text) - (col.cap - 1 - head):]}"
+    return text[: col.cap - 1] + "…"
 
 
 def split_header(header: str, width: int) -> str:
