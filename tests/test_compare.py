@@ -378,6 +378,20 @@ def test_failed_run_that_was_resumed_is_not_crashed(tmp_path: Path) -> None:
     assert status.name == "running" and status.reason.startswith("at step 300 of 400")
 
 
+def test_a_resumed_run_is_judged_by_its_newest_config(tmp_path: Path) -> None:
+    from ganlab.runs.read import read_run
+
+    run = make_run(tmp_path / "run", ["loss=hinge", "trainer.max_steps=200"], (50.0, 40.0), train_to=300)
+    resume = run / ".hydra" / "resume_1"  # ganlab-train resume=auto trainer.max_steps=400 continued it in place
+    resume.mkdir()
+    (resume / "overrides.yaml").write_text("- loss=hinge\n- trainer.max_steps=400\n- resume=auto\n")
+    (resume / "config.yaml").write_text(CONFIG.format(batch_size=BATCH_SIZE, num_samples=2000, max_steps=400))
+    backdate(run, 3600)
+    result = read_run(run)
+    assert result.max_steps == 400 and result.steps == 300 and result.status.name == "crashed"
+    assert result.overrides == {"loss": "hinge", "trainer.max_steps": "400"}  # resume=auto configures nothing
+
+
 def test_html_report_has_table_curves_and_each_runs_last_grid(states: Path, tmp_path: Path, capsys) -> None:
     import numpy as np
     from PIL import Image
