@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganlab.runs.status import HEALTH_FILE, SAMPLE_PNG, Status, read_json, run_status, trained_step, verdict
 
-LOWER_IS_BETTER = {"fid", "kid", "fid_inf", "reverse_kl", "class_kl"}
+LOWER_IS_BETTER = {"fid", "kid", "fid_inf", "reverse_kl", "class_kl", "speckle"}
 HIGHER_IS_BETTER = {"precision", "recall", "density", "coverage", "is", "modes", "high_quality", "classes_covered"}
 # settings of a metric logged next to its score: the protocol, shown apart from the results
 PROTOCOL = {"kid_subsets", "kid_subset_size", "is_splits", "fid_inf_points", "prdc_k_pr", "prdc_k_dc"}

@@ -21,13 +21,13 @@ from ganlab.runs.read import Run
 HEADLINE = (
     ("val/fid_final", "fid"), ("val/fid_best", "fid best"),
     ("val/modes_final", "modes"), ("val/reverse_kl_final", "rev kl"), ("val/high_quality_final", "hq %"),
-    ("val/classes_covered_final", "classes"), ("val/class_kl_final", "class kl"),
+    ("val/classes_covered_final", "classes"), ("val/class_kl_final", "class kl"), ("val/speckle_final", "speckle"),
     ("val/kid_final", "kid"), ("eval/fid", "eval fid"),
 )
 # the headline columns that stay longest (priority 1): the first result of image and of 2-D toy runs
 FIRST = {"val/fid_final", "val/modes_final"}
 ORDER = ["fid", "kid", "fid_inf", "is", "precision", "recall", "density", "coverage", "modes", "reverse_kl",
-         "high_quality", "classes_covered", "class_kl"]
+         "high_quality", "classes_covered", "class_kl", "speckle"]
 RUN_CAP, OVERRIDE_CAP, STATUS_CAP, VERDICT_CAP = 28, 14, 22, 24
 STATUS_STYLE = {"finished": "green", "running": "cyan", "stopped-by-alert": "yellow", "crashed": "red"}
 
