@@ -130,6 +130,16 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("ganlab.times", lambda a, b: a * b)
     if not OmegaConf.has_resolver("ganlab.run_name"):  # sweep run folders
         OmegaConf.register_new_resolver("ganlab.run_name", lambda num, overrides: run_name(num, list(overrides)))
+    if not OmegaConf.has_resolver("ganlab.task_overrides"):  # the HParams tab's overrides (callbacks.run_info)
+        OmegaConf.register_new_resolver("ganlab.task_overrides", task_overrides)
+
+
+def task_overrides() -> list[str]:
+    """The running Hydra job's command-line overrides (``hydra.overrides.task``); [] outside a Hydra job
+    (configs composed by ``compose`` for scripts and tests)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return [str(o) for o in HydraConfig.get().overrides.task] if HydraConfig.initialized() else []
 
 
 def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "train") -> DictConfig:

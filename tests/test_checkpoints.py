@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import pytest
 import torch
 from conftest import REPO, TINY, TINY_MLP, cli_env
 from test_train_cli import events, load_ckpt, run_train
+
+from ganlab.runs.read import read_run
 
 QUIET_FAST = ["metrics=none", "callbacks.samples.every_n_steps=1000"]  # on top of run_train's TINY
 
@@ -38,6 +41,9 @@ def test_last_is_the_final_step_and_best_the_best_one(tmp_path):
         best_before_last += best_step != 6
         assert load_ckpt(run / "checkpoints/last.ckpt")["global_step"] == 6
         assert load_ckpt(run / "checkpoints/best.ckpt")["global_step"] == best_step
+        # a best step equal to the last one is one file on disk (a hard link), an earlier one its own file
+        same = (run / "checkpoints/best.ckpt").samefile(run / "checkpoints/last.ckpt")
+        assert same == (best_step == 6), (mode, best_step)
     assert best_before_last >= 1
 
 
@@ -49,6 +55,9 @@ def test_periodic_last_and_pruned_snapshots_without_metrics(tmp_path):
     assert names == ["last.ckpt", "step_0000004.ckpt", "step_0000006.ckpt"]  # no best.ckpt, no .tmp left
     assert load_ckpt(run / "checkpoints/last.ckpt")["global_step"] == 7
     assert load_ckpt(run / "checkpoints/step_0000004.ckpt")["global_step"] == 4
+    # snapshots start as hard links to last.ckpt; rewriting last.ckpt (a new file) leaves them at their step
+    assert load_ckpt(run / "checkpoints/step_0000006.ckpt")["global_step"] == 6
+    assert not (run / "checkpoints/step_0000006.ckpt").samefile(run / "checkpoints/last.ckpt")
 
 
 def test_exception_writes_last_unless_weights_are_nan(tmp_path):
@@ -61,6 +70,10 @@ def test_exception_writes_last_unless_weights_are_nan(tmp_path):
         ckpt = load_ckpt(run / "checkpoints/last.ckpt")
         assert ckpt["global_step"] == expected, nan  # NaN weights never replace the good step-2 file
         assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+        # the run says why it ended: failed.json, which ganlab-compare shows as the crashed status's reason
+        assert json.loads((run / "failed.json").read_text())["message"] == "injected failure at step 3"
+        status = read_run(run).status
+        assert (status.name, status.reason) == ("crashed", "RuntimeError: injected failure at step 3")
 
 
 def test_sigterm_writes_last_and_resume_auto_is_bit_identical(tmp_path):

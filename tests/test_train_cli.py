@@ -12,7 +12,9 @@ from conftest import TINY, TINY_MLP, cli_env
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
 
+from ganlab.callbacks.run_info import SETTINGS
 from ganlab.checkpoint import load_generator
 from ganlab.data.mnist5k import load_mnist5k
 from ganlab.metrics.digits import DigitFeatures
@@ -53,6 +55,15 @@ def test_end_to_end_run_writes_tensorboard_and_checkpoints(tmp_path):
     assert {"samples", "real"} <= set(acc.Tags()["images"])
     assert "config/text_summary" in acc.Tags()["tensors"]
     assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(acc.PluginTagToContent("hparams"))
+    # HParams: the headline settings and this command's overrides (~callbacks.progress_bar, a deletion, is not one)
+    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
+    headline = {key.removesuffix("._target_").removesuffix(".name") for key in SETTINGS}
+    assert set(hparams) == headline | {
+        "generator.hidden", "discriminator.hidden", "trainer.log_every_n_steps", "trainer.enable_model_summary",
+        "trainer.enable_progress_bar", "metrics.every_n_steps", "metrics.num_samples", "metrics.batch_size",
+        "callbacks.samples.every_n_steps"}  # fmt: skip
+    assert hparams["trainer.max_steps"].number_value == 4 and hparams["loss"].string_value == "NonSaturating"
     assert (run / "samples" / "samples_0000004.png").is_file()
 
     last, best = run / "checkpoints" / "last.ckpt", run / "checkpoints" / "best.ckpt"

@@ -79,6 +79,7 @@ class CheckpointPolicy(ModelCheckpoint):
         self.snapshot_every_n_steps, self.keep = snapshot_every_n_steps or 0, keep
         self.signals = SignalFlag(signals)
         self._last_step_written = -1
+        self._best_step = -1  # step of the best.ckpt written by this process (-1: none yet)
         self._last_time = time.monotonic()
         self._pending = False
 
@@ -88,10 +89,35 @@ class CheckpointPolicy(ModelCheckpoint):
 
     # ------------------------------------------------------------------ writing
     def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        """ModelCheckpoint's writer for best.ckpt, made atomic."""
+        """ModelCheckpoint's writer for best.ckpt (its only file: save_top_k=1, no save_last), made atomic."""
         self._atomic_save(trainer, filepath)
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath
+        self._best_step = trainer.global_step
+
+    def _link_to_last(self, filepath: str) -> bool:
+        """Make ``filepath`` a hard link to last.ckpt (rank 0), atomically; False where links are not possible.
+
+        Used when ``filepath`` would hold the same step as last.ckpt (best.ckpt of the final evaluation, a
+        snapshot): one 29 MB file on disk instead of two. Safe because last.ckpt is never written in place:
+        its next version is a new file renamed over the name, so ``filepath`` keeps this step.
+        """
+        tmp = f"{filepath}.link.tmp"
+        try:
+            if os.path.lexists(tmp):
+                os.remove(tmp)
+            os.link(self.last_path, tmp)
+            os.replace(tmp, filepath)  # readers see the old file or the link, never neither
+        except OSError:  # a filesystem without hard links: the caller keeps (or writes) a copy
+            if os.path.lexists(tmp):
+                os.remove(tmp)
+            return False
+        fd = os.open(os.path.dirname(os.path.abspath(filepath)), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return True
 
     def _atomic_save(self, trainer: pl.Trainer, filepath: str) -> None:
         """Lightning writes ``filepath.tmp`` (all ranks call, rank 0 writes), rank 0 renames it over ``filepath``."""
@@ -113,8 +139,14 @@ class CheckpointPolicy(ModelCheckpoint):
         # not _save_checkpoint: its bookkeeping would make ModelCheckpoint skip best.ckpt at this step
         self.last_model_path = self.last_path
         self._atomic_save(trainer, self.last_path)
+        if self._best_step == step and self.best_model_path and trainer.is_global_zero:
+            # best.ckpt was written at this step moments ago: the same weights, so one file for both
+            self._link_to_last(self.best_model_path)
         if self.snapshot_every_n_steps and step % self.snapshot_every_n_steps == 0:
-            self._atomic_save(trainer, os.path.join(self.dirpath, f"step_{step:07d}.ckpt"))
+            snapshot = os.path.join(self.dirpath, f"step_{step:07d}.ckpt")
+            linked = trainer.is_global_zero and self._link_to_last(snapshot)
+            if not trainer.strategy.broadcast(linked):
+                self._atomic_save(trainer, snapshot)
             if trainer.is_global_zero:
                 self._prune()
         self._last_step_written, self._last_time = step, time.monotonic()

@@ -79,6 +79,10 @@ def _main(cfg: DictConfig) -> float | None:
         # one line, before any training; nothing written by earlier runs is touched
         log.error("%s", e)
         sys.exit(f"ganlab-train: error: {e}")
+    except Exception as e:
+        # an error while training: failed.json tells ganlab-compare (and a later reader) why the run ended
+        record_failure(run_dir, e)
+        raise
 
 
 def main() -> None:

@@ -1,5 +1,4 @@
-"""Callbacks: evaluation logs metric objects (FID equals a direct computation), divergence stops the run,
-HParams flattening."""
+"""Callbacks: evaluation logs metric objects (FID equals a direct computation), divergence stops the run."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from test_module import make_data, make_module
 
 from ganlab.callbacks import DivergenceGuard, Evaluation
 from ganlab.callbacks.divergence import TrainingDiverged
-from ganlab.callbacks.run_info import flatten
 from ganlab.losses import NonSaturating
 from ganlab.metrics.features import FeatureMetrics
 
@@ -75,8 +73,3 @@ def test_guard_is_quiet_on_finite_losses():
                          callbacks=[DivergenceGuard()], accelerator="cpu")
     trainer.fit(make_module(), datamodule=make_data())
     assert trainer.global_step == 3
-
-
-def test_flatten_config_for_hparams():
-    flat = flatten({"optim": {"d": {"lr": 2e-4, "betas": [0.5, 0.999]}}, "seed": 1, "x": None, "ok": True})
-    assert flat == {"optim.d.lr": 2e-4, "optim.d.betas": "[0.5, 0.999]", "seed": 1, "x": "null", "ok": True}
