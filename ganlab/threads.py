@@ -26,7 +26,7 @@ ENV_KEYS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 PROCESSES_ENV = "GANLAB_PROCESSES"
 # multiply-accumulates per sample of G + D (their parameter count) times the batch, below which a second
 # thread does not pay: measured with scripts/bench_threads.py (docs/configuration.md, "CPU threads")
-SMALL_WORK = 2.0e8
+SMALL_WORK = 3.0e7
 
 
 @dataclass(frozen=True)
