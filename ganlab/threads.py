@@ -24,8 +24,9 @@ from dataclasses import dataclass
 ENV_KEYS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # ganlab processes that share this machine's cores, set by launchers of several runs (ganlab-reproduce --jobs)
 PROCESSES_ENV = "GANLAB_PROCESSES"
-# multiply-accumulates per sample of G + D (their parameter count) times the batch, below which a second
-# thread does not pay: measured with scripts/bench_threads.py (docs/configuration.md, "CPU threads")
+# G's + D's parameters times the batch (about the multiply-adds of one forward pass of an MLP batch) below which
+# a second thread does not pay: matrix products this small do not split well. A rough cut between the test-sized
+# MLPs and 2-D toy nets (~1e7) and the default mnist5k MLP (1.6e8), which keeps torch's count on an idle machine
 SMALL_WORK = 3.0e7
 
 
