@@ -10,12 +10,11 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab.perf import apply_perf
+from ganlab.threads import parse_setting
 
 # the config tree lives beside the package in the repository (installed with `pip install -e`)
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -76,6 +75,7 @@ def validate(cfg: DictConfig) -> None:
     if isinstance(every, int) and every < 1:
         raise ConfigError(f"metrics.every_n_steps={every}; valid: an integer >= 1")
     _check_evaluation(cfg)
+    _check_console(cfg)
     for name, node in (_get(cfg, "metrics.callbacks") or {}).items():
         for metric in (node.get("metrics") or {}) if isinstance(node, DictConfig) else {}:
             key = f"metrics.callbacks.{name}.metrics.{metric}"
@@ -122,12 +122,35 @@ def _check_evaluation(cfg: DictConfig) -> None:
                           f"or a metrics.batch_size <= {n // world}")
 
 
+def _check_console(cfg: DictConfig) -> None:
+    """``threads`` and ``verbose``: checked with the rest, before torch is imported."""
+    value = _get(cfg, "threads")
+    if value is not _MISSING:
+        try:
+            parse_setting(value)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
+    verbose = _get(cfg, "verbose")
+    if verbose is not _MISSING and not isinstance(verbose, bool):
+        raise ConfigError(f"verbose={verbose}; valid: true or false")
+
+
+def every(interval: int, max_steps: int, points: int = 10) -> int:
+    """``${ganlab.every:INTERVAL,${trainer.max_steps}}``: ``interval``, or a shorter one that gives a run of
+    ``max_steps`` about ``points`` values (at least every step): 50 for 15,000 steps, 2 for 20 steps."""
+    if not isinstance(max_steps, int) or max_steps < 1:
+        return interval
+    return max(1, min(interval, max_steps // points))
+
+
 def register_resolvers() -> None:
     """ganlab's config resolvers (idempotent); entry points call this before Hydra composes."""
     from ganlab.sweep import run_name
 
     if not OmegaConf.has_resolver("ganlab.times"):  # D's input channels under PacGAN packing
         OmegaConf.register_new_resolver("ganlab.times", lambda a, b: a * b)
+    if not OmegaConf.has_resolver("ganlab.every"):  # an interval that gives short runs a few points
+        OmegaConf.register_new_resolver("ganlab.every", every)
     if not OmegaConf.has_resolver("ganlab.run_name"):  # sweep run folders
         OmegaConf.register_new_resolver("ganlab.run_name", lambda num, overrides: run_name(num, list(overrides)))
     if not OmegaConf.has_resolver("ganlab.task_overrides"):  # the HParams tab's overrides (callbacks.run_info)
@@ -162,6 +185,8 @@ def build_module(cfg: DictConfig) -> Any:
         raise ConfigError(str(e).splitlines()[0]) from e
     module.config = OmegaConf.to_container(cfg, resolve=True)  # stored in checkpoints (not instantiate's `config`)
     module.g_optimizer, module.d_optimizer = _float_betas(module.g_optimizer), _float_betas(module.d_optimizer)
+    from ganlab.perf import apply_perf  # torch: imported when the first module is built, not with the config
+
     perf = cfg.get("perf") or {}
     module.memory_format = apply_perf(module.generator, module.discriminator, **perf)
     return module
@@ -181,6 +206,8 @@ def _float_betas(factory: Any) -> Any:
 
 def build_callbacks(cfg: DictConfig) -> list:
     """Callbacks from ``callbacks`` and the metric callbacks from ``metrics.callbacks``."""
+    import torch
+
     nodes = {**(cfg.get("callbacks") or {}), **(cfg.metrics.get("callbacks") or {})}
     # built without drawing from the global RNG (feature extractors initialise networks before loading
     # their weights): which metrics are on must not shift the training noise

@@ -13,12 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 # keys that may differ between a run and its continuation
-RESUME_KEYS = ("trainer.max_steps", "resume", "ckpt_path", "logger.purge_step")
+RESUME_KEYS = ("trainer.max_steps", "resume", "ckpt_path", "logger.purge_step", "threads", "verbose")
 LAST = Path("checkpoints") / "last.ckpt"
 
 
@@ -29,6 +28,7 @@ def fail(message: str) -> None:
 
 def checkpoint_step(path: Path) -> int:
     """``global_step`` of a checkpoint (memory-mapped: the tensors are not read)."""
+    import torch  # only when a checkpoint is read: --help, --cfg and config errors need no torch
     return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
 
 

@@ -66,6 +66,10 @@ class SweepSummary(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         os.environ[SWEEP_KEYS_ENV] = json.dumps(swept_keys(config))
+        if "optuna" in str(config.hydra.sweeper.get("_target_", "")).lower():
+            from ganlab.console import plain_optuna_logging
+
+            plain_optuna_logging()  # before the sweeper logs: no colour codes in log files
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)

@@ -23,7 +23,7 @@ import json, pkgutil, importlib, sys, warnings
 import torch, pytorch_lightning, hydra, omegaconf, matplotlib, torchmetrics, tensorboard  # noqa: F401
 from omegaconf import OmegaConf
 
-RESOLVERS = ["ganlab.times", "ganlab.run_name", "ganlab.task_overrides"]
+RESOLVERS = ["ganlab.times", "ganlab.run_name", "ganlab.task_overrides", "ganlab.every"]
 
 def snapshot():
     # matplotlib.get_backend() (and rcParams["backend"]) would resolve the backend and import

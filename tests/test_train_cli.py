@@ -143,8 +143,13 @@ def test_missing_dataset_files_name_the_key(tmp_path):
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
 def test_ddp_two_cpu_processes(tmp_path):
     dump = tmp_path / "weights"
-    run_train("trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu", "trainer.max_steps=6",
-              "+callbacks.dump._target_=helpers.DumpWeights", f"+callbacks.dump.out={dump}", cwd=tmp_path)
+    proc = run_train("trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu", "trainer.max_steps=6",
+                     "+callbacks.dump._target_=helpers.DumpWeights", f"+callbacks.dump.out={dump}", cwd=tmp_path)
+    # a quiet console: each ganlab line once (not once per rank), no Lightning set-up lines or sync_dist warnings
+    lines = [line.split(" - ", 1)[-1] for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)) and "Training for 6 steps" in lines, lines
+    assert "CPU threads: 1 per process (OMP_NUM_THREADS=1)" in lines
+    assert not [line for line in lines if "sync_dist" in line or "distributed" in line or "GPU available" in line]
     runs = [p for p in (tmp_path / "outputs").glob("*/*") if p.is_dir()]
     assert len(runs) == 1, runs  # one Hydra run directory, not one per process
     run = runs[0]

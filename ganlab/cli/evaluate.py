@@ -1,4 +1,8 @@
-"""ganlab-eval: checkpoint -> generated samples -> metrics table, appended to metrics.json with its card."""
+"""ganlab-eval: checkpoint -> generated samples -> metrics table, appended to metrics.json with its card.
+
+torch and the metric code are imported inside the functions that use them, after the thread count is set:
+``--help`` and a missing ``ckpt=`` answer at once.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,26 @@ import sys
 import time
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
-import torch
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
-from rich.table import Table
 
-from ganlab import safe
-from ganlab.checkpoint import CheckpointError, load_generator, stored
+from ganlab import threads
+from ganlab.cli.help import print_help, wants_help
 from ganlab.config import CONFIG_DIR, ConfigError, build
+<<<<<<< HEAD
 from ganlab.metrics.classes import ClassCoverage
 from ganlab.metrics.speckle import Speckle, speckle_share
 from ganlab.metrics.evaluation import check_metrics, extractor_card, generated_batches
 from ganlab.metrics.features import FeatureMetrics
+=======
+
+if TYPE_CHECKING:
+    import torch
+
+    from ganlab.metrics.classes import ClassCoverage
+>>>>>>> firsthour
 
 EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
 
@@ -31,6 +40,8 @@ log = logging.getLogger("ganlab.cli.evaluate")
 
 
 def pick_device(name: str) -> torch.device:
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -46,6 +57,9 @@ def checkpoint_arg(cfg: DictConfig, tool: str) -> str:
 
 def real_data(config: DictConfig, split: str, source_overrides: DictConfig, path: str | Path):
     """The checkpoint's training data (or another split of it), as the reference set."""
+    from ganlab import safe
+    from ganlab.checkpoint import CheckpointError, stored
+
     stored_source = stored(config, "dataset.source", path)
     safe.check_targets(stored_source, path=path, where="dataset.source", error=CheckpointError)
     source = OmegaConf.merge(stored_source, source_overrides)
@@ -63,6 +77,8 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     ``classes=auto``: on when the checkpoint's dataset names a classifier of its classes (``dataset.classifier``);
     ``true`` forces it (the extractor must give class logits of the dataset's labels), ``false`` turns it off.
     """
+    from ganlab.metrics.classes import ClassCoverage
+
     if mode not in ("auto", True, False):
         raise ConfigError(f"classes={mode!r}; valid: auto, true, false")
     on = mode is True or (mode == "auto" and OmegaConf.select(config, "dataset.classifier", default=None) is not None)
@@ -77,6 +93,7 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     return metric
 
 
+<<<<<<< HEAD
 def speckle_metric(mode: str | bool, data: Any) -> Speckle | None:
     """Speckle against the real images' share, or None (``speckle=auto``: on for grayscale images)."""
     if mode not in ("auto", True, False):
@@ -90,6 +107,16 @@ def speckle_metric(mode: str | bool, data: Any) -> Speckle | None:
     metric = Speckle()
     metric.active, metric.real_share = True, speckle_share(data.x, metric.threshold)
     return metric
+=======
+def set_threads(cfg: DictConfig) -> None:
+    """``threads`` of the eval/sample configs (auto, an integer; ganlab/threads.py), before torch is imported."""
+    try:
+        choice = threads.choose(cfg.get("threads", "auto"))
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    threads.apply(choice.threads)
+    log.debug("CPU threads: %d (%s)", choice.threads, choice.reason)
+>>>>>>> firsthour
 
 
 def versions() -> dict[str, str]:
@@ -98,6 +125,15 @@ def versions() -> dict[str, str]:
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run the evaluation described by ``cfg``; returns the record appended to metrics.json."""
+    checkpoint_arg(cfg, "ganlab-eval")  # before the heavy imports: a missing ckpt= answers at once
+    set_threads(cfg)
+    import torch
+
+    from ganlab import safe
+    from ganlab.checkpoint import CheckpointError, load_generator, stored
+    from ganlab.metrics.evaluation import check_metrics, extractor_card, generated_batches
+    from ganlab.metrics.features import FeatureMetrics
+
     metrics = check_metrics(cfg.metrics)
     device = pick_device(cfg.device)
     loaded = load_generator(checkpoint_arg(cfg, "ganlab-eval"), ema=cfg.ema, device=device)
@@ -184,6 +220,9 @@ def append_record(path: Path, record: dict[str, Any]) -> None:
 
 
 def print_table(values: dict[str, Any], card: dict[str, Any], out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     console.print(f"{card['checkpoint']} (step {card['global_step']}, {card['generator']} generator)")
     table = Table()
@@ -209,12 +248,17 @@ def print_table(values: dict[str, Any], card: dict[str, Any], out: Path) -> None
 def _main(cfg: DictConfig) -> None:
     try:
         evaluate(cfg)
-    except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as e:
+    except (ConfigError, FileNotFoundError, ValueError) as e:  # CheckpointError is a ValueError
         sys.exit(f"ganlab-eval: error: {str(e).splitlines()[0]}")
 
 
 def main() -> None:
     """Console entry point (``ganlab-eval``)."""
+    if wants_help(sys.argv[1:]):
+        sys.exit(print_help("ganlab-eval", __doc__.splitlines()[0], (
+            "ganlab-eval ckpt=outputs/DATE/TIME/checkpoints/best.ckpt",
+            "ganlab-eval ckpt=... metrics=[fid,kid,is,prdc] num_samples=50000 feature=inception",
+        ), EVAL_CONFIG_DIR, "eval", sys.argv[1:]))
     _main()
 
 

@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from omegaconf import OmegaConf
 
 from ganlab.cli.compare import read_run
@@ -71,7 +70,10 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
                  "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
     if args.budget:
         overrides += [f"trainer.max_steps={args.budget}", f"metrics.every_n_steps={args.budget}"]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    if args.threads == "auto":  # each run takes its share of the free cores (ganlab/threads.py)
+        env = dict(os.environ, GANLAB_PROCESSES=str(args.jobs))
+    else:
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "ganlab.cli.train", *overrides, *args.set], env=env,
                           capture_output=True, text=True)
@@ -168,9 +170,19 @@ def markdown(name: str, info: dict, rows: list[Row], results: list[dict], budget
 
 
 def _machine() -> str:
+    import torch  # only for the report: runs are subprocesses
+
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
     return f"{platform.machine()} CPU, {os.cpu_count()} cores"
+
+
+def _threads(value: str) -> str | int:
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}; valid: auto or an integer >= 1")
+    return int(value)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -179,7 +191,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     p.add_argument("--budget", type=int, default=None, help="train this many steps instead (table marked reduced)")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1; one per core is sensible)")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads per run")
+    p.add_argument("--threads", type=_threads, default="auto",
+                   help="CPU threads per run: auto (default: the free cores shared by --jobs runs) or an integer")
     p.add_argument("--out", type=Path, default=Path("outputs/reproduce"))
     p.add_argument("--set", nargs="*", default=[], help="extra ganlab-train overrides for every run")
     args = p.parse_args(argv)

@@ -1,21 +1,25 @@
-"""ganlab-sample: checkpoint -> a PNG grid, per-image PNGs and a latent interpolation strip."""
+"""ganlab-sample: checkpoint -> a PNG grid, per-image PNGs and a latent interpolation strip.
+
+torch is imported once the arguments are checked and the thread count is set (``--help`` answers at once).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import torch
 from omegaconf import DictConfig
-from torch import Tensor
-from torchvision.utils import save_image
 
-from ganlab.callbacks.samples import to_grid
-from ganlab.checkpoint import CheckpointError, load_generator
-from ganlab.cli.evaluate import EVAL_CONFIG_DIR, checkpoint_arg, pick_device
+from ganlab.cli.evaluate import EVAL_CONFIG_DIR, checkpoint_arg, pick_device, set_threads
+from ganlab.cli.help import print_help, wants_help
 from ganlab.config import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
 
 log = logging.getLogger("ganlab.cli.sample")
 
@@ -23,6 +27,8 @@ log = logging.getLogger("ganlab.cli.sample")
 def grid_inputs(n: int, nrow: int, z_dim: int, num_classes: int, label: int | None,
                 g: torch.Generator) -> tuple[Tensor, Tensor | None, int]:
     """(z [N, z_dim], labels [N] or None, images per row). Conditional models get one row per class."""
+    import torch
+
     if label is not None:
         if not num_classes:
             raise ConfigError(f"class={label}: this generator is unconditional; remove class=")
@@ -37,6 +43,8 @@ def grid_inputs(n: int, nrow: int, z_dim: int, num_classes: int, label: int | No
 
 def interpolation(rows: int, steps: int, z_dim: int, g: torch.Generator) -> Tensor:
     """z [rows * steps, z_dim]: per row, linear steps from one random z to another, endpoints included."""
+    import torch
+
     a, b = torch.randn(rows, 1, z_dim, generator=g), torch.randn(rows, 1, z_dim, generator=g)
     t = torch.linspace(0, 1, steps).view(1, steps, 1)
     return (a + t * (b - a)).reshape(rows * steps, z_dim)
@@ -51,6 +59,13 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
     existing = [str(p) for p in targets if p.exists()]
     if existing and not cfg.overwrite:
         raise ConfigError(f"{', '.join(existing)} already exist(s); choose another out= or set overwrite=true")
+    set_threads(cfg)
+    import torch
+    from torchvision.utils import save_image
+
+    from ganlab.callbacks.samples import to_grid
+    from ganlab.checkpoint import load_generator
+
     device = pick_device(cfg.device)
     loaded = load_generator(ckpt, ema=cfg.ema, device=device)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -85,12 +100,17 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
 def _main(cfg: DictConfig) -> None:
     try:
         sample(cfg)
-    except (ConfigError, CheckpointError, FileNotFoundError) as e:
+    except (ConfigError, FileNotFoundError, ValueError) as e:  # CheckpointError is a ValueError
         sys.exit(f"ganlab-sample: error: {str(e).splitlines()[0]}")
 
 
 def main() -> None:
     """Console entry point (``ganlab-sample``)."""
+    if wants_help(sys.argv[1:]):
+        sys.exit(print_help("ganlab-sample", __doc__.splitlines()[0], (
+            "ganlab-sample ckpt=outputs/DATE/TIME/checkpoints/best.ckpt n=64 out=samples.png",
+            "ganlab-sample ckpt=... class=3 interpolation.rows=4      # conditional models: one class",
+        ), EVAL_CONFIG_DIR, "sample", sys.argv[1:]))
     _main()
 
 

@@ -1,29 +1,74 @@
-"""ganlab-train: compose a GAN from config, train it with Lightning, return the optimized metric."""
+"""ganlab-train: compose a GAN from config, train it with Lightning, return the optimized metric.
+
+Only Hydra and OmegaConf are imported up front: ``--help``, ``--cfg job`` and configuration errors answer
+in a second or two. torch, Lightning and the components are imported once the config has been checked,
+after the CPU thread count is settled (``threads``, ganlab/threads.py).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
-import warnings
+import time
+from typing import TYPE_CHECKING
 
 import hydra
-import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from ganlab.checkpoint import CheckpointError, check_resume
-from ganlab.config import CONFIG_DIR, ConfigError, build, build_callbacks, build_module, register_resolvers, validate
+from ganlab import console, threads
+from ganlab.cli.help import print_help, wants_help
+from ganlab.config import CONFIG_DIR, ConfigError, build, register_resolvers, validate
 from ganlab.sweep import record_failure, record_result
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
 
 log = logging.getLogger("ganlab.cli.train")
 
 
+def launch_processes(cfg: DictConfig) -> int:
+    """Processes of this launch that share this machine's cores: DDP ranks here times parallel Hydra trials."""
+    devices = cfg.trainer.get("devices")
+    if isinstance(devices, int):
+        ranks = max(devices, 1)
+    elif isinstance(devices, str) or devices is None:  # "auto": one process on CPU
+        ranks = 1
+    else:  # a list of device indices
+        ranks = max(len(devices), 1)
+    jobs = 1
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        launcher = HydraConfig.get().launcher
+        n_jobs = launcher.get("n_jobs")
+        if "joblib" in str(launcher.get("_target_", "")).lower() and isinstance(n_jobs, int):
+            jobs = n_jobs if n_jobs > 0 else threads.available_cores()
+    return ranks * jobs
+
+
+def _count(n: int) -> str:
+    """1834240 -> '1.8 M' (Lightning's model summary style, in one short word)."""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return str(n)
+
 
 def train(cfg: DictConfig) -> float | None:
-    """Validate -> instantiate -> fit; returns ``cfg.optimized_metric`` (None when not logged)."""
+    """Validate -> threads -> instantiate -> fit; returns ``cfg.optimized_metric`` (None when not logged)."""
     validate(cfg)
-    pl.seed_everything(cfg.seed, workers=True)
+    verbose = bool(cfg.get("verbose", False))
+    console.configure(verbose)
+    choice = threads.choose(cfg.get("threads", "auto"), launch_processes(cfg))
+    threads.export(choice.threads)  # before torch starts its thread pools (and for DDP ranks it launches)
+
+    import pytorch_lightning as pl  # the heavy imports, after the checks and the thread count
+
+    from ganlab.checkpoint import CheckpointError, check_resume
+    from ganlab.config import build_callbacks, build_module
+    from ganlab.rundir import checkpoint_step
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=verbose)
 
     log.info("Dataset <%s> at %sx%s, %s channel(s)", cfg.dataset.name, cfg.dataset.resolution,
              cfg.dataset.resolution, cfg.dataset.channels)
@@ -33,27 +78,41 @@ def train(cfg: DictConfig) -> float | None:
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(str(e).splitlines()[0]) from e
 
-    log.info("GAN: G <%s>, D <%s>, loss <%s>", cfg.generator._target_, cfg.discriminator._target_,
-             cfg.loss._target_)
     model = build_module(cfg)
+    g_params = sum(p.numel() for p in model.generator.parameters())
+    d_params = sum(p.numel() for p in model.discriminator.parameters())
+    log.info("GAN: G <%s> %s params, D <%s> %s params, loss <%s>", cfg.generator._target_, _count(g_params),
+             cfg.discriminator._target_, _count(d_params), cfg.loss._target_)
+    choice = choice.for_work((g_params + d_params) * cfg.dataset.batch_size)
+    threads.apply(choice.threads)
+    log.info("CPU threads: %d per process (%s)", choice.threads, choice.reason)
+
     callbacks = build_callbacks(cfg)
     logger = build(cfg.logger, "logger") if cfg.get("logger") else False
     trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
 
+    start = 0
     if cfg.get("ckpt_path"):
         try:
             check_resume(model, cfg.ckpt_path)
         except CheckpointError as e:
             raise ConfigError(str(e)) from e
-
-    log.info("Training for %d steps", cfg.trainer.max_steps)
+        start = checkpoint_step(cfg.ckpt_path)
+    total = cfg.trainer.max_steps
+    if start:
+        log.info("Training for %s more steps (resuming at step %s of %s from %s)", f"{total - start:,}",
+                 f"{start:,}", f"{total:,}", cfg.ckpt_path)
+    else:
+        log.info("Training for %s steps", f"{total:,}")
+    began = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
 
-    metric = trainer.callback_metrics.get(cfg.optimized_metric)
-    if metric is None:
-        return None
-    log.info("%s = %.4f", cfg.optimized_metric, float(metric))
-    return float(metric)
+    metric = trainer.callback_metrics.get(cfg.optimized_metric) if cfg.optimized_metric else None
+    value = None if metric is None else float(metric)
+    result = "" if value is None else f"; {cfg.optimized_metric} = {value:.4f}"
+    log.info("%s at step %s of %s after %.1f s%s", "Finished" if trainer.global_step >= total else "Stopped",
+             f"{trainer.global_step:,}", f"{total:,}", time.perf_counter() - began, result)
+    return value
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
@@ -85,12 +144,22 @@ def _main(cfg: DictConfig) -> float | None:
         raise
 
 
+EXAMPLES = (
+    "ganlab-train debug=fast                      # 20 steps: check a setup in seconds",
+    "ganlab-train                                 # the default run: MLP GAN on mnist5k, 15,000 steps",
+    "ganlab-train loss=hinge generator=dcgan discriminator=dcgan trainer.max_steps=5000",
+    "ganlab-train -m seed=0,1,2                   # one run per seed (a sweep)",
+    "ganlab-train resume=auto                     # continue the newest unfinished run of this config",
+)
+
+
 def main() -> None:
     """Console entry point (``ganlab-train``): process-wide settings belong here, not at import."""
-    # GAN runs are counted in steps across many short epochs; Lightning's per-epoch hint is noise here
-    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")  # inside Lightning
     register_resolvers()  # before Hydra composes: sweep run folders use ${ganlab.run_name:...}
+    if wants_help(sys.argv[1:]):
+        sys.exit(print_help("ganlab-train", __doc__.splitlines()[0], EXAMPLES, CONFIG_DIR, "train", sys.argv[1:],
+                            skip=("hydra", "eval")))
+    console.configure(verbose="verbose=true" in sys.argv[1:])  # warnings raised while importing Lightning
     _main()
 
 
