@@ -12,8 +12,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from ganlab.callbacks.health import raise_if_stopped
 from ganlab.checkpoint import CheckpointError, check_resume
 from ganlab.config import CONFIG_DIR, ConfigError, build, build_callbacks, build_module, register_resolvers, validate
+from ganlab.health import HealthStop
 from ganlab.sweep import record_failure, record_result
 
 log = logging.getLogger("ganlab.cli.train")
@@ -48,6 +50,7 @@ def train(cfg: DictConfig) -> float | None:
 
     log.info("Training for %d steps", cfg.trainer.max_steps)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    raise_if_stopped(callbacks)  # a health detector with action=stop ended the run: HealthStop(its alert)
 
     metric = trainer.callback_metrics.get(cfg.optimized_metric)
     if metric is None:
@@ -79,6 +82,10 @@ def _main(cfg: DictConfig) -> float | None:
         # one line, before any training; nothing written by earlier runs is touched
         log.error("%s", e)
         sys.exit(f"ganlab-train: error: {e}")
+    except HealthStop as e:
+        # a clean stop: last.ckpt and health.json are written; the status says the run did not succeed
+        log.error("stopped by the health monitor: %s", e)
+        sys.exit(f"ganlab-train: stopped by the health monitor: {e}")
 
 
 def main() -> None:
