@@ -27,7 +27,7 @@ from ganlab.health.detectors import Alert, Detector
 from ganlab.health.heldout import HeldOutGap
 from ganlab.health.report import HealthReport
 from ganlab.health.samples import SampleProbe, no_rng_change
-from ganlab.health.signals import DOutputStats, GradientTrend, SpectralNorms, median, sigma_summary
+from ganlab.health.signals import DOutputStats, GradientTrend, SpectralNorms, g_loss_slope, median, sigma_summary
 from ganlab.metrics.classes import ClassCoverage
 from ganlab.metrics.features import FeatureMetrics
 from ganlab.metrics.modes import ModeCoverage
@@ -169,6 +169,9 @@ class HealthMonitor(pl.Callback):
     def measure(self, pl_module: pl.LightningModule) -> dict[str, float]:
         """All check signals of the current state (D's view since the last check included)."""
         values: dict[str, float] = {**self.d_stats.read(), **self.grads.read()}
+        last = getattr(pl_module, "last_d_outputs", None)
+        if last is not None and hasattr(pl_module.loss, "g_loss"):
+            values["g_slope"] = g_loss_slope(pl_module.loss, last[1], last[0])  # this step's fakes
         for key, readings in self._losses.items():
             if readings:
                 values[key] = median(readings)

@@ -58,6 +58,24 @@ def r_t(real_logits: Tensor) -> float:
     return float(real_logits.float().sign().mean())
 
 
+def g_loss_slope(loss: object, fake_logits: Tensor, real_logits: Tensor | None = None) -> float:
+    """Mean |d l_G / d logit| over fake logits [N]: how strongly G's loss reacts to D's verdict on each fake.
+
+    About 1 for the non-saturating, hinge and Wasserstein G losses whatever D does; sigmoid(logit) for the
+    saturating minimax loss log(1 - D(G(z))), which goes to 0 when D rejects every fake: G's gradient vanishes
+    (Goodfellow et al. 2014, section 3). Computed on detached copies (training's graph is not touched).
+
+    Args:
+        loss: has ``g_loss(fake_logits, real_logits=None) -> scalar`` (a mean over the N samples).
+        fake_logits: D's logits of the fakes [N]; real_logits: of the reals [N] (for losses that use them).
+    """
+    with torch.enable_grad():
+        fake = fake_logits.detach().float().clone().requires_grad_(True)
+        real = real_logits.detach().float().clone() if real_logits is not None else None
+        (grad,) = torch.autograd.grad(loss.g_loss(fake, real), fake)  # [N]: (1/N) d l_i / d logit_i
+    return float(grad.abs().sum())
+
+
 def class_entropy(p: Tensor) -> float:
     """Entropy in nats of a class histogram p [C] (shares or counts; 0 log 0 = 0): log C uniform, 0 on one class."""
     p = p.double().flatten()

@@ -64,8 +64,8 @@ def test_mode_collapse_on_toy_modes_and_diversity_alone():
     (a,) = feed(det, rows)
     assert a.start_step == 2000 and "capture 3 of 25 modes" in a.message
     # no classifier, no modes: diversity alone decides
-    (b,) = feed(ModeCollapse(patience=2, min_step=0), [{"diversity": 0.3}] * 2)
-    assert b.evidence == {"diversity": 0.3}
+    (b,) = feed(ModeCollapse(patience=2, min_step=0), [{"diversity": 0.2}] * 2)
+    assert b.evidence == {"diversity": 0.2}
 
 
 def test_mode_collapse_min_step_and_missing_signals():
@@ -112,28 +112,30 @@ def test_divergence_floor_ignores_tiny_values():
 
 
 # ----------------------------------------------------------------------------- D winning
-def winning_row(rel: float, ratio: float) -> dict[str, float]:
-    return {"d_acc_real": 0.99, "d_acc_fake": 1.0, "d_gap": 12.0, "grad_g_rel": rel, "grad_ratio": ratio}
+def winning_row(slope: float, rel: float = 1.0) -> dict[str, float]:
+    return {"d_acc_real": 0.99, "d_acc_fake": 1.0, "d_gap": 12.0, "g_slope": slope, "grad_g_rel": rel}
 
 
 def test_discriminator_winning_needs_a_vanishing_g_gradient():
-    healthy = [{"d_acc_real": 0.7, "d_acc_fake": 0.75, "d_gap": 1.5, "grad_g_rel": 1.0, "grad_ratio": 0.6}] * 3
+    healthy = [{"d_acc_real": 0.7, "d_acc_fake": 0.75, "d_gap": 1.5, "g_slope": 0.6, "grad_g_rel": 1.0}] * 3
     det = DiscriminatorWinning(patience=2)
     det.name = "discriminator_winning"
-    (a,) = feed(det, healthy + [winning_row(0.02, 0.5)] * 3)
+    (a,) = feed(det, healthy + [winning_row(0.0003)] * 3)
     assert a.start_step == 2000 and a.step == 2500
     assert "right on 99 % of reals and 100 % of fakes (logit gap 12.0)" in a.message
-    assert "0.02 of its running median" in a.message
+    assert "G's loss moves 0.0003 per unit of D's logit" in a.message
     # D wins but G still gets a strong gradient (non-saturating loss): not this detector's pattern
-    assert feed(DiscriminatorWinning(patience=2), [winning_row(1.0, 0.5)] * 5) == []
-    # the G/D ratio alone also counts as vanishing
-    assert len(feed(DiscriminatorWinning(patience=2), [winning_row(1.0, 0.001)] * 2)) == 1
+    assert feed(DiscriminatorWinning(patience=2), [winning_row(0.9)] * 5) == []
+    # G's gradient norm collapsing against its running median also counts as vanishing
+    assert len(feed(DiscriminatorWinning(patience=2), [winning_row(0.9, rel=0.05)] * 2)) == 1
+    # a vanishing gradient without a winning D is not this pattern either
+    assert feed(DiscriminatorWinning(patience=2), [{**winning_row(0.0), "d_gap": 2.0}] * 5) == []
 
 
 def test_discriminator_winning_quiet_on_noise_around_healthy():
     rng = random.Random(2)
-    rows = [noisy(rng, {"d_acc_real": 0.75, "d_acc_fake": 0.75, "d_gap": 2.0, "grad_g_rel": 1.0, "grad_ratio": 0.5},
-                  {"d_acc_real": 0.2, "d_acc_fake": 0.2, "d_gap": 2.0, "grad_g_rel": 0.8, "grad_ratio": 0.45})
+    rows = [noisy(rng, {"d_acc_real": 0.75, "d_acc_fake": 0.75, "d_gap": 2.0, "g_slope": 0.6, "grad_g_rel": 1.0},
+                  {"d_acc_real": 0.2, "d_acc_fake": 0.2, "d_gap": 2.0, "g_slope": 0.3, "grad_g_rel": 0.8})
             for _ in range(300)]
     assert feed(DiscriminatorWinning(), rows) == []
 
@@ -145,9 +147,11 @@ def test_discriminator_overfitting_on_rt_and_on_heldout_gap():
     (a,) = feed(det, rising)
     assert a.start_step == 500 + 7 * 500 and a.evidence["r_t"] == pytest.approx(1.0)  # 0.9 at index 7
     assert "r_t = 1.00" in a.message
-    gap = [{"r_t": 0.3, "heldout_gap": g} for g in (0.1, 0.5, 2.5, 3.0, 3.5)]
+    # with a held-out split its gap decides: r_t near 1 alone (D winning outright) is not memorisation
+    gap = [{"r_t": 1.0, "heldout_gap": g} for g in (0.1, 0.5, 2.5, 3.0, 3.5)]
     (b,) = feed(DiscriminatorOverfitting(patience=3, heldout_gap_max=2.0), gap)
-    assert b.start_step == 1500 and "held-out reals by 3.50" in b.message
+    assert b.start_step == 1500 and "held-out reals by 3.50 (r_t = 1.00)" in b.message
+    assert feed(DiscriminatorOverfitting(patience=1), [{"r_t": 1.0, "heldout_gap": 0.3}] * 5) == []
 
 
 def test_discriminator_overfitting_quiet_on_noise():

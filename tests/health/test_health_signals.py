@@ -12,12 +12,14 @@ import torch
 from ganlab.data import ImageData
 from ganlab.data.split import split_data
 from ganlab.health.detectors import Alert
+from ganlab.losses import Hinge, Minimax, NonSaturating
 from ganlab.health.report import HealthReport
 from ganlab.health.signals import (
     DOutputStats,
     GradientTrend,
     SpectralNorms,
     class_entropy,
+    g_loss_slope,
     mean_pairwise_distance,
     r_t,
 )
@@ -36,6 +38,18 @@ def test_r_t_and_d_view_on_hand_made_logits():
     assert out["d_gap"] == pytest.approx(out["d_real"] - out["d_fake"])
     assert out["d_acc_real"] == pytest.approx((0.75 + 1.0) / 2) and out["d_acc_fake"] == pytest.approx((0.75 + 1) / 2)
     assert stats.read() == {}  # read resets
+
+
+def test_g_loss_slope_tells_a_saturating_loss_from_the_others():
+    fake = torch.tensor([-12.0, -10.0, -15.0, -11.0])  # D rejects every fake
+    assert g_loss_slope(Minimax(), fake) == pytest.approx(torch.sigmoid(fake).mean().item(), rel=1e-5)
+    assert g_loss_slope(Minimax(), fake) < 1e-4  # log(1 - D(G(z))) is flat there
+    assert g_loss_slope(NonSaturating(), fake) == pytest.approx(1.0, abs=1e-4)  # -log D(G(z)) is not
+    assert g_loss_slope(Hinge(), fake) == pytest.approx(1.0)
+    assert g_loss_slope(Minimax(), torch.zeros(4)) == pytest.approx(0.5)
+    leaf = torch.zeros(4, requires_grad=True)
+    g_loss_slope(Minimax(), leaf)
+    assert leaf.grad is None  # computed on a copy
 
 
 def test_class_entropy_by_hand():
