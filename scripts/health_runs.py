@@ -149,7 +149,8 @@ def table(out: Path) -> str:
     detectors = sorted({d for h in found.values() for d in h["settings"].get("detectors", {})})
     bad = [n for n in found if RUNS[n].label == "bad"]
     good = [n for n in found if RUNS[n].label == "good"]
-    lines = ["| run | label | last step | verdict | alerts (detector: first step) | visible at |", "|---|---|---|---|---|---|"]
+    lines = ["| run | label | last step | verdict | alerts (detector: first step) | visible at |",
+             "|---|---|---|---|---|---|"]
     visible = {n: visible_step(n, out) for n in bad}
     for n, h in found.items():
         first = {}

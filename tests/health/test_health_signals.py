@@ -12,7 +12,6 @@ import torch
 from ganlab.data import ImageData
 from ganlab.data.split import split_data
 from ganlab.health.detectors import Alert
-from ganlab.losses import Hinge, Minimax, NonSaturating
 from ganlab.health.report import HealthReport
 from ganlab.health.signals import (
     DOutputStats,
@@ -23,6 +22,7 @@ from ganlab.health.signals import (
     mean_pairwise_distance,
     r_t,
 )
+from ganlab.losses import Hinge, Minimax, NonSaturating
 
 
 def test_r_t_and_d_view_on_hand_made_logits():
