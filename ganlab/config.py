@@ -205,11 +205,18 @@ def _float_betas(factory: Any) -> Any:
 
 
 def build_callbacks(cfg: DictConfig) -> list:
-    """Callbacks from ``callbacks`` and the metric callbacks from ``metrics.callbacks``."""
+    """The health monitor (``health``), the callbacks of ``callbacks`` and the metric callbacks (``metrics.callbacks``).
+
+    The health monitor comes first: its rollback of a diverged step must happen before the divergence guard
+    looks at that step's losses.
+    """
     import torch
 
-    nodes = {**(cfg.get("callbacks") or {}), **(cfg.metrics.get("callbacks") or {})}
+    nodes = {f"callbacks.{name}": node for name, node in
+             {**(cfg.get("callbacks") or {}), **(cfg.metrics.get("callbacks") or {})}.items()}
+    if cfg.get("health"):
+        nodes = {"health": cfg.health, **nodes}
     # built without drawing from the global RNG (feature extractors initialise networks before loading
     # their weights): which metrics are on must not shift the training noise
     with torch.random.fork_rng(devices=[]):
-        return [build(node, f"callbacks.{name}") for name, node in nodes.items() if node is not None]
+        return [build(node, key) for key, node in nodes.items() if node is not None]

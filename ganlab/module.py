@@ -208,6 +208,7 @@ class GANModule(pl.LightningModule):
         real, fake = self.augmented(real), self.augmented(fake)
         real_logits, real_h = self.discriminate(real, y)
         fake_logits, fake_h = self.discriminate(fake, y_fake)
+        self.last_d_outputs = (real_logits.detach(), fake_logits.detach())
         out = DiscriminatorOutputs(real_logits, fake_logits, real_h, fake_h)
         loss = self.loss.d_loss(real_logits, fake_logits)
         stats = {}

@@ -64,6 +64,7 @@ def train(cfg: DictConfig) -> float | None:
 
     import pytorch_lightning as pl  # the heavy imports, after the checks and the thread count
 
+    from ganlab.callbacks.health import raise_if_stopped
     from ganlab.checkpoint import CheckpointError, check_resume
     from ganlab.config import build_callbacks, build_module
     from ganlab.rundir import checkpoint_step
@@ -106,6 +107,7 @@ def train(cfg: DictConfig) -> float | None:
         log.info("Training for %s steps", f"{total:,}")
     began = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    raise_if_stopped(callbacks)  # a health detector with action=stop ended the run: HealthStop(its alert)
 
     metric = trainer.callback_metrics.get(cfg.optimized_metric) if cfg.optimized_metric else None
     value = None if metric is None else float(metric)
@@ -141,6 +143,12 @@ def _main(cfg: DictConfig) -> float | None:
     except Exception as e:
         # an error while training: failed.json tells ganlab-compare (and a later reader) why the run ended
         record_failure(run_dir, e)
+        from ganlab.health.actions import HealthStop  # torch is loaded by now
+
+        if isinstance(e, HealthStop):
+            # a clean stop: last.ckpt and health.json are written; the status says the run did not succeed
+            log.error("stopped by the health monitor: %s", e)
+            sys.exit(f"ganlab-train: stopped by the health monitor: {e}")
         raise
 
 

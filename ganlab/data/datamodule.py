@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ganlab.data.base import ImageData, InMemoryBatches
+from ganlab.data.split import split_data
 
 
 class IndexBatches:
@@ -38,25 +39,30 @@ class GANDataModule(pl.LightningDataModule):
         batch_size: samples per D update.
         batches_per_step: real batches consumed per training step (= optim.n_critic).
         on_device: keep in-memory data on the training device (GPU) instead of host memory.
-        seed: seed of the per-epoch permutation.
+        seed: seed of the per-epoch permutation (and of the held-out / subset split).
         eval_samples: generated samples per evaluation; eval_batch_size: per generator call.
+        holdout: real samples kept out of training (seeded), for the health monitor's held-out D view
+            (0: none, and the training data is the dataset itself).
+        subset: train on this many samples of the rest (seeded; None: all of them).
     """
 
     def __init__(self, name: str, source: Callable[[], ImageData], resolution: int | None,
                  channels: int, num_classes: int = 0, batch_size: int = 64, batches_per_step: int = 1,
                  on_device: bool = True, seed: int = 0, eval_samples: int = 2000,
-                 eval_batch_size: int = 500) -> None:
+                 eval_batch_size: int = 500, holdout: int = 0, subset: int | None = None) -> None:
         super().__init__()
         self.name, self.source = name, source
         self.resolution, self.channels, self.num_classes = resolution, channels, num_classes
         self.batch_size, self.batches_per_step = batch_size, batches_per_step
         self.on_device, self.seed = on_device, seed
         self.eval_samples, self.eval_batch_size = eval_samples, eval_batch_size
+        self.holdout, self.subset = holdout, subset
         self.data: ImageData | None = None
+        self.heldout: ImageData | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is None:
-            self.data = self.source()
+            self.data, self.heldout = split_data(self.source(), self.holdout, self.subset, self.seed)
             self._check_shape()
 
     def _check_shape(self) -> None:
@@ -89,6 +95,11 @@ class GANDataModule(pl.LightningDataModule):
         return IndexBatches(self.eval_samples, self.eval_batch_size, rank, world)
 
     def real_images(self) -> ImageData:
-        """The real set (for reference statistics of metrics)."""
+        """The real training set (for reference statistics of metrics)."""
         self.setup()
         return self.data
+
+    def heldout_images(self) -> ImageData | None:
+        """The held-out real split (``holdout`` samples never trained on), or None."""
+        self.setup()
+        return self.heldout

@@ -1,0 +1,277 @@
+"""HealthMonitor: cheap health signals during training, detectors over them, alerts and actions (docs/health.md).
+
+Per training step it only adds D's logits of the step to four running sums (no host sync). At every
+logging step it reads the losses and gradient norms the module logged (``train/*``) for the
+divergence detector; every ``every_n_steps`` steps it measures the rest (spectral norms, the fixed
+noise batch's diversity and classes, the held-out gap), logs everything as ``health/*``, runs the
+detectors, acts on their alerts and rewrites ``health.json``.
+
+It never draws from the global RNG (everything random runs under ``fork_rng``) and changes no tensor
+the training reads, so a run with the monitor trains exactly as one without it (until an alert's
+``stop`` or ``rollback`` action acts, by design).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pytorch_lightning as pl
+
+from ganlab.callbacks.divergence import TrainingDiverged
+from ganlab.callbacks.evaluation import Evaluation
+from ganlab.health.actions import HealthStop, Rollback
+from ganlab.health.detectors import Alert, Detector
+from ganlab.health.heldout import HeldOutGap
+from ganlab.health.report import HealthReport
+from ganlab.health.samples import SampleProbe, no_rng_change
+from ganlab.health.signals import DOutputStats, GradientTrend, SpectralNorms, g_loss_slope, median, sigma_summary
+from ganlab.metrics.classes import ClassCoverage
+from ganlab.metrics.features import FeatureMetrics
+from ganlab.metrics.modes import ModeCoverage
+
+log = logging.getLogger(__name__)
+
+# logged scalars the divergence detector reads at logging steps (the module logs them), by signal name
+LOGGED = {"d_loss": "train/d_loss", "g_loss": "train/g_loss", "grad_norm_g": "train/grad_norm_g",
+          "grad_norm_d": "train/grad_norm_d"}
+
+
+def evaluation_objects(callbacks: list[pl.Callback]) -> dict[str, Any]:
+    """The run's own feature extractor, class classifier and toy mixture, from its Evaluation callback."""
+    found: dict[str, Any] = {}
+    for cb in callbacks:
+        if not isinstance(cb, Evaluation):
+            continue
+        for metric in cb.metrics.values():
+            if isinstance(metric, FeatureMetrics):
+                found["feature"] = metric.feature
+            elif isinstance(metric, ClassCoverage) and metric.classifier is not None:
+                found.update(classifier=metric.classifier, min_share=metric.min_share)
+            elif isinstance(metric, ModeCoverage):
+                found["modes"] = (metric.means, metric.std, metric.threshold)
+    return found
+
+
+class HealthMonitor(pl.Callback):
+    """Watch a GAN train: signals (``health/*``), detectors, alerts (log, TensorBoard, health.json), actions.
+
+    Args:
+        every_n_steps: steps between checks (signals, detectors, health.json).
+        num_samples: fixed-noise generated samples (and fixed real ones) per check for diversity and classes.
+        batch_size: samples per D call for the held-out gap (the training batch size).
+        out: path of health.json (None: not written).
+        detectors: name -> ``ganlab.health.detectors.Detector`` (each with its action and thresholds).
+        rollback: the rollback rule (``Rollback(max_rollbacks, lr_factor)``), used by detectors whose
+            action is ``rollback``.
+        monitor: the evaluation metric the quality trend follows (``metrics.monitor``; None: no trend).
+        power_iterations: power iterations per check for the layers' largest singular values.
+        grad_window: logging steps in G's running gradient-norm median.
+    """
+
+    def __init__(self, every_n_steps: int = 500, num_samples: int = 256, batch_size: int = 64,
+                 out: str | None = None, detectors: Mapping[str, Detector] | None = None,
+                 rollback: Rollback | None = None, monitor: str | None = None, power_iterations: int = 2,
+                 grad_window: int = 100) -> None:
+        if not isinstance(every_n_steps, int) or every_n_steps < 1:
+            raise ValueError(f"health.every_n_steps={every_n_steps}; valid: an integer >= 1")
+        wrong = {k: type(v).__name__ for k, v in (detectors or {}).items() if not isinstance(v, Detector)}
+        if wrong:
+            name, kind = next(iter(wrong.items()))
+            raise TypeError(f"health.detectors.{name}: a {kind} is not a detector; valid: a subclass of "
+                            f"ganlab.health.detectors.Detector")
+        self.every_n_steps, self.num_samples, self.batch_size = every_n_steps, num_samples, batch_size
+        self.detectors = {k: v for k, v in (detectors or {}).items() if v is not None}
+        for name, det in self.detectors.items():
+            det.name = name
+        self.rollback = rollback if rollback is not None else Rollback()
+        self.monitor = monitor
+        self.d_stats, self.grads = DOutputStats(), GradientTrend(grad_window)
+        self.sigmas = SpectralNorms(power_iterations)
+        self.report = HealthReport(out)
+        self.probe: SampleProbe | None = None
+        self.heldout: HeldOutGap | None = None
+        self._losses: dict[str, list[float]] = {"d_loss": [], "g_loss": []}
+        self._quality: float | None = None
+        self._last_check = -1
+        # a sample probe needs a few things; settings of the detectors go to health.json
+        self._settings: dict[str, Any] = {
+            "every_n_steps": every_n_steps, "num_samples": num_samples, "power_iterations": power_iterations,
+            "grad_window": grad_window, "monitor": monitor,
+            "rollback": {"max_rollbacks": self.rollback.max_rollbacks, "lr_factor": self.rollback.lr_factor},
+            "detectors": {k: {"class": type(d).__name__, **d.settings()} for k, d in self.detectors.items()}}
+
+    @property
+    def stopped_by(self) -> dict[str, Any] | None:
+        return self.report.stopped_by
+
+    def _uses_rollback(self) -> bool:
+        return any(d.action == "rollback" for d in self.detectors.values())
+
+    # ------------------------------------------------------------------ setup
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        dm = getattr(trainer, "datamodule", None)
+        holdout = 0
+        if dm is not None and hasattr(dm, "real_images"):
+            data = dm.real_images()
+            found = evaluation_objects(trainer.callbacks)
+            self.probe = SampleProbe(self.num_samples, found.get("feature"), found.get("classifier"),
+                                     found.get("min_share", 0.1), found.get("modes"))
+            self._settings["reference"] = self.probe.setup(data, pl_module.device)
+            held = dm.heldout_images() if hasattr(dm, "heldout_images") else None
+            holdout = int(getattr(dm, "holdout", 0) or 0)
+            if held is not None and len(held) > 0:
+                self.heldout = HeldOutGap(data, held, self.batch_size)
+            self._settings["sources"] = {k: type(v).__name__ for k, v in found.items() if k in ("feature",
+                                                                                                "classifier")}
+        self._settings["holdout"] = holdout
+        self._settings["holdout_used"] = self.heldout.num_samples if self.heldout is not None else 0
+        self.report.settings = self._settings
+        if self._uses_rollback():
+            self.rollback.save(pl_module, trainer.optimizers, trainer.global_step)
+        if trainer.is_global_zero:
+            self.report.write()
+
+    # ------------------------------------------------------------------ per step
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        outputs_d = getattr(pl_module, "last_d_outputs", None)
+        if outputs_d is not None:
+            self.d_stats.add(*outputs_d)
+        step = trainer.global_step
+        if step % trainer.log_every_n_steps == 0:
+            self._on_log_step(trainer, pl_module, step)
+        if step % self.every_n_steps == 0:
+            self._check(trainer, pl_module, step)
+
+    def _on_log_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, step: int) -> None:
+        metrics = trainer.callback_metrics
+        reading = {name: float(metrics[key]) for name, key in LOGGED.items() if key in metrics}
+        self.grads.add(reading.get("grad_norm_g"), reading.get("grad_norm_d"))
+        for key in self._losses:
+            if key in reading:
+                self._losses[key].append(reading[key])
+        alerts = [a for d in self.detectors.values() if d.feeds == "log" and (a := d.check(step, reading))]
+        self._act(trainer, pl_module, alerts, step)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or self.monitor is None or self.monitor not in trainer.callback_metrics:
+            return
+        self._quality = float(trainer.callback_metrics[self.monitor])
+        step = trainer.global_step
+        reading = {"quality": self._quality}
+        alerts = [a for d in self.detectors.values() if d.feeds == "eval" and (a := d.check(step, reading))]
+        self._act(trainer, pl_module, alerts, step)
+
+    # ------------------------------------------------------------------ checks
+    def measure(self, pl_module: pl.LightningModule) -> dict[str, float]:
+        """All check signals of the current state (D's view since the last check included)."""
+        values: dict[str, float] = {**self.d_stats.read(), **self.grads.read()}
+        last = getattr(pl_module, "last_d_outputs", None)
+        if last is not None and hasattr(pl_module.loss, "g_loss"):
+            values["g_slope"] = g_loss_slope(pl_module.loss, last[1], last[0])  # this step's fakes
+        for key, readings in self._losses.items():
+            if readings:
+                values[key] = median(readings)
+                readings.clear()
+        with no_rng_change(pl_module.device):
+            values.update(sigma_summary(self.sigmas(pl_module.generator.named_parameters()), "g"))
+            values.update(sigma_summary(self.sigmas(pl_module.discriminator.named_parameters()), "d"))
+        if self.probe is not None:
+            values.update(self.probe.measure(pl_module))
+        if self.heldout is not None:
+            values.update(self.heldout.measure(pl_module))
+        if self._quality is not None:
+            values["quality"] = self._quality
+        return values
+
+    def _check(self, trainer: pl.Trainer, pl_module: pl.LightningModule, step: int) -> None:
+        self._last_check = step
+        values = self.measure(pl_module)
+        self.report.add_row(step, values)
+        reading = {**values, **(self.probe.reference if self.probe is not None else {})}  # + classes_real, ...
+        alerts = [a for d in self.detectors.values() if d.feeds == "check" and (a := d.check(step, reading))]
+        self._act(trainer, pl_module, alerts, step)
+        if trainer.is_global_zero and trainer.logger is not None:
+            scalars = {f"health/{k}": v for k, v in values.items() if isinstance(v, (int, float))}
+            scalars.update({f"health/alert/{k}": float(d.active) for k, d in self.detectors.items()})
+            trainer.logger.log_metrics(scalars, step=step)
+        healthy = not any(d.active for d in self.detectors.values()) and all(
+            math.isfinite(v) for v in values.values() if isinstance(v, float))
+        if healthy and self._uses_rollback():
+            self.rollback.save(pl_module, trainer.optimizers, step)
+        if trainer.is_global_zero:
+            self.report.write()
+
+    # ------------------------------------------------------------------ actions
+    def _act(self, trainer: pl.Trainer, pl_module: pl.LightningModule, alerts: list[Alert], step: int) -> None:
+        if trainer.world_size > 1:  # every rank takes the same decisions (rank 0's)
+            alerts = trainer.strategy.broadcast(alerts, src=0)
+        for alert in alerts:
+            if alert.action == "rollback":
+                if self.rollback.available:
+                    back_to = self.rollback.restore(pl_module, trainer.optimizers)
+                    pl_module.health_rollback_step = step  # DivergenceGuard: this step's NaN losses are handled
+                    alert.message += (f"; rolled back to step {back_to:,}, learning rates x{self.rollback.lr_factor} "
+                                      f"(rollback {self.rollback.done} of {self.rollback.max_rollbacks})")
+                    for det in self.detectors.values():
+                        det.reset()
+                    self.d_stats.read()
+                else:
+                    alert.action = "stop"
+                    alert.message += f" (no rollback left of {self.rollback.max_rollbacks}: stopping)"
+            if alert.action == "stop":
+                self.report.stop(alert.detector, step, alert.message)
+                trainer.should_stop = True
+            self.report.add_alert(alert)
+            if trainer.is_global_zero:
+                log.warning("health: %s [%s]", alert.message, alert.action)
+                self._log_alert(trainer, alert)
+        if alerts and trainer.is_global_zero:
+            self.report.write()
+
+    @staticmethod
+    def _log_alert(trainer: pl.Trainer, alert: Alert) -> None:
+        logger = trainer.logger
+        if logger is None:
+            return
+        logger.log_metrics({f"health/alert/{alert.detector}": 1.0}, step=alert.step)
+        if hasattr(logger.experiment, "add_text"):
+            logger.experiment.add_text("health/alerts", f"**{alert.detector}** ({alert.action}): {alert.message}",
+                                       alert.step)
+
+    # ------------------------------------------------------------------ end of the run
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_step != self._last_check and trainer.global_step > 0:
+            self._check(trainer, pl_module, trainer.global_step)
+        self.report.last_step = max(self.report.last_step, trainer.global_step)
+        if trainer.is_global_zero:
+            self.report.write()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, TrainingDiverged):  # DivergenceGuard stopped the run on a non-finite loss
+            message = str(exception).splitlines()[0]
+            if "divergence" not in self.report.problems:
+                self.report.add_alert(Alert("divergence", trainer.global_step, trainer.global_step, message,
+                                            {}, "stop"))
+            self.report.stop("divergence", trainer.global_step, message)
+        self.report.last_step = max(self.report.last_step, trainer.global_step)
+        if trainer.is_global_zero:
+            self.report.write()
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {"report": self.report.to_dict(), "rollbacks": self.rollback.done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.report.load_dict(state.get("report", {}))
+        self.rollback.done = int(state.get("rollbacks", 0))
+
+
+def raise_if_stopped(callbacks: list[pl.Callback]) -> None:
+    """After ``trainer.fit``: raise ``HealthStop`` with the alert's message when a health monitor stopped the run."""
+    for cb in callbacks:
+        if isinstance(cb, HealthMonitor) and cb.stopped_by is not None:
+            raise HealthStop(cb.stopped_by["message"])
