@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
-from ganlab.data.base import ImageData, InMemoryBatches
+from ganlab.data.base import ImageData, InMemoryBatches, balanced_subset
 
 
 class IndexBatches:
@@ -40,24 +40,33 @@ class GANDataModule(pl.LightningDataModule):
         on_device: keep in-memory data on the training device (GPU) instead of host memory.
         seed: seed of the per-epoch permutation.
         eval_samples: generated samples per evaluation; eval_batch_size: per generator call.
+        subset: train on a fixed, class-balanced draw of this many samples (``ganlab.data.base.balanced_subset``,
+            drawn with seed 0 whatever the run's seed); None: the whole set. Evaluation references
+            (``real_images``: FID statistics, class shares, the real grid) stay the whole set.
     """
 
     def __init__(self, name: str, source: Callable[[], ImageData], resolution: int | None,
                  channels: int, num_classes: int = 0, batch_size: int = 64, batches_per_step: int = 1,
                  on_device: bool = True, seed: int = 0, eval_samples: int = 2000,
-                 eval_batch_size: int = 500) -> None:
+                 eval_batch_size: int = 500, subset: int | None = None) -> None:
         super().__init__()
         self.name, self.source = name, source
         self.resolution, self.channels, self.num_classes = resolution, channels, num_classes
         self.batch_size, self.batches_per_step = batch_size, batches_per_step
         self.on_device, self.seed = on_device, seed
         self.eval_samples, self.eval_batch_size = eval_samples, eval_batch_size
-        self.data: ImageData | None = None
+        if subset is not None and (not isinstance(subset, int) or isinstance(subset, bool) or subset < 1):
+            raise ValueError(f"datamodule.subset={subset}; valid: null (the whole set) or an integer >= 1")
+        self.subset = subset
+        self.data: ImageData | None = None  # the whole set: evaluation references
+        self.train_data: ImageData | None = None  # what the D steps draw from (the subset, or the whole set)
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is None:
             self.data = self.source()
             self._check_shape()
+            # a fixed draw (seed 0), so every seed of an experiment trains on the same images
+            self.train_data = balanced_subset(self.data, self.subset, seed=0) if self.subset is not None else self.data
 
     def _check_shape(self) -> None:
         if self.data.x.dim() != 4:
@@ -80,7 +89,7 @@ class GANDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> InMemoryBatches:
         self.setup()
         rank, world = self._rank()
-        return InMemoryBatches(self.data, self.batch_size * self.batches_per_step, seed=self.seed, rank=rank,
+        return InMemoryBatches(self.train_data, self.batch_size * self.batches_per_step, seed=self.seed, rank=rank,
                                world_size=world, device=self._device())
 
     def val_dataloader(self) -> IndexBatches:
@@ -89,6 +98,6 @@ class GANDataModule(pl.LightningDataModule):
         return IndexBatches(self.eval_samples, self.eval_batch_size, rank, world)
 
     def real_images(self) -> ImageData:
-        """The real set (for reference statistics of metrics)."""
+        """The whole real set (reference statistics of metrics), also when training uses a subset."""
         self.setup()
         return self.data

@@ -1,0 +1,1 @@
+"""Training health: reading a run's health back (``ganlab.health.diagnose``, the logic of ganlab-diagnose)."""
