@@ -138,7 +138,8 @@ def events_alerts(curves: dict[str, dict[int, float]], *, d_drop: float = 0.1, g
         curves: tag -> {step: value}.
         d_drop, g_rise: discriminator_winning when, over the last quarter of the logged steps, the median
             D loss is below ``d_drop`` x its median over the first tenth while the median G loss is above
-            ``g_rise`` x its own (losses >= 0 only: not for Wasserstein critics).
+            ``g_rise`` x its own (losses >= 0 only: not for Wasserstein critics); it starts at the first
+            step under the threshold from which at least 90 % of the logged D losses stay under it.
         window, min_improvement: stalled_quality when the best val/fid of the last ``window`` evaluations
             is not ``min_improvement`` (relative) below the best before them.
         classes_frac: mode_collapse when the last val/classes_covered is below this share of its maximum.
@@ -157,11 +158,10 @@ def events_alerts(curves: dict[str, dict[int, float]], *, d_drop: float = 0.1, g
         d0, d1 = _median([d[s] for s in head]), _median([d[s] for s in tail])
         g0, g1 = _median([g[s] for s in head]), _median([g[s] for s in tail])
         if d1 < d_drop * d0 and g1 > g_rise * g0:
-            start = steps[-1]  # the first step of the final stretch with D's loss under the threshold
-            for s in reversed(steps):
-                if d[s] >= d_drop * d0:
-                    break
-                start = s
+            # the first step under the threshold from which >= 90 % of the logged D losses stay under it
+            # (a short blip of D's loss later does not move the start)
+            low = [d[s] < d_drop * d0 for s in steps]
+            start = next(s for i, s in enumerate(steps) if low[i] and sum(low[i:]) >= 0.9 * (len(steps) - i))
             alerts.append(Alert("discriminator_winning", start, steps[-1], "events",
                                 f"discriminator winning since step {start:,}: D loss {d1:.3g} (start {d0:.3g}), "
                                 f"G loss {g1:.3g} (start {g0:.3g})",
@@ -182,8 +182,8 @@ def events_alerts(curves: dict[str, dict[int, float]], *, d_drop: float = 0.1, g
         low = [(s, v) for s, v in covered if s > peak_step and v < classes_frac * peak]
         if low and covered[-1][1] < classes_frac * peak:
             alerts.append(Alert("mode_collapse", low[0][0], covered[-1][0], "events",
-                                f"mode collapse since step {low[0][0]:,}: {covered[-1][1]:.0f} classes covered "
-                                f"(up to {peak:.0f} at step {peak_step:,})",
+                                f"mode collapse since step {low[0][0]:,}: classes covered fell to {covered[-1][1]:.0f} "
+                                f"(from {peak:.0f} at step {peak_step:,})",
                                 {"classes_covered": covered[-1][1], "classes_covered_max": peak}))
     return alerts
 

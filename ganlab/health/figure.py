@@ -17,7 +17,7 @@ PANELS: list[tuple[str, list[tuple[str, str]]]] = [
     ("FID", [("val/fid", "val/fid")]),
 ]
 SIZE_IN, DPI = (8.0, 11.0), 100  # 800 x 1100 pixels
-COLORS = {name: f"C{i + 3}" for i, name in enumerate(DETECTORS)}
+COLORS = dict(zip(DETECTORS, ("tab:red", "tab:purple", "tab:orange", "tab:olive", "tab:gray"), strict=True))
 
 
 def plot(d: Diagnosis, out: Path) -> Path:
