@@ -22,7 +22,8 @@ G_PREFIX, EMA_PREFIX = "generator.", "generator_ema."
 
 WHAT = "a ganlab-train checkpoint"
 # the layout every reader relies on; a stored config must hold a generator node to rebuild G from
-LAYOUT = {"state_dict": safe.Tensors, "global_step?": int, "ganlab": {"config": {"generator": dict}, "terms?": dict}}
+LAYOUT = {"state_dict": safe.Tensors, "global_step?": int,
+          "ganlab": {"config": {"generator": dict}, "terms?": dict, "augment?": dict}}
 
 
 class CheckpointError(safe.BadFileError):
@@ -107,6 +108,8 @@ def check_resume(module: nn.Module, path: str | Path) -> None:
     enabled = {f"{kind}.{name}" for kind in ("regularizers", "g_terms") for name in getattr(module, kind, {})}
     problems += [f"state for {key}, which this run does not enable"
                  for key in ckpt["ganlab"].get("terms", {}) if key not in enabled]
+    problems += [f"state for augment.{name}, which this run does not enable"
+                 for name in ckpt["ganlab"].get("augment", {}) if name not in getattr(module, "augment_hooks", {})]
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         raise CheckpointError(f"ckpt_path={path} does not fit this run ({shown}); valid: resume with the config "

@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+from ganlab.augment import Augmentation as AugmentationBase
 from ganlab.ema import EMA
 from ganlab.game import Alternating, Game
 from ganlab.losses.adversarial import AdversarialLoss
@@ -66,7 +67,9 @@ class GANModule(pl.LightningModule):
         regularizers: name -> D regularizer (penalty and/or constraint), e.g. {"gp": GradientPenalty()}.
         g_terms: name -> term of G's objective (feature matching, ACGAN's classifier loss, ...).
         augment: name -> augmentation ``aug(x, step)`` applied in order to every D input, real and
-            fake, in the D and the G step (DiffAugment, instance noise).
+            fake, in the D and the G step (DiffAugment, instance noise, ADA). Those built on
+            ``ganlab.augment.Augmentation`` also observe D's real logits of each D step, log their
+            ``stats()`` and keep their state in checkpoints (ADA's p).
         ema: the averaging rule of G's weights (``EMA(decay, start)``); samples and evaluation then use
             the average (Yazıcı et al. 2019). None or ``decay=None``: off.
         num_sample_images: size of the fixed noise batch used for sample grids.
@@ -102,7 +105,10 @@ class GANModule(pl.LightningModule):
         self.game = game if game is not None else Alternating()
         self.regularizers = {k: v for k, v in (regularizers or {}).items() if v is not None}
         self.g_terms = {k: v for k, v in (g_terms or {}).items() if v is not None}
-        self.augment = [a for a in (augment or {}).values() if a is not None]
+        augment = {k: v for k, v in (augment or {}).items() if v is not None}
+        self.augment = list(augment.values())
+        # the ones with hooks (observe D's real logits, stats, checkpoint state); plain callables have none
+        self.augment_hooks = {k: v for k, v in augment.items() if isinstance(v, AugmentationBase)}
         self.ema = ema if ema is not None and ema.enabled else None
         # the average is a submodule (saved as generator_ema.* in checkpoints) that no optimizer sees
         self.generator_ema = self.ema.average_of(generator) if self.ema is not None else None
@@ -227,6 +233,10 @@ class GANModule(pl.LightningModule):
         for reg in self.regularizers.values():
             reg.after_d_step(self.discriminator)
         self._d_steps += 1
+        for aug in self.augment_hooks.values():  # ADA: r_t from D's view of the (augmented) reals
+            aug.observe(real_logits.detach())
+            if log_now:
+                stats.update(aug.stats())
         return {**stats, "train/d_loss": loss.detach(), "train/d_real": real_logits.detach().mean(),
                 "train/d_fake": fake_logits.detach().mean()}
 
@@ -281,7 +291,10 @@ class GANModule(pl.LightningModule):
         terms = {f"{kind}.{name}": state for kind, named in (("regularizers", self.regularizers),
                                                             ("g_terms", self.g_terms))
                  for name, term in named.items() if (state := term.state_dict())}
-        checkpoint["ganlab"] = {"config": self.config, "d_steps": self._d_steps, "rng": rng, "terms": terms}
+        # running state of augmentations (ADA's p and r_t accumulator)
+        augment = {name: state for name, aug in self.augment_hooks.items() if (state := aug.state_dict())}
+        checkpoint["ganlab"] = {"config": self.config, "d_steps": self._d_steps, "rng": rng, "terms": terms,
+                                "augment": augment}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("ganlab", {})
@@ -291,6 +304,9 @@ class GANModule(pl.LightningModule):
             term = getattr(self, kind).get(name)
             if term is not None:  # ganlab-train refuses a checkpoint whose terms this run lacks (check_resume)
                 term.load_state_dict(term_state)
+        for name, aug_state in state.get("augment", {}).items():
+            if name in self.augment_hooks:  # ganlab-train refuses a checkpoint whose augment state this run lacks
+                self.augment_hooks[name].load_state_dict(aug_state)
         rng = state.get("rng")
         # the noise stream continues where it stopped, so a resumed run matches an uninterrupted one
         if rng is not None and (self._trainer is None or self.trainer.world_size == 1):

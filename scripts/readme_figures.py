@@ -41,7 +41,7 @@ def curves(runs: list[Path], out: Path) -> Path:
     data = [read_run(r) for r in runs]
     fig = Figure(figsize=(10, 3), layout="constrained")
     axes = fig.subplots(1, len(CURVES))
-    for ax, (tag, title) in zip(axes, CURVES):
+    for ax, (tag, title) in zip(axes, CURVES, strict=True):
         for run in data:
             points = run.curves.get(tag, {})
             if points:

@@ -123,7 +123,8 @@ class HealthMonitor(pl.Callback):
             held = dm.heldout_images() if hasattr(dm, "heldout_images") else None
             holdout = int(getattr(dm, "holdout", 0) or 0)
             if held is not None and len(held) > 0:
-                self.heldout = HeldOutGap(data, held, self.batch_size)
+                trained = getattr(dm, "train_data", None)  # the images D steps on (a subset, or data)
+                self.heldout = HeldOutGap(data if trained is None else trained, held, self.batch_size)
             self._settings["sources"] = {k: type(v).__name__ for k, v in found.items() if k in ("feature",
                                                                                                 "classifier")}
         self._settings["holdout"] = holdout

@@ -21,18 +21,12 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab import threads
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import CONFIG_DIR, ConfigError, build
-<<<<<<< HEAD
-from ganlab.metrics.classes import ClassCoverage
-from ganlab.metrics.speckle import Speckle, speckle_share
-from ganlab.metrics.evaluation import check_metrics, extractor_card, generated_batches
-from ganlab.metrics.features import FeatureMetrics
-=======
 
 if TYPE_CHECKING:
     import torch
 
     from ganlab.metrics.classes import ClassCoverage
->>>>>>> firsthour
+    from ganlab.metrics.speckle import Speckle
 
 EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
 
@@ -93,7 +87,16 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     return metric
 
 
-<<<<<<< HEAD
+def set_threads(cfg: DictConfig) -> None:
+    """``threads`` of the eval/sample configs (auto, an integer; ganlab/threads.py), before torch is imported."""
+    try:
+        choice = threads.choose(cfg.get("threads", "auto"))
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    threads.apply(choice.threads)
+    log.debug("CPU threads: %d (%s)", choice.threads, choice.reason)
+
+
 def speckle_metric(mode: str | bool, data: Any) -> Speckle | None:
     """Speckle against the real images' share, or None (``speckle=auto``: on for grayscale images)."""
     if mode not in ("auto", True, False):
@@ -104,19 +107,11 @@ def speckle_metric(mode: str | bool, data: Any) -> Speckle | None:
                           f"{tuple(data.x.shape[1:])}")
     if mode is False or not grayscale:
         return None
+    from ganlab.metrics.speckle import Speckle, speckle_share
+
     metric = Speckle()
     metric.active, metric.real_share = True, speckle_share(data.x, metric.threshold)
     return metric
-=======
-def set_threads(cfg: DictConfig) -> None:
-    """``threads`` of the eval/sample configs (auto, an integer; ganlab/threads.py), before torch is imported."""
-    try:
-        choice = threads.choose(cfg.get("threads", "auto"))
-    except ValueError as e:
-        raise ConfigError(str(e)) from e
-    threads.apply(choice.threads)
-    log.debug("CPU threads: %d (%s)", choice.threads, choice.reason)
->>>>>>> firsthour
 
 
 def versions() -> dict[str, str]:

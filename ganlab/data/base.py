@@ -71,6 +71,44 @@ def fit_images(x: Tensor, resolution: int, channels: int) -> Tensor:
     return out.round_().clamp_(0, 255).to(torch.uint8).contiguous()
 
 
+def balanced_subset(data: ImageData, n: int, seed: int = 0) -> ImageData:
+    """A fixed draw of ``n`` samples of ``data``, class-balanced when it has labels.
+
+    Labelled data: ``n // K`` samples of each of the K classes, plus one more for the first ``n % K``
+    classes, each class drawn uniformly without replacement (so a 500-image subset of mnist5k holds 50
+    of each digit, as the limited-data experiments of Karras et al. 2020 keep the class balance).
+    Unlabelled data: ``n`` samples drawn uniformly. The draw depends on ``seed`` only (not on the
+    run's seed), and the kept samples stay in dataset order.
+
+    Args:
+        data: the whole set (x [N, ...], y [N] or None).
+        n: samples to keep, 1 <= n <= N.
+        seed: seed of the draw.
+    Returns:
+        ImageData with x [n, ...] and y [n] (or None), same name.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(data):
+        raise ValueError(f"datamodule.subset={n}; valid: null (all {len(data)} samples of {data.name!r}) "
+                         f"or an integer in [1, {len(data)}]")
+    g = torch.Generator().manual_seed(seed)
+    if data.y is None:
+        keep = torch.randperm(len(data), generator=g)[:n]
+    else:
+        classes = data.y.unique()  # sorted
+        k = len(classes)
+        parts = []
+        for i, c in enumerate(classes.tolist()):
+            members = (data.y == c).nonzero().flatten()
+            want = n // k + (1 if i < n % k else 0)
+            if want > len(members):
+                raise ValueError(f"datamodule.subset={n} needs {want} samples of class {c} of {data.name!r}, "
+                                 f"which has {len(members)}; valid: at most {len(members) * k} (balanced draw)")
+            parts.append(members[torch.randperm(len(members), generator=g)[:want]])
+        keep = torch.cat(parts)
+    keep = keep.sort().values
+    return ImageData(data.x[keep], data.y[keep] if data.y is not None else None, data.name)
+
+
 class InMemoryBatches:
     """Batches drawn by index from one tensor, in a seeded permutation per epoch.
 

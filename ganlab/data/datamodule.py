@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
-from ganlab.data.base import ImageData, InMemoryBatches
+from ganlab.data.base import ImageData, InMemoryBatches, balanced_subset
 from ganlab.data.split import split_data
 
 
@@ -41,9 +41,12 @@ class GANDataModule(pl.LightningDataModule):
         on_device: keep in-memory data on the training device (GPU) instead of host memory.
         seed: seed of the per-epoch permutation (and of the held-out / subset split).
         eval_samples: generated samples per evaluation; eval_batch_size: per generator call.
-        holdout: real samples kept out of training (seeded), for the health monitor's held-out D view
+        holdout: real samples kept out of training (seeded by ``seed``), for the health monitor's held-out D view
             (0: none, and the training data is the dataset itself).
-        subset: train on this many samples of the rest (seeded; None: all of them).
+        subset: train on a fixed, class-balanced draw of this many of the remaining samples
+            (``ganlab.data.base.balanced_subset``, drawn with seed 0 whatever the run's seed); None: all of them.
+            Evaluation references (``real_images``: FID statistics, class shares, the real grid) stay the whole set
+            (less the held-out split).
     """
 
     def __init__(self, name: str, source: Callable[[], ImageData], resolution: int | None,
@@ -56,14 +59,19 @@ class GANDataModule(pl.LightningDataModule):
         self.batch_size, self.batches_per_step = batch_size, batches_per_step
         self.on_device, self.seed = on_device, seed
         self.eval_samples, self.eval_batch_size = eval_samples, eval_batch_size
+        if subset is not None and (not isinstance(subset, int) or isinstance(subset, bool) or subset < 1):
+            raise ValueError(f"datamodule.subset={subset}; valid: null (the whole set) or an integer >= 1")
         self.holdout, self.subset = holdout, subset
-        self.data: ImageData | None = None
+        self.data: ImageData | None = None  # the whole set less the held-out split: evaluation references
         self.heldout: ImageData | None = None
+        self.train_data: ImageData | None = None  # what the D steps draw from (the subset, or self.data)
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is None:
-            self.data, self.heldout = split_data(self.source(), self.holdout, self.subset, self.seed)
+            self.data, self.heldout = split_data(self.source(), self.holdout, None, self.seed)
             self._check_shape()
+            # a fixed draw (seed 0), so every seed of an experiment trains on the same images
+            self.train_data = balanced_subset(self.data, self.subset, seed=0) if self.subset is not None else self.data
 
     def _check_shape(self) -> None:
         if self.data.x.dim() != 4:
@@ -86,7 +94,7 @@ class GANDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> InMemoryBatches:
         self.setup()
         rank, world = self._rank()
-        return InMemoryBatches(self.data, self.batch_size * self.batches_per_step, seed=self.seed, rank=rank,
+        return InMemoryBatches(self.train_data, self.batch_size * self.batches_per_step, seed=self.seed, rank=rank,
                                world_size=world, device=self._device())
 
     def val_dataloader(self) -> IndexBatches:
@@ -95,7 +103,8 @@ class GANDataModule(pl.LightningDataModule):
         return IndexBatches(self.eval_samples, self.eval_batch_size, rank, world)
 
     def real_images(self) -> ImageData:
-        """The real training set (for reference statistics of metrics)."""
+        """The whole real set less the held-out split (reference statistics of metrics), also when training uses
+        a subset."""
         self.setup()
         return self.data
 

@@ -1,4 +1,5 @@
-"""Training health: signals, detectors, the health.json report and actions (the callback: ganlab.callbacks.health)."""
+"""Training health: signals, detectors, the health.json report and actions (the callback: ganlab.callbacks.health);
+reading a run's health back: ``ganlab.health.diagnose`` (the logic of ganlab-diagnose)."""
 
 from ganlab.health.actions import HealthStop, Rollback
 from ganlab.health.detectors import (

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ganlab.data import GANDataModule, ImageData, InMemoryBatches, fit_images, to_model_space
+from ganlab.data.base import balanced_subset
 from ganlab.data.mnist5k import load_mnist5k, mnist5k_raw
 
 
@@ -102,3 +103,38 @@ def test_toy_mixtures_follow_the_pacgan_protocol():
     grid = load_grid(n=20_000)
     assert abs((grid.x - grid_means()[grid.y]).std().item() - 0.05) < 0.003
     assert torch.equal(load_ring(n=100, seed=3).x, load_ring(n=100, seed=3).x)
+
+
+def test_subset_is_a_fixed_class_balanced_draw_and_references_stay_the_whole_set():
+    dm = GANDataModule("mnist5k", lambda: load_mnist5k(32, 1), 32, 1, 10, batch_size=50, subset=503, seed=7)
+    dm.setup()
+    train, full = dm.train_data, dm.real_images()
+    assert len(full) == 5000 and full is dm.data  # FID statistics, class shares: the whole training set
+    assert train.y.bincount().tolist() == [51, 51, 51, 50, 50, 50, 50, 50, 50, 50]  # 503 = 10 x 50 + 3
+    again = GANDataModule("mnist5k", lambda: load_mnist5k(32, 1), 32, 1, 10, batch_size=50, subset=503, seed=1)
+    again.setup()
+    assert torch.equal(again.train_data.x, train.x)  # the draw does not follow the run's seed
+    served = torch.cat([x for x, _ in dm.train_dataloader()])
+    assert served.shape[0] == 500  # 10 batches of 50 from the 503 images
+    member = {tuple(v.tolist()) for v in to_model_space(train.x).flatten(1)}
+    assert all(tuple(v.tolist()) in member for v in served.flatten(1)[:20])
+    whole = GANDataModule("mnist5k", lambda: load_mnist5k(32, 1), 32, 1, 10)
+    whole.setup()
+    assert whole.train_data is whole.data  # subset=null: exactly the data of before
+
+
+def test_balanced_subset_draws_and_errors():
+    data = ImageData(torch.arange(30).view(30, 1), torch.tensor([0] * 20 + [1] * 10), "ids")
+    part = balanced_subset(data, 6, seed=0)
+    assert part.y.tolist() == [0, 0, 0, 1, 1, 1] and part.x.flatten().tolist() == sorted(part.x.flatten().tolist())
+    assert not torch.equal(balanced_subset(data, 6, seed=1).x, part.x)
+    assert torch.equal(balanced_subset(data, 6, seed=0).x, part.x)
+    unlabelled = balanced_subset(ImageData(torch.arange(30).view(30, 1), None, "flat"), 7)
+    assert unlabelled.y is None and len(set(unlabelled.x.flatten().tolist())) == 7
+    with pytest.raises(ValueError, match=r"datamodule.subset=24 needs 12 samples of class 1 .* has 10"):
+        balanced_subset(data, 24)
+    with pytest.raises(ValueError, match=r"datamodule.subset=31; valid: null \(all 30 samples"):
+        balanced_subset(data, 31)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match=f"datamodule.subset={bad}; valid"):
+            GANDataModule("ids", lambda: data, None, 1, subset=bad)
