@@ -114,6 +114,9 @@ def plan(c: Command, tmp: Path, i: int, first_run: Path) -> list[str]:
         args = with_budget(args, TINY_SAMPLE + ["overwrite=true"])
     elif prog == "ganlab-compare":
         args = [str(tmp / "runs") if re.match(r"(multirun|outputs)/", a) else a for a in args]
+        args = [str(tmp / a) if a.endswith(".html") else a for a in args]
+    elif prog == "ganlab-diagnose":
+        args = [str(first_run) if re.match(r"(multirun|outputs)/", a) else a for a in args] + ["--out", str(tmp)]
     elif prog == "ganlab-reproduce":
         args = [a for a in args if not a.startswith("--")][:1] + [
             "--seeds", "1", "--budget", "2", "--jobs", "1", "--out", str(tmp / "reproduce"),
@@ -121,7 +124,7 @@ def plan(c: Command, tmp: Path, i: int, first_run: Path) -> list[str]:
             "--set", "metrics.num_samples=100", "metrics.batch_size=50", "callbacks.samples.every_n_steps=2",
             f"paths.cache_dir={tmp / 'cache'}"]
     module = {"ganlab-train": "train", "ganlab-eval": "evaluate", "ganlab-sample": "sample",
-              "ganlab-compare": "compare", "ganlab-reproduce": "reproduce"}[prog]
+              "ganlab-compare": "compare", "ganlab-reproduce": "reproduce", "ganlab-diagnose": "diagnose"}[prog]
     return [sys.executable, "-m", f"ganlab.cli.{module}", *args]
 
 
