@@ -14,7 +14,8 @@ the step of the detector's first alert minus the step where the problem is visib
 "Visible" (``VISIBLE``) is read from the run's own logged metrics, by one rule per bad run:
   - ``fid_vs_good``: the first evaluation whose val/fid is more than twice the median val/fid of the matching
     good runs at the same step (the good runs must be in --out; without them: not measured);
-  - ``nonfinite``: the first logging step with a non-finite train/d_loss or train/g_loss, else ``fid_vs_good``;
+  - ``loss_explodes``: the first logging step where train/d_loss or train/g_loss is not finite or beyond 100 in
+    absolute value (the losses of every healthy run measured here stay below 25), else ``fid_vs_good``;
   - ``modes``: the first evaluation with val/modes below half of the mixture's modes (toy grid: < 12.5 of 25);
   - ``fid_worsens``: the first evaluation after the best val/fid so far that is more than 10 % worse than it
     (the samples get worse while training goes on: D memorising a small set).
@@ -56,7 +57,7 @@ RUNS: dict[str, Run] = {
                          "fid_vs_good", "dcgan",
                          "saturating log(1 - D(G(z))): D wins early, G's gradient vanishes (experiments/README.md)"),
     "diverging_lr": Run("bad", ["optim.g.lr=0.02", "optim.d.lr=0.02", "optim.beta1=0.9"], ["divergence"],
-                        "nonfinite", "default", "learning rates 100x the default"),
+                        "loss_explodes", "default", "learning rates 100x the default, Adam beta1 0.9"),
     "grid_collapse": Run("bad", [*VEEGAN_COLLAPSE, "seed=4"], ["mode_collapse"], "modes", "",
                          "VEEGAN grid with the Unrolled-GAN authors' settings; seed 4 ends with 2 of 25 modes "
                          "(experiments/README.md)"),
@@ -119,8 +120,9 @@ def visible_step(name: str, out: Path) -> int | None:
     """The step where the problem of bad run ``name`` shows in its metrics (module docstring), or None."""
     run, tags = RUNS[name], scalars(out / name)
     rule = run.visible
-    if rule == "nonfinite":
-        steps = [s for key in ("train/d_loss", "train/g_loss") for s, v in tags.get(key, []) if not math.isfinite(v)]
+    if rule == "loss_explodes":
+        steps = [s for key in ("train/d_loss", "train/g_loss") for s, v in tags.get(key, [])
+                 if not math.isfinite(v) or abs(v) > 100]
         if steps:
             return min(steps)
         rule = "fid_vs_good"
