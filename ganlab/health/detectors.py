@@ -289,18 +289,20 @@ class StalledQuality(Detector):
 
     Args:
         mode: ``min`` (lower is better, FID) or ``max``.
+        metric: the metric's name, for the message.
     """
 
     feeds: ClassVar[str] = "eval"
 
     def __init__(self, action: str = "warn", patience: int = 1, min_step: int = 0, window: int = 5,
-                 min_improvement: float = 0.05, mode: str = "min") -> None:
+                 min_improvement: float = 0.05, mode: str = "min", metric: str | None = "val/fid") -> None:
         super().__init__(action, patience, min_step)
         if mode not in ("min", "max"):
             raise ValueError(f"health.detectors.stalled_quality.mode={mode!r}; valid: min, max")
         if not isinstance(window, int) or window < 1:
             raise ValueError(f"health.detectors.stalled_quality.window={window}; valid: an integer >= 1")
         self.window, self.min_improvement, self.mode = window, min_improvement, mode
+        self.metric = metric or "the monitored metric"
         self._values: list[tuple[int, float]] = []
 
     def reset(self) -> None:
@@ -329,6 +331,6 @@ class StalledQuality(Detector):
         return alert
 
     def explain(self, start_step, e):
-        return (f"quality stalled since step {start_step:,}: the monitored metric's best is {fmt(e['best'])} "
-                f"(then {fmt(e['best_before'])}), {100 * e['improvement']:.1f} % better over the last "
-                f"{self.window} evaluations (needs {100 * self.min_improvement:.0f} %)")
+        return (f"quality stalled since step {start_step:,}: the best {self.metric} is {fmt(e['best'])}, "
+                f"{100 * e['improvement']:.1f} % better than its best {self.window} evaluations ago "
+                f"({fmt(e['best_before'])}; needs {100 * self.min_improvement:.0f} %)")
