@@ -14,7 +14,9 @@ the step of the detector's first alert minus the step where the problem is visib
 "Visible" (``VISIBLE``) is read from the run's own logged metrics, by one rule per bad run:
   - ``fid_vs_good``: the first evaluation whose val/fid is more than twice the median val/fid of the matching
     good runs at the same step (the good runs must be in --out; without them: not measured);
-  - ``nonfinite``: the first logging step with a non-finite train/d_loss or train/g_loss, else ``fid_vs_good``;
+  - ``loss_explodes``: the first logging step where train/d_loss or train/g_loss is not finite or beyond 100 in
+    absolute value (the losses of every healthy run measured here stay below 25), else ``fid_vs_good``;
+  - ``classes``: the first evaluation whose samples cover at most 2 of the 10 digit classes (val/classes_covered);
   - ``modes``: the first evaluation with val/modes below half of the mixture's modes (toy grid: < 12.5 of 25);
   - ``fid_worsens``: the first evaluation after the best val/fid so far that is more than 10 % worse than it
     (the samples get worse while training goes on: D memorising a small set).
@@ -42,7 +44,7 @@ class Run:
     label: str                # "bad" or "good"
     overrides: list[str]
     expect: list[str] = field(default_factory=list)  # detectors that should fire (bad runs)
-    visible: str = ""         # rule in VISIBLE (bad runs)
+    visible: tuple[str, ...] = ()  # rules for the visible step, the first that gives one wins (bad runs)
     good: str = ""            # group of good runs it is compared with (fid_vs_good)
     note: str = ""
 
@@ -53,18 +55,18 @@ VEEGAN_COLLAPSE = ["experiment=veegan_gan_grid", "generator.init=orthogonal", "g
 RUNS: dict[str, Run] = {
     # known bad
     "minimax_dcgan": Run("bad", ["experiment=dcgan_mnist5k", "loss=minimax"], ["discriminator_winning"],
-                         "fid_vs_good", "dcgan",
+                         ("fid_vs_good", "classes"), "dcgan",
                          "saturating log(1 - D(G(z))): D wins early, G's gradient vanishes (experiments/README.md)"),
     "diverging_lr": Run("bad", ["optim.g.lr=0.02", "optim.d.lr=0.02", "optim.beta1=0.9"], ["divergence"],
-                        "nonfinite", "default", "learning rates 100x the default"),
-    "grid_collapse": Run("bad", [*VEEGAN_COLLAPSE, "seed=4"], ["mode_collapse"], "modes", "",
+                        ("loss_explodes", "fid_vs_good"), "default", "learning rates 100x the default, Adam beta1 0.9"),
+    "grid_collapse": Run("bad", [*VEEGAN_COLLAPSE, "seed=4"], ["mode_collapse"], ("modes",), "",
                          "VEEGAN grid with the Unrolled-GAN authors' settings; seed 4 ends with 2 of 25 modes "
                          "(experiments/README.md)"),
     "weak_g": Run("bad", ["generator.hidden=[32]", "optim.g.lr=5e-5", "optim.d.lr=1e-3"],
-                  ["discriminator_winning", "mode_collapse", "stalled_quality"], "fid_vs_good", "default",
+                  ["discriminator_winning", "mode_collapse", "stalled_quality"], ("fid_vs_good", "classes"), "default",
                   "G with one hidden layer of 32 units and a 20x slower learning rate than D"),
     "overfit_subset500": Run("bad", ["datamodule.subset=500", "datamodule.holdout=500"],
-                             ["discriminator_overfitting"], "fid_worsens", "default",
+                             ["discriminator_overfitting"], ("fid_worsens",), "default",
                              "the default MLP on 500 mnist5k digits (500 more held out), 15,000 steps"),
     # known good
     **{f"default_s{s}": Run("good", [f"seed={s}"], good="default", note="ganlab-train") for s in range(3)},
@@ -118,26 +120,44 @@ def good_fid(out: Path, group: str) -> dict[int, float]:
 def visible_step(name: str, out: Path) -> int | None:
     """The step where the problem of bad run ``name`` shows in its metrics (module docstring), or None."""
     run, tags = RUNS[name], scalars(out / name)
-    rule = run.visible
-    if rule == "nonfinite":
-        steps = [s for key in ("train/d_loss", "train/g_loss") for s, v in tags.get(key, []) if not math.isfinite(v)]
-        if steps:
-            return min(steps)
-        rule = "fid_vs_good"
-    if rule == "fid_vs_good":
-        ref = good_fid(out, run.good)
-        worse = [s for s, v in tags.get("val/fid", []) if s in ref and (not math.isfinite(v) or v > 2 * ref[s])]
-        return min(worse) if worse else None
-    if rule == "modes":
-        low = [s for s, v in tags.get("val/modes", []) if v < 12.5]
-        return min(low) if low else None
-    if rule == "fid_worsens":
-        best = math.inf
-        for s, v in sorted(tags.get("val/fid", [])):
-            if v > 1.1 * best:
-                return s
-            best = min(best, v)
+    for rule in run.visible:
+        step = RULES[rule](tags, out, run)
+        if step is not None:
+            return step
     return None
+
+
+def _loss_explodes(tags, out, run):
+    steps = [s for key in ("train/d_loss", "train/g_loss") for s, v in tags.get(key, [])
+             if not math.isfinite(v) or abs(v) > 100]
+    return min(steps, default=None)
+
+
+def _fid_vs_good(tags, out, run):
+    ref = good_fid(out, run.good)
+    worse = [s for s, v in tags.get("val/fid", []) if s in ref and (not math.isfinite(v) or v > 2 * ref[s])]
+    return min(worse, default=None)
+
+
+def _classes(tags, out, run):
+    return min((s for s, v in tags.get("val/classes_covered", []) if v <= 2), default=None)
+
+
+def _modes(tags, out, run):
+    return min((s for s, v in tags.get("val/modes", []) if v < 12.5), default=None)
+
+
+def _fid_worsens(tags, out, run):
+    best = math.inf
+    for s, v in sorted(tags.get("val/fid", [])):
+        if v > 1.1 * best:
+            return s
+        best = min(best, v)
+    return None
+
+
+RULES = {"loss_explodes": _loss_explodes, "fid_vs_good": _fid_vs_good, "classes": _classes, "modes": _modes,
+         "fid_worsens": _fid_worsens}
 
 
 def table(out: Path) -> str:

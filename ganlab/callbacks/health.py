@@ -142,7 +142,7 @@ class HealthMonitor(pl.Callback):
         if outputs_d is not None:
             self.d_stats.add(*outputs_d)
         step = trainer.global_step
-        if step % trainer.log_every_n_steps == 0:
+        if step % max(trainer.log_every_n_steps, 1) == 0:
             self._on_log_step(trainer, pl_module, step)
         if step % self.every_n_steps == 0:
             self._check(trainer, pl_module, step)
@@ -171,8 +171,9 @@ class HealthMonitor(pl.Callback):
         """All check signals of the current state (D's view since the last check included)."""
         values: dict[str, float] = {**self.d_stats.read(), **self.grads.read()}
         last = getattr(pl_module, "last_d_outputs", None)
-        if last is not None and hasattr(pl_module.loss, "g_loss"):
-            values["g_slope"] = g_loss_slope(pl_module.loss, last[1], last[0])  # this step's fakes
+        replaced = any(getattr(t, "replaces_adversarial", False) for t in getattr(pl_module, "g_terms", {}).values())
+        if last is not None and hasattr(pl_module.loss, "g_loss") and not replaced:  # G's loss is the adversarial one
+            values["g_slope"] = g_loss_slope(pl_module.loss, last[1], last[0])  # at this step's fake logits
         for key, readings in self._losses.items():
             if readings:
                 values[key] = median(readings)

@@ -156,16 +156,19 @@ class ModeCollapse(Detector):
 class Divergence(Detector):
     """Losses or gradient norms not finite, or exploding: a reading above ``factor`` x its running median
     (over the last ``window`` readings, at least ``min_history`` of them) and above ``factor`` x ``floor``,
-    for ``patience`` consecutive logging steps. Not finite fires at once.
+    or a loss above ``loss_max`` in absolute value (a run that blows up within its first logging steps has no
+    sane median), for ``patience`` consecutive logging steps. Not finite fires at once.
     """
 
     feeds: ClassVar[str] = "log"
     KEYS: ClassVar[tuple[str, ...]] = ("d_loss", "g_loss", "grad_norm_g", "grad_norm_d")
+    LOSSES: ClassVar[tuple[str, ...]] = ("d_loss", "g_loss")
 
     def __init__(self, action: str = "warn", patience: int = 2, min_step: int = 0, factor: float = 10.0,
-                 window: int = 20, min_history: int = 5, floor: float = 1.0) -> None:
+                 window: int = 20, min_history: int = 5, floor: float = 1.0, loss_max: float = 1000.0) -> None:
         super().__init__(action, patience, min_step)
         self.factor, self.window, self.min_history, self.floor = factor, window, min_history, floor
+        self.loss_max = loss_max
         self._history: dict[str, deque[float]] = {}
 
     def reset(self) -> None:
@@ -191,7 +194,10 @@ class Divergence(Detector):
             if value is None or not math.isfinite(value):
                 continue
             hist = self._history.setdefault(key, deque(maxlen=self.window))
-            if len(hist) >= self.min_history:
+            if key in self.LOSSES and abs(value) > self.loss_max:
+                exploded = True
+                evidence.update({key: value, f"{key}_max": self.loss_max})
+            elif len(hist) >= self.min_history:
                 ref = median(hist)
                 if abs(value) > self.factor * max(ref, self.floor):
                     exploded = True
@@ -201,6 +207,8 @@ class Divergence(Detector):
 
     def explain(self, start_step, e):
         key = next(k for k in self.KEYS if k in e)
+        if f"{key}_max" in e:
+            return f"divergence since step {start_step:,}: train/{key} = {fmt(e[key])}, beyond {fmt(e[key + '_max'])}"
         ratio = abs(e[key]) / max(e[key + "_median"], 1e-12)
         return (f"divergence since step {start_step:,}: train/{key} = {fmt(e[key])}, "
                 f"{ratio:,.0f}x its running median {fmt(e[key + '_median'])}")
@@ -281,18 +289,20 @@ class StalledQuality(Detector):
 
     Args:
         mode: ``min`` (lower is better, FID) or ``max``.
+        metric: the metric's name, for the message.
     """
 
     feeds: ClassVar[str] = "eval"
 
     def __init__(self, action: str = "warn", patience: int = 1, min_step: int = 0, window: int = 5,
-                 min_improvement: float = 0.05, mode: str = "min") -> None:
+                 min_improvement: float = 0.05, mode: str = "min", metric: str | None = "val/fid") -> None:
         super().__init__(action, patience, min_step)
         if mode not in ("min", "max"):
             raise ValueError(f"health.detectors.stalled_quality.mode={mode!r}; valid: min, max")
         if not isinstance(window, int) or window < 1:
             raise ValueError(f"health.detectors.stalled_quality.window={window}; valid: an integer >= 1")
         self.window, self.min_improvement, self.mode = window, min_improvement, mode
+        self.metric = metric or "the monitored metric"
         self._values: list[tuple[int, float]] = []
 
     def reset(self) -> None:
@@ -321,6 +331,6 @@ class StalledQuality(Detector):
         return alert
 
     def explain(self, start_step, e):
-        return (f"quality stalled since step {start_step:,}: the monitored metric's best is {fmt(e['best'])} "
-                f"(then {fmt(e['best_before'])}), {100 * e['improvement']:.1f} % better over the last "
-                f"{self.window} evaluations (needs {100 * self.min_improvement:.0f} %)")
+        return (f"quality stalled since step {start_step:,}: the best {self.metric} is {fmt(e['best'])}, "
+                f"{100 * e['improvement']:.1f} % better than its best {self.window} evaluations ago "
+                f"({fmt(e['best_before'])}; needs {100 * self.min_improvement:.0f} %)")

@@ -106,6 +106,14 @@ def test_divergence_fires_on_explosion_against_running_median_not_on_noise():
     assert "train/grad_norm_g" in a.message and "running median" in a.message
 
 
+def test_divergence_from_the_first_readings_by_the_loss_ceiling():
+    # learning rates so high that the losses are absurd from the first logging step: no sane median exists
+    rows = [{"d_loss": 8.6, "g_loss": 870.0}, {"d_loss": 0.0, "g_loss": 2665.0}, {"d_loss": 0.0, "g_loss": 1297.0}]
+    (a,) = feed(Divergence(patience=2, loss_max=1000), rows, every=50, start=50)
+    assert a.start_step == 100 and a.step == 150
+    assert a.message == "divergence since step 100: train/g_loss = 1,297, beyond 1,000"
+
+
 def test_divergence_floor_ignores_tiny_values():
     rows = [{"d_loss": 0.001}] * 10 + [{"d_loss": 0.5}] * 3  # 500x the median but below factor x floor = 10
     assert feed(Divergence(patience=1), rows, every=50) == []

@@ -16,10 +16,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from test_module import make_data, make_module
 
 from ganlab.callbacks import DivergenceGuard
+from ganlab.callbacks.divergence import TrainingDiverged
 from ganlab.callbacks.health import HealthMonitor
 from ganlab.cli.train import train
 from ganlab.config import build, build_callbacks, build_module, validate
-from ganlab.health import Divergence, HealthStop, Rollback
+from ganlab.health import Alert, Divergence, HealthStop, Rollback
 from ganlab.losses import NonSaturating
 
 FAST = [*TINY_MLP, *TINY, "health.every_n_steps=2"]
@@ -181,3 +182,31 @@ def test_divergence_rollback_continues_training_from_the_healthy_state(tmp_path)
     assert alert["action"] == "rollback" and alert["step"] == 5
     assert "rolled back to step 4, learning rates x0.5" in alert["message"]
     assert [opt.param_groups[0]["lr"] for opt in trainer.optimizers] == [5e-4, 5e-4]
+
+
+def test_a_nan_loss_still_stops_the_run_and_health_json_says_why(tmp_path):
+    model = make_module()
+    model.loss = NaNOnce(at=3)
+    monitor = HealthMonitor(every_n_steps=2, out=str(tmp_path / "health.json"),
+                            detectors={"divergence": Divergence(action="warn")})
+    trainer = pl.Trainer(max_steps=8, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0, log_every_n_steps=1, accelerator="cpu",
+                         callbacks=[monitor, DivergenceGuard()])
+    with pytest.raises(TrainingDiverged):
+        trainer.fit(model, datamodule=make_data())
+    report = json.loads((tmp_path / "health.json").read_text())
+    assert report["alerts"][0]["message"] == "divergence at step 3: train/d_loss is nan"
+    assert report["stopped_by"]["detector"] == "divergence" and report["stopped_by"]["step"] == 3
+    assert report["stopped_by"]["message"].startswith("training diverged at step 3: train/d_loss=nan")
+
+
+def test_report_travels_in_checkpoints_for_a_resumed_run(tmp_path):
+    first = HealthMonitor(out=str(tmp_path / "a.json"))
+    first.report.add_row(500, {"r_t": 0.4, "diversity": 0.8})
+    first.report.add_alert(Alert("mode_collapse", 500, 1500, "mode collapse since step 500: ...", {"diversity": 0.1}))
+    first.rollback.done = 1
+    resumed = HealthMonitor(out=str(tmp_path / "b.json"))
+    resumed.load_state_dict(first.state_dict())
+    assert resumed.report.to_dict() == first.report.to_dict() and resumed.rollback.done == 1
+    resumed.report.add_row(1000, {"r_t": 0.5})
+    assert resumed.report.signals == {"step": [500, 1000], "r_t": [0.4, 0.5], "diversity": [0.8, None]}
