@@ -5,14 +5,16 @@
 
 Each case runs ``python -m ganlab.cli.TOOL ARGS`` in a fresh interpreter (as the console scripts do) with
 ``--repo`` first on PYTHONPATH, in a temporary directory (runs and errors write nothing elsewhere), and
-prints the median wall time of ``--repeat`` runs. Exit status 1 when a case misses its expected exit status
-or ``--limit`` seconds.
+prints the median wall time of ``--repeat`` runs and the median CPU time (user + system) of the process, which
+a busy machine stretches less than the wall time. Exit status 1 when a case misses its expected exit status or
+its median wall time exceeds ``--limit`` seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,15 +36,21 @@ CASES: dict[str, tuple[str, list[str], int]] = {
 }
 
 
-def time_case(module: str, args: list[str], repo: Path, cwd: Path) -> tuple[float, int]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_case(module: str, args: list[str], repo: Path, cwd: Path) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, exit status) of one run."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
                HYDRA_FULL_ERROR="0")
     run_dir = cwd / f"run{time.monotonic_ns()}"  # a config error must not leave runs under the repository
     extra = [] if "--help" in args or "--cfg" in args or module != "train" else [f"hydra.run.dir={run_dir}"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run([sys.executable, "-m", f"ganlab.cli.{module}", *args, *extra], cwd=cwd, env=env,
                           capture_output=True, text=True)
-    return time.perf_counter() - start, proc.returncode
+    return time.perf_counter() - start, _children_cpu() - cpu, proc.returncode
 
 
 def main() -> int:
@@ -52,16 +60,17 @@ def main() -> int:
     parser.add_argument("--limit", type=float, default=3.0, help="seconds a case may take (exit 1 above it)")
     args = parser.parse_args()
     failed = False
-    print(f"{'case':<52} {'median s':>8}  runs")
+    print(f"{'case':<52} {'wall s':>7} {'cpu s':>6}  wall s of each run")
     with tempfile.TemporaryDirectory() as tmp:
         for name, (module, cli_args, expected) in CASES.items():
-            times, codes = zip(*(time_case(module, cli_args, args.repo.resolve(), Path(tmp))
-                                 for _ in range(args.repeat)), strict=True)
+            times, cpus, codes = zip(*(time_case(module, cli_args, args.repo.resolve(), Path(tmp))
+                                       for _ in range(args.repeat)), strict=True)
             median = statistics.median(times)
             bad = [c for c in codes if c != expected]
             note = f"  exit {bad[0]}, expected {expected}" if bad else ""
             failed |= bool(bad) or median > args.limit
-            print(f"{name:<52} {median:8.2f}  {' '.join(f'{t:.2f}' for t in times)}{note}", flush=True)
+            print(f"{name:<52} {median:7.2f} {statistics.median(cpus):6.2f}  {' '.join(f'{t:.2f}' for t in times)}"
+                  f"{note}", flush=True)
     return int(failed)
 
 

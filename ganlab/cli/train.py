@@ -56,6 +56,7 @@ def _count(n: int) -> str:
 
 def train(cfg: DictConfig) -> float | None:
     """Validate -> threads -> instantiate -> fit; returns ``cfg.optimized_metric`` (None when not logged)."""
+    register_resolvers()  # idempotent; for callers that composed the config elsewhere (launcher workers)
     validate(cfg)
     verbose = bool(cfg.get("verbose", False))
     console.configure(verbose)
@@ -167,7 +168,8 @@ def main() -> None:
     if wants_help(sys.argv[1:]):
         sys.exit(print_help("ganlab-train", __doc__.splitlines()[0], EXAMPLES, CONFIG_DIR, "train", sys.argv[1:],
                             skip=("hydra", "eval")))
-    console.configure(verbose="verbose=true" in sys.argv[1:])  # warnings raised while importing Lightning
+    # warnings raised while Lightning is imported, before the config is composed
+    console.configure(verbose="verbose=true" in (a.lower() for a in sys.argv[1:]))
     _main()
 
 
