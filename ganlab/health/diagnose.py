@@ -109,9 +109,12 @@ def read_curves(run: Path, health: dict[str, Any] | None) -> dict[str, dict[int,
     """Scalar curves of the run's events, plus health.json's signals as ``health/<name>`` where the events lack them."""
     curves: dict[str, dict[int, float]] = {}
     if has_events(run):
-        from ganlab.cli.compare import read_run
+        from ganlab.cli.compare import CompareError, read_run
 
-        curves = read_run(run).curves
+        try:
+            curves = read_run(run).curves
+        except CompareError as e:  # a damaged file beside the events (checkpoints/metrics.json)
+            raise DiagnoseError(str(e)) from e
     signals = (health or {}).get("signals") or {}
     steps = signals.get("step") or []
     for name, values in signals.items():
