@@ -149,7 +149,7 @@ def tensorboard(w: Walkthrough, run: str) -> str:
         hparams = http(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
         missing = [t for t in ("train/d_loss", "train/g_loss", "val/fid") if t not in scalars]
         missing += [t for t in ("samples", "real") if t not in images]
-        missing += [] if "config" in text else ["config text"]
+        missing += [] if any(t.startswith("config") for t in text) else ["config text"]  # config/text_summary
         if not hparams.get("hparamInfos"):
             missing.append("hparams")
         if missing:
