@@ -55,8 +55,8 @@ def tensor_hashes(ckpt_path: Path) -> dict[str, str]:
 
 def run_case(name: str, workdir: Path) -> dict[str, str]:
     run_dir = workdir / name
-    # the record predates the default run's preset (experiment=mlp_mnist5k); experiment=null is the default of then
-    preset = [] if any(o.startswith("experiment=") for o in CASES[name]) else ["experiment=null"]
+    # the record predates the default run's preset (experiment=mlp_mnist5k); ~experiment is the default of then
+    preset = [] if any(o.startswith("experiment=") for o in CASES[name]) else ["~experiment"]
     cmd = [sys.executable, "-m", "ganlab.cli.train", "seed=0", f"trainer.max_steps={STEPS}", "metrics=none",
            *preset, *CASES[name],
            f"hydra.run.dir={run_dir}"]
