@@ -272,19 +272,9 @@ class AdaptiveAugment(Augmentation):
     def _flip(self, x: Tensor) -> Tensor:
         return x.flip(-1)
 
-    def _translation(self, x: Tensor) -> Tensor:
-        n, _, h, w = x.shape
-        ty, tx = int(h * self.translation_ratio + 0.5), int(w * self.translation_ratio + 0.5)
-        dy = torch.randint(-ty, ty + 1, (n,), device=x.device)
-        dx = torch.randint(-tx, tx + 1, (n,), device=x.device)
-        return translate(x, torch.stack([dy, dx], dim=1))
-
-    def _cutout(self, x: Tensor) -> Tensor:
-        n, _, h, w = x.shape
-        sh, sw = int(h * self.cutout_ratio + 0.5), int(w * self.cutout_ratio + 0.5)
-        cy = torch.randint(0, h + (1 - sh % 2), (n,), device=x.device)  # as DiffAugment._cutout
-        cx = torch.randint(0, w + (1 - sw % 2), (n,), device=x.device)
-        return cutout(x, torch.stack([cy, cx], dim=1), (sh, sw))
+    # the same random translation and cutout as DiffAugment (they read translation_ratio / cutout_ratio)
+    _translation = DiffAugment._translation
+    _cutout = DiffAugment._cutout
 
     def _brightness(self, x: Tensor) -> Tensor:
         return brightness(x, self._rand(x) - 0.5)
