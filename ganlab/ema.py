@@ -28,12 +28,28 @@ class EMA:
     Args:
         decay: in [0, 1), e.g. 0.999; None: no average is kept (the default).
         start: training step from which the average accumulates (before it, it tracks G exactly).
+        rampup: None (off) or a fraction r > 0: the average's half-life is at most r times the steps
+            averaged so far (StyleGAN2-ADA's ``ema_rampup``, there counted in images), so early in a run
+            it follows G closely instead of staying near G's initial weights for thousands of steps.
+            With decay 0.999 (half-life 693 steps) and r = 0.05 the full decay applies from step 13,863.
     """
 
-    def __init__(self, decay: float | None = None, start: int = 0) -> None:
+    def __init__(self, decay: float | None = None, start: int = 0, rampup: float | None = None) -> None:
         if decay is not None and not 0.0 <= decay < 1.0:
             raise ValueError(f"ema.decay={decay}; valid: a number in [0, 1) (e.g. 0.999), or null for no EMA")
-        self.decay, self.start = decay, start
+        if rampup is not None and not rampup > 0:
+            raise ValueError(f"ema.rampup={rampup}; valid: a positive fraction (e.g. 0.05), or null for none")
+        self.decay, self.start, self.rampup = decay, start, rampup
+
+    def decay_at(self, step: int) -> float:
+        """The decay applied after training step ``step``: 0 before ``start``, ramped up when ``rampup``."""
+        if step < self.start:
+            return 0.0
+        if self.rampup is None:
+            return self.decay
+        # half-life h steps <=> decay 0.5 ** (1 / h); h = rampup * (steps averaged so far)
+        half_life = self.rampup * (step - self.start + 1)
+        return min(self.decay, 0.5 ** (1.0 / half_life))
 
     @property
     def enabled(self) -> bool:
@@ -45,4 +61,4 @@ class EMA:
 
     def update(self, average: nn.Module, generator: nn.Module, step: int) -> None:
         """Fold G's weights after training step ``step`` into ``average``."""
-        ema_update(average, generator, self.decay if step >= self.start else 0.0)
+        ema_update(average, generator, self.decay_at(step))

@@ -85,6 +85,19 @@ def test_ema_decay_out_of_range_is_a_one_line_error():
         EMA(1.0)
 
 
+def test_ema_rampup_half_life_grows_with_the_steps_averaged_until_the_decay_caps_it():
+    ema = EMA(0.999, start=100, rampup=0.05)
+    assert ema.decay_at(99) == 0.0  # before start: copies G
+    # 200 steps averaged after step 299: half-life 0.05 * 200 = 10 steps
+    assert ema.decay_at(299) == pytest.approx(0.5 ** (1 / 10))
+    assert 0.5 ** (1 / 10) < 0.999
+    # 0.999 has a half-life of 692.8 steps, reached after 692.8 / 0.05 = 13,857 averaged steps
+    assert ema.decay_at(100 + 13_000) < 0.999 and ema.decay_at(100 + 14_000) == 0.999
+    assert EMA(0.999).decay_at(5) == 0.999 and EMA(0.999, start=10).decay_at(5) == 0.0
+    with pytest.raises(ValueError, match=r"ema.rampup=0; valid"):
+        EMA(0.999, rampup=0)
+
+
 def _linear_d() -> FlatD:
     torch.manual_seed(1)
     return FlatD()
