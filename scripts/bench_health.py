@@ -77,7 +77,7 @@ def run(steps: int, health: bool, extra: list[str], out: Path) -> dict:
     t = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
     wall = time.perf_counter() - t
-    return {"wall_s": wall, "monitor_s": sum(spent[h] for h in HOOKS), "hooks_s": spent,
+    return {"wall_s": wall, "monitor_s": sum(spent.get(h, 0.0) for h in HOOKS), "hooks_s": spent,
             "steps": trainer.global_step}
 
 
