@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 
@@ -58,6 +59,20 @@ def timed_hooks(monitor: HealthMonitor) -> dict[str, float]:
     return spent
 
 
+class StepTimes(pl.Callback):
+    """Wall time between consecutive training-step ends (the last callback: everything of the step included)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._last: float | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.times.append(now - self._last)
+        self._last = now
+
+
 def run(steps: int, health: bool, extra: list[str], out: Path) -> dict:
     """Train the default config for ``steps`` steps; wall seconds of ``fit`` and of the monitor's hooks."""
     cfg = compose([f"paths.output_dir={out}", f"trainer.max_steps={steps}", "~callbacks.progress_bar",
@@ -73,12 +88,13 @@ def run(steps: int, health: bool, extra: list[str], out: Path) -> dict:
     for cb in callbacks:
         if isinstance(cb, HealthMonitor):
             spent = timed_hooks(cb)
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger))
+    timer = StepTimes()
+    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, timer], logger=instantiate(cfg.logger))
     t = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
     wall = time.perf_counter() - t
-    return {"wall_s": wall, "monitor_s": sum(spent[h] for h in HOOKS), "hooks_s": spent,
-            "steps": trainer.global_step}
+    return {"wall_s": wall, "monitor_s": sum(spent.get(h, 0.0) for h in HOOKS), "hooks_s": spent,
+            "steps": trainer.global_step, "median_step_ms": 1000 * statistics.median(timer.times)}
 
 
 def extrapolate(row: dict, steps: int, every: int) -> float:
@@ -107,18 +123,22 @@ def main() -> None:
             for health in order:
                 res = run(args.steps, health, args.set, Path(tmp) / f"r{r}_{int(health)}")
                 rows.append({"round": r, "health": health, **res})
-                print(f"round {r} health={'on ' if health else 'off'}: fit {res['wall_s']:.1f} s"
+                print(f"round {r} health={'on ' if health else 'off'}: fit {res['wall_s']:.1f} s, "
+                      f"median step {res['median_step_ms']:.2f} ms"
                       + (f", inside the monitor {res['monitor_s']:.2f} s" if health else ""), flush=True)
     on = [x for x in rows if x["health"]]
     off = [x for x in rows if not x["health"]]
     ratios = [a["wall_s"] / b["wall_s"] for a, b in zip(on, off, strict=True)]
     share = statistics.median(x["monitor_s"] / x["wall_s"] for x in on)
+    step_ratio = statistics.median(a["median_step_ms"] / b["median_step_ms"] for a, b in zip(on, off, strict=True))
     every = next((int(o.split("=", 1)[1]) for o in args.set if o.startswith("health.every_n_steps=")), 500)
     default_run = statistics.median(extrapolate(x, 15000, every) for x in on)
     summary = {"steps": args.steps, "rounds": args.rounds, "overrides": args.set,
                "ratio_on_off": statistics.median(ratios), "ratios": ratios,
-               "monitor_share": share, "default_run_share": default_run, "rows": rows}
+               "monitor_share": share, "default_run_share": default_run, "median_step_ratio": step_ratio,
+               "rows": rows}
     per_round = ", ".join(f"{x:.3f}" for x in ratios)
+    print(f"median step (the checks excluded) with / without the monitor: {step_ratio:.3f}")
     print(f"with / without the monitor: {summary['ratio_on_off']:.3f} (per round {per_round}); "
           f"time inside the monitor: {100 * share:.2f} % of the run; extrapolated to the 15,000-step default run "
           f"(checks every {every} steps): {100 * default_run:.2f} %")

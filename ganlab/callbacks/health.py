@@ -77,6 +77,8 @@ class HealthMonitor(pl.Callback):
                  grad_window: int = 100) -> None:
         if not isinstance(every_n_steps, int) or every_n_steps < 1:
             raise ValueError(f"health.every_n_steps={every_n_steps}; valid: an integer >= 1")
+        if not isinstance(num_samples, int) or num_samples < 2:  # checked here, before training starts
+            raise ValueError(f"health.num_samples={num_samples}; valid: an integer >= 2 (pairwise distances)")
         wrong = {k: type(v).__name__ for k, v in (detectors or {}).items() if not isinstance(v, Detector)}
         if wrong:
             name, kind = next(iter(wrong.items()))
@@ -96,7 +98,7 @@ class HealthMonitor(pl.Callback):
         self._losses: dict[str, list[float]] = {"d_loss": [], "g_loss": []}
         self._quality: float | None = None
         self._last_check = -1
-        # a sample probe needs a few things; settings of the detectors go to health.json
+        # health.json's settings (the data-dependent ones are added when training starts)
         self._settings: dict[str, Any] = {
             "every_n_steps": every_n_steps, "num_samples": num_samples, "power_iterations": power_iterations,
             "grad_window": grad_window, "monitor": monitor,

@@ -98,8 +98,10 @@ class Detector:
         if not present:
             self.active, self._streak = False, []
             return None
+        if self.active:  # the episode goes on; it was reported when it started
+            return None
         self._streak.append((step, evidence))
-        if self.active or len(self._streak) < self.patience:
+        if len(self._streak) < self.patience:
             return None
         self.active = True
         start = self._streak[0][0]

@@ -19,7 +19,7 @@ from ganlab.callbacks import DivergenceGuard
 from ganlab.callbacks.divergence import TrainingDiverged
 from ganlab.callbacks.health import HealthMonitor
 from ganlab.cli.train import train
-from ganlab.config import build, build_callbacks, build_module, validate
+from ganlab.config import ConfigError, build, build_callbacks, build_module, validate
 from ganlab.health import Alert, Divergence, HealthStop, Rollback
 from ganlab.losses import NonSaturating
 
@@ -210,3 +210,14 @@ def test_report_travels_in_checkpoints_for_a_resumed_run(tmp_path):
     assert resumed.report.to_dict() == first.report.to_dict() and resumed.rollback.done == 1
     resumed.report.add_row(1000, {"r_t": 0.5})
     assert resumed.report.signals == {"step": [500, 1000], "r_t": [0.4, 0.5], "diversity": [0.8, None]}
+
+
+def test_bad_monitor_settings_fail_when_built(compose_cfg):
+    with pytest.raises(ValueError, match=r"^health.every_n_steps=0; valid: an integer >= 1$"):
+        HealthMonitor(every_n_steps=0)
+    with pytest.raises(ValueError, match=r"^health.num_samples=1; valid: an integer >= 2"):
+        HealthMonitor(num_samples=1)
+    with pytest.raises(TypeError, match=r"^health.detectors.x: a str is not a detector"):
+        HealthMonitor(detectors={"x": "divergence"})
+    with pytest.raises(ConfigError, match=r"^health.detectors.divergence: health detector action='halt'; valid"):
+        build_callbacks(compose_cfg("health.detectors.divergence.action=halt"))
