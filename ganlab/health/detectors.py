@@ -118,16 +118,42 @@ class ModeCollapse(Detector):
     A reading counts when any measured test fails: classes covered < ``classes_frac`` x the real number of
     classes, class-histogram entropy < ``entropy_frac`` x the real entropy, pairwise feature diversity
     < ``diversity_min`` x the real one, toy modes captured < ``modes_frac`` x the real number.
+
+    A G that is still learning also starts out covering few modes: such a reading does not count while
+    coverage climbs, i.e. while the class entropy, the modes captured (both as fractions of the real
+    values) or the diversity has risen by ``recovery_gain`` or more since the oldest of the last
+    ``patience`` readings. A collapse is what stays low or falls.
     """
 
     def __init__(self, action: str = "warn", patience: int = 3, min_step: int = 1000, classes_frac: float = 0.3,
-                 entropy_frac: float = 0.3, diversity_min: float = 0.3, modes_frac: float = 0.3) -> None:
+                 entropy_frac: float = 0.3, diversity_min: float = 0.3, modes_frac: float = 0.3,
+                 recovery_gain: float = 0.1) -> None:
         super().__init__(action, patience, min_step)
         self.classes_frac, self.entropy_frac = classes_frac, entropy_frac
         self.diversity_min, self.modes_frac = diversity_min, modes_frac
+        self.recovery_gain = recovery_gain
+        self._coverage: deque[dict[str, float]] = deque(maxlen=patience)
+
+    def reset(self) -> None:
+        super().reset()
+        self._coverage = deque(maxlen=self.patience)
+
+    def _climbing(self, signals: Mapping[str, float]) -> bool:
+        """Record this reading's coverage; True when a measure rose by ``recovery_gain`` over the window."""
+        now = {}
+        if _finite(signals, "class_entropy", "class_entropy_real") and signals["class_entropy_real"] > 0:
+            now["entropy"] = signals["class_entropy"] / signals["class_entropy_real"]
+        if _finite(signals, "modes", "modes_real") and signals["modes_real"] > 0:
+            now["modes"] = signals["modes"] / signals["modes_real"]
+        if _finite(signals, "diversity"):
+            now["diversity"] = signals["diversity"]
+        oldest = self._coverage[0] if self._coverage else {}
+        self._coverage.append(now)
+        return any(now[k] - oldest[k] >= self.recovery_gain for k in now if k in oldest)
 
     def evaluate(self, step, signals):
         tests, evidence = [], {}
+        climbing = self._climbing(signals)
         if _finite(signals, "classes_seen", "classes_real"):
             tests.append(signals["classes_seen"] < self.classes_frac * signals["classes_real"])
             evidence.update(classes_seen=signals["classes_seen"], classes_real=signals["classes_real"])
@@ -140,7 +166,7 @@ class ModeCollapse(Detector):
         if _finite(signals, "diversity"):
             tests.append(signals["diversity"] < self.diversity_min)
             evidence["diversity"] = signals["diversity"]
-        return (any(tests), evidence) if tests else None
+        return (any(tests) and not climbing, evidence) if tests else None
 
     def explain(self, start_step, e):
         parts = []

@@ -57,6 +57,25 @@ def test_mode_collapse_ignores_a_single_noisy_reading_and_noise_around_healthy()
     assert feed(ModeCollapse(patience=3, min_step=0), rows) == []
 
 
+def test_mode_collapse_quiet_while_coverage_climbs_but_fires_when_it_stays_low():
+    # the default run's first checks (seed 1): one class at step 1,000, then the classes come in
+    learning = [(1, 0.0, 0.15), (3, 0.13, 0.17), (4, 0.59, 0.32), (5, 0.74, 0.41), (8, 0.97, 0.37),
+                (8, 1.39, 0.39), (10, 1.99, 0.44), (10, 2.15, 0.56)]
+    rows = [{**REAL, "classes_seen": c, "class_entropy": h, "diversity": d} for c, h, d in learning]
+    assert feed(ModeCollapse(patience=3, min_step=1000), rows, start=1000) == []
+    # the same first reading, held: a collapse (its noise stays below recovery_gain)
+    rng = random.Random(1)
+    stuck = [{**REAL, **noisy(rng, {"classes_seen": 1.0, "class_entropy": 0.05, "diversity": 0.15},
+                              {"class_entropy": 0.05, "diversity": 0.04})} for _ in range(6)]
+    (a,) = feed(ModeCollapse(patience=3, min_step=1000), stuck, start=1000)
+    assert (a.start_step, a.step) == (1000, 2000)
+    # a slow climb stops short of recovery: it fires once the rise over 3 checks is below the gain
+    slow = [{**REAL, "classes_seen": 2.0, "class_entropy": 0.1 + 0.02 * i, "diversity": 0.2} for i in range(5)]
+    (b,) = feed(ModeCollapse(patience=3, min_step=0, recovery_gain=0.1), slow, start=0)
+    assert b.step == 1000
+    assert feed(ModeCollapse(patience=3, min_step=0, recovery_gain=0.01), slow, start=0) == []
+
+
 def test_mode_collapse_on_toy_modes_and_diversity_alone():
     det = ModeCollapse(patience=2, min_step=0)
     rows = [{"modes": 24.0, "modes_real": 25.0, "diversity": 1.0}] * 3 + [{"modes": 3.0, "modes_real": 25.0,
