@@ -36,11 +36,11 @@ def fake_run(out, name, alerts, last_step=3000):
 
 def test_table_counts_alarms_and_false_alarms(tmp_path):
     fake_run(tmp_path, "minimax_dcgan", [("discriminator_winning", 1500), ("mode_collapse", 2000)])
-    fake_run(tmp_path, "dcgan_s0", [("mode_collapse", 2500)])
+    fake_run(tmp_path, "dcgan_s2", [("mode_collapse", 2500)])
     fake_run(tmp_path, "dcgan_s1", [])
     text = runs.table(tmp_path)
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
     assert "| 1/1 (minimax_dcgan) | minimax_dcgan | 0/2 (-) |" in rows["discriminator_winning"]
-    assert "| 1/1 (minimax_dcgan) | - | 1/2 (dcgan_s0) |" in rows["mode_collapse"]
+    assert "| 1/1 (minimax_dcgan) | - | 1/2 (dcgan_s2) |" in rows["mode_collapse"]
     assert "| minimax_dcgan | bad | 3,000 | unhealthy | discriminator_winning: 1,500, mode_collapse: 2,000 | " \
            "not measured |" in text  # no TensorBoard events here: the visible step is not measured
