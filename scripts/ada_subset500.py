@@ -2,6 +2,7 @@
 
     python scripts/ada_subset500.py --out runs/ada500                 # train what is missing, then summarise
     python scripts/ada_subset500.py --out runs/ada500 --summary-only  # tables and figure from existing runs
+    python scripts/ada_subset500.py --out runs/ada500 --seeds 0 --arms ada   # train one arm of one seed
 
 Both arms are ``ganlab-train datamodule.subset=500 augment=ada trainer.max_steps=STEPS
 metrics.every_n_steps=1000 seed=S`` plus, without ADA, ``augment.ada.target=null`` (p stays 0: no
@@ -136,12 +137,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS),
+                        help="train only these arms (the summary reads every arm found)")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
     if not args.summary_only:
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(lambda job: train(*job, args.steps, args.out),
-                          [(arm, s) for s in args.seeds for arm in ARMS]))
+                          [(arm, s) for s in args.seeds for arm in args.arms]))
+    missing = [f"{a}_s{s}" for s in args.seeds for a in ARMS
+               if not (args.out / f"{a}_s{s}" / "checkpoints" / "last.ckpt").is_file()]
+    if missing:
+        print(f"no summary yet: {', '.join(missing)} not trained under {args.out}")
+        return
     result = summarise(args.out, args.seeds, args.steps)
     (args.out / "ada_subset500.json").write_text(json.dumps(result, indent=1))
     (args.out / "ada_subset500.md").write_text(markdown(result))
