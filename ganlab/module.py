@@ -144,9 +144,10 @@ class GANModule(pl.LightningModule):
         return self.generator_ema if self.generator_ema is not None else self.generator
 
     @torch.no_grad()
-    def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """Samples for evaluation: G (or its EMA) in eval mode, no graph; train mode restored afterwards."""
-        generator = self.eval_generator
+    def generate(self, z: Tensor, y: Tensor | None = None, generator: nn.Module | None = None) -> Tensor:
+        """Samples for evaluation: ``generator`` (default: G or its EMA, ``eval_generator``) in eval mode, no
+        graph; train mode restored afterwards."""
+        generator = self.eval_generator if generator is None else generator
         was_training = generator.training
         generator.eval()
         out = generator(z, y)

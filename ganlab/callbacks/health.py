@@ -69,16 +69,22 @@ class HealthMonitor(pl.Callback):
         monitor: the evaluation metric the quality trend follows (``metrics.monitor``; None: no trend).
         power_iterations: power iterations per check for the layers' largest singular values.
         grad_window: logging steps in G's running gradient-norm median.
+        generator: whose samples the sample signals judge: ``trained`` (G itself: collapse is a property of
+            training, and an EMA of G lags it by design, showing one blob for thousands of steps at decay
+            0.999) or ``ema`` (the generator used for samples and metrics: G's EMA when kept).
     """
 
     def __init__(self, every_n_steps: int = 500, num_samples: int = 256, batch_size: int = 64,
                  out: str | None = None, detectors: Mapping[str, Detector] | None = None,
                  rollback: Rollback | None = None, monitor: str | None = None, power_iterations: int = 2,
-                 grad_window: int = 100) -> None:
+                 grad_window: int = 100, generator: str = "trained") -> None:
         if not isinstance(every_n_steps, int) or every_n_steps < 1:
             raise ValueError(f"health.every_n_steps={every_n_steps}; valid: an integer >= 1")
         if not isinstance(num_samples, int) or num_samples < 2:  # checked here, before training starts
             raise ValueError(f"health.num_samples={num_samples}; valid: an integer >= 2 (pairwise distances)")
+        if generator not in ("trained", "ema"):
+            raise ValueError(f"health.generator={generator!r}; valid: trained, ema")
+        self.generator = generator
         wrong = {k: type(v).__name__ for k, v in (detectors or {}).items() if not isinstance(v, Detector)}
         if wrong:
             name, kind = next(iter(wrong.items()))
@@ -101,7 +107,7 @@ class HealthMonitor(pl.Callback):
         # health.json's settings (the data-dependent ones are added when training starts)
         self._settings: dict[str, Any] = {
             "every_n_steps": every_n_steps, "num_samples": num_samples, "power_iterations": power_iterations,
-            "grad_window": grad_window, "monitor": monitor,
+            "grad_window": grad_window, "monitor": monitor, "generator": generator,
             "rollback": {"max_rollbacks": self.rollback.max_rollbacks, "lr_factor": self.rollback.lr_factor},
             "detectors": {k: {"class": type(d).__name__, **d.settings()} for k, d in self.detectors.items()}}
 
@@ -184,7 +190,7 @@ class HealthMonitor(pl.Callback):
             values.update(sigma_summary(self.sigmas(pl_module.generator.named_parameters()), "g"))
             values.update(sigma_summary(self.sigmas(pl_module.discriminator.named_parameters()), "d"))
         if self.probe is not None:
-            values.update(self.probe.measure(pl_module))
+            values.update(self.probe.measure(pl_module, trained=self.generator == "trained"))
         if self.heldout is not None:
             values.update(self.heldout.measure(pl_module))
         if self._quality is not None:

@@ -95,14 +95,17 @@ class SampleProbe:
         self.reference = ref
         return ref
 
-    def measure(self, module: Any) -> dict[str, float]:
-        """Signals of the generated samples of ``module`` (a GANModule: ``generate``, ``z_dim``, ``num_classes``)."""
+    def measure(self, module: Any, trained: bool = True) -> dict[str, float]:
+        """Signals of the generated samples of ``module`` (a GANModule: ``generate``, ``z_dim``, ``num_classes``).
+
+        ``trained``: sample the generator being trained; False: the one used for evaluation (its EMA when kept).
+        """
         n, device = self.num_samples, module.device
         out: dict[str, float] = {}
         with no_rng_change(device):
             z = eval_noise(0, n, module.z_dim, self.noise_seed).to(device)
             y = torch.arange(n, device=device) % module.num_classes if module.num_classes else None
-            fake = module.generate(z, y)  # [n, ...] from G (or its EMA) in eval mode
+            fake = module.generate(z, y, module.generator if trained else None)  # [n, ...], eval mode
             logits = None
             if self._joint and fake.dim() == 4:
                 feats, logits = self.feature.features_and_logits(fake)  # [n, D], [n, C]

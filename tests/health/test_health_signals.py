@@ -127,3 +127,20 @@ def test_report_is_strict_json_with_aligned_columns(tmp_path):
     assert d["verdict"] == "unhealthy" and d["problems"] == ["divergence"]
     assert d["alerts"][0]["evidence"] == {"d_loss": None} and d["stopped_by"]["step"] == 10
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed
+
+
+def test_sample_signals_judge_the_trained_generator_not_its_ema_by_default():
+    from test_zoo_module import _module
+
+    from ganlab.ema import EMA
+    from ganlab.health.samples import SampleProbe
+
+    module = _module(ema=EMA(0.99))
+    with torch.no_grad():  # the average outputs one point: zero diversity; G itself spreads its samples
+        for p in module.generator_ema.parameters():
+            p.zero_()
+    probe = SampleProbe(num_samples=64)
+    probe.setup(ImageData(torch.randn(200, 2), None, "points"), torch.device("cpu"))
+    trained, ema = probe.measure(module)["diversity"], probe.measure(module, trained=False)["diversity"]
+    assert ema == 0.0 and trained > 0.05
+    assert module.generator.training  # eval mode for sampling only
