@@ -5,6 +5,11 @@
     python scripts/health_runs.py --all --jobs 2               # the whole set (hours on a 2-core CPU)
     python scripts/health_runs.py --table --out outputs/health_runs   # score the runs found in --out
     python scripts/health_runs.py --runs grid_collapse --set trainer.max_steps=5000   # a reduced budget
+    python scripts/health_runs.py --table --rejudge --out outputs/health_runs  # alerts of today's detectors
+
+``--rejudge`` scores the alerts that the detectors of conf/health/default.yaml give on each run's recorded
+signals (``ganlab.health.replay``) instead of the alerts in its health.json: runs trained before a threshold
+changed are scored as if they had run with it, without retraining.
 
 Each run is one command, ``python -m ganlab.cli.train <overrides> hydra.run.dir=<out>/<name>`` (printed by
 ``--list``). After the runs, the table reads each run's health.json and TensorBoard events and reports, per
@@ -161,10 +166,21 @@ RULES = {"loss_explodes": _loss_explodes, "fid_vs_good": _fid_vs_good, "classes"
          "fid_worsens": _fid_worsens}
 
 
-def table(out: Path) -> str:
+def rejudged(run_dir: Path, report: dict) -> dict:
+    """``report`` with its alerts replaced by those of today's default detectors on the run's recorded signals."""
+    from ganlab.health.replay import default_detectors, rejudge
+
+    monitor = report.get("settings", {}).get("monitor") or "val/fid"
+    alerts = [a.to_dict() for a in rejudge(run_dir, default_detectors(monitor=monitor))]
+    return {**report, "alerts": alerts, "verdict": "unhealthy" if alerts else "healthy"}
+
+
+def table(out: Path, rejudge: bool = False) -> str:
     """Markdown: per detector, alarms on bad runs, false alarms on good runs, detection delays."""
     found = {name: health(out / name) for name in RUNS if (out / name).is_dir()}
     found = {k: v for k, v in found.items() if v is not None}
+    if rejudge:
+        found = {k: rejudged(out / k, v) for k, v in found.items()}
     if not found:
         return f"no runs with health.json under {out}"
     detectors = sorted({d for h in found.values() for d in h["settings"].get("detectors", {})})
@@ -205,6 +221,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "health_runs")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run (e.g. a reduced budget)")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="score today's default detectors on the runs' recorded signals, not health.json's alerts")
     args = parser.parse_args()
     if args.list:
         for name, run in RUNS.items():
@@ -217,7 +235,7 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             for name, code in pool.map(lambda n: launch(n, args.out, args.set), names):
                 print(f"{name}: exit status {code} (log: {args.out / name}.log)", flush=True)
-    text = table(args.out)
+    text = table(args.out, rejudge=args.rejudge)
     print(text)
     (args.out / "table.md").write_text(text) if args.out.is_dir() else None
 
