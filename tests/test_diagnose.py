@@ -82,7 +82,7 @@ def test_old_run_without_health_json_nan_loss_is_divergence(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "diagnosed from its TensorBoard events (no health.json" in out
     assert "verdict: unhealthy: divergence" in out
-    assert "step 550  divergence [events]  divergence at step 550: train/g_loss is nan" in out
+    assert "step 550 (since 550, still active)  divergence [events]  divergence at step 550: train/g_loss is nan" in out
     assert not (run / "diagnose.png").exists()
 
 
@@ -134,8 +134,8 @@ def test_errors_are_one_line_and_nothing_is_written(tmp_path, capsys):
     assert main([str(sweep)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a ganlab run" in err and f"e.g. {(sweep / '0').resolve()}" in err
-    bad = write_run(tmp_path / "v2", steady(3), {**HEALTH, "version": 2})
+    bad = write_run(tmp_path / "v3", steady(3), {**HEALTH, "version": 3})
     good = write_run(tmp_path / "good", steady(3))
     assert main([str(good), str(bad)]) == 2  # every run is read before any figure is written
-    assert capsys.readouterr().err.strip().endswith("version 2; valid: a health report of version 1")
+    assert capsys.readouterr().err.strip().endswith("version 3; valid: a health report of version 1 or 2")
     assert not (good / "diagnose.png").exists()

@@ -162,8 +162,7 @@ class HealthMonitor(pl.Callback):
         for key in self._losses:
             if key in reading:
                 self._losses[key].append(reading[key])
-        alerts = [a for d in self.detectors.values() if d.feeds == "log" and (a := d.check(step, reading))]
-        self._act(trainer, pl_module, alerts, step)
+        self._act(trainer, pl_module, self._feed(trainer, "log", step, reading), step)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self.monitor is None or self.monitor not in trainer.callback_metrics:
@@ -171,8 +170,7 @@ class HealthMonitor(pl.Callback):
         self._quality = float(trainer.callback_metrics[self.monitor])
         step = trainer.global_step
         reading = {"quality": self._quality}
-        alerts = [a for d in self.detectors.values() if d.feeds == "eval" and (a := d.check(step, reading))]
-        self._act(trainer, pl_module, alerts, step)
+        self._act(trainer, pl_module, self._feed(trainer, "eval", step, reading), step)
 
     # ------------------------------------------------------------------ checks
     def measure(self, pl_module: pl.LightningModule) -> dict[str, float]:
@@ -202,8 +200,7 @@ class HealthMonitor(pl.Callback):
         values = self.measure(pl_module)
         self.report.add_row(step, values)
         reading = {**values, **(self.probe.reference if self.probe is not None else {})}  # + classes_real, ...
-        alerts = [a for d in self.detectors.values() if d.feeds == "check" and (a := d.check(step, reading))]
-        self._act(trainer, pl_module, alerts, step)
+        self._act(trainer, pl_module, self._feed(trainer, "check", step, reading), step)
         if trainer.is_global_zero and trainer.logger is not None:
             scalars = {f"health/{k}": v for k, v in values.items() if isinstance(v, (int, float))}
             scalars.update({f"health/alert/{k}": float(d.active) for k, d in self.detectors.items()})
@@ -215,17 +212,48 @@ class HealthMonitor(pl.Callback):
         if trainer.is_global_zero:
             self.report.write()
 
+    # ------------------------------------------------------------------ detectors
+    def _feed(self, trainer: pl.Trainer, feeds: str, step: int, reading: Mapping[str, float]) -> list[Alert]:
+        """One reading to the detectors fed ``feeds`` (``check``, ``log``, ``eval``): the alerts it raises; the
+        episodes it ends are logged (and health.json rewritten)."""
+        alerts, ended = [], []
+        for det in self.detectors.values():
+            if det.feeds != feeds:
+                continue
+            open_alert = det.alert
+            alert = det.check(step, reading)
+            if open_alert is not None and not det.active:  # this reading ended the episode
+                ended.append(open_alert)
+            if alert is not None:
+                alerts.append(alert)
+        self._log_ended(trainer, ended)
+        if ended and trainer.is_global_zero:
+            self.report.write()
+        return alerts
+
+    def _log_ended(self, trainer: pl.Trainer, ended: list[Alert], why: str = "") -> None:
+        """One INFO line per ended episode, and ``health/alert/<detector>`` back to 0 at its end step."""
+        if not trainer.is_global_zero:
+            return
+        for alert in ended:
+            log.info("health: %s ended at step %s (began %s)%s", alert.detector.replace("_", " "),
+                     f"{alert.end_step:,}", f"{alert.start_step:,}", why)
+            if trainer.logger is not None:
+                trainer.logger.log_metrics({f"health/alert/{alert.detector}": 0.0}, step=alert.end_step)
+
     # ------------------------------------------------------------------ actions
     def _act(self, trainer: pl.Trainer, pl_module: pl.LightningModule, alerts: list[Alert], step: int) -> None:
         if trainer.world_size > 1:  # every rank takes the same decisions (rank 0's)
             alerts = trainer.strategy.broadcast(alerts, src=0)
         for alert in alerts:
+            rolled_back: list[Alert] = []
             if alert.action == "rollback":
                 if self.rollback.available:
                     back_to = self.rollback.restore(pl_module, trainer.optimizers)
                     pl_module.health_rollback_step = step  # DivergenceGuard: this step's NaN losses are handled
                     alert.message += (f"; rolled back to step {back_to:,}, learning rates x{self.rollback.lr_factor} "
                                       f"(rollback {self.rollback.done} of {self.rollback.max_rollbacks})")
+                    rolled_back = [a for det in self.detectors.values() if (a := det.end(step))]  # before reset
                     for det in self.detectors.values():
                         det.reset()
                     self.d_stats.read()
@@ -239,6 +267,7 @@ class HealthMonitor(pl.Callback):
             if trainer.is_global_zero:
                 log.warning("health: %s [%s]", alert.message, alert.action)
                 self._log_alert(trainer, alert)
+            self._log_ended(trainer, rolled_back, ": rolled back")
         if alerts and trainer.is_global_zero:
             self.report.write()
 
@@ -278,6 +307,10 @@ class HealthMonitor(pl.Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.report.load_dict(state.get("report", {}))
         self.rollback.done = int(state.get("rollbacks", 0))
+        if state.get("report", {}).get("version", 1) >= 2:  # version 1 did not record when episodes ended
+            for alert in self.report.alerts:  # a warning's episode open at the checkpoint goes on (no new alert)
+                if alert.end_step is None and alert.action == "warn" and alert.detector in self.detectors:
+                    self.detectors[alert.detector].resume(alert)
 
 
 def raise_if_stopped(callbacks: list[pl.Callback]) -> None:

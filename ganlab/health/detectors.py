@@ -2,8 +2,10 @@
 
 Each detector is a small stateful object fed one reading at a time, ``check(step, signals)``, where
 ``signals`` maps signal names to numbers (a missing name means "not measured at this step"). It
-returns an ``Alert`` when a problem starts (once per episode; the episode ends when the pattern is gone)
-and None otherwise, so it can be tested on synthetic sequences without training anything.
+returns an ``Alert`` when a problem starts (once per episode) and None otherwise, so it can be tested on
+synthetic sequences without training anything. The episode ends at the first later reading (at or after
+``min_step``, with the signals it needs) without the pattern, or at a rollback (``end``): the episode's
+Alert, kept as ``Detector.alert`` while it is open, then gets its ``end_step``.
 
 ``feeds`` says which readings a detector gets from the health monitor: ``"check"`` (every
 ``health.every_n_steps`` steps, all signals), ``"log"`` (every logging step: ``d_loss``, ``g_loss``,
@@ -27,7 +29,8 @@ ACTIONS = ("warn", "stop", "rollback")
 
 @dataclass
 class Alert:
-    """One detected problem: which detector, since when (``start_step``), detected at ``step``, why."""
+    """One detected problem: which detector, since when (``start_step``), detected at ``step``, why, and
+    when its episode ended (``end_step``; None while it is still active)."""
 
     detector: str
     start_step: int
@@ -35,10 +38,11 @@ class Alert:
     message: str
     evidence: dict[str, float] = field(default_factory=dict)
     action: str = "warn"
+    end_step: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        return {k: d[k] for k in ("detector", "start_step", "step", "action", "message", "evidence")}
+        return {k: d[k] for k in ("detector", "start_step", "step", "end_step", "action", "message", "evidence")}
 
 
 def fmt(x: float, digits: int = 2) -> str:
@@ -72,13 +76,29 @@ class Detector:
         self.reset()
 
     def reset(self) -> None:
-        """Forget the current streak and episode (after a rollback)."""
-        self.active = False
+        """Forget the current streak and episode (after a rollback; ``end`` it first to record its end)."""
+        self.alert: Alert | None = None  # the open episode's alert (the report holds the same object)
         self._streak: list[tuple[int, dict[str, float]]] = []
+
+    @property
+    def active(self) -> bool:
+        """An episode is open: the pattern fired and has not been absent since."""
+        return self.alert is not None
+
+    def end(self, step: int) -> Alert | None:
+        """Close the open episode at ``step`` (its Alert's ``end_step``); that Alert, or None when none was open."""
+        alert, self.alert = self.alert, None
+        if alert is not None:
+            alert.end_step = int(step)
+        return alert
+
+    def resume(self, alert: Alert) -> None:
+        """Continue an episode still open when the run was checkpointed (a resumed run): no second alert for it."""
+        self.alert = alert
 
     def settings(self) -> dict[str, Any]:
         """The thresholds, for health.json."""
-        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("name", "active")}
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("name", "alert")}
 
     def evaluate(self, step: int, signals: Mapping[str, float]) -> tuple[bool, dict[str, float]] | None:
         """(pattern present, evidence) for one reading; None when the signals it needs are missing."""
@@ -95,17 +115,18 @@ class Detector:
         if result is None:
             return None
         present, evidence = result
-        if not present:
-            self.active, self._streak = False, []
+        if not present:  # the pattern is gone: an open episode ends at this reading
+            self.end(step)
+            self._streak = []
             return None
         if self.active:  # the episode goes on; it was reported when it started
             return None
         self._streak.append((step, evidence))
         if len(self._streak) < self.patience:
             return None
-        self.active = True
         start = self._streak[0][0]
-        return Alert(self.name, start, step, self.explain(start, evidence), evidence, self.action)
+        self.alert = Alert(self.name, start, step, self.explain(start, evidence), evidence, self.action)
+        return self.alert
 
 
 def _finite(signals: Mapping[str, float], *keys: str) -> bool:
@@ -214,11 +235,11 @@ class Divergence(Detector):
         if bad:  # not finite: no patience, the run cannot recover by itself
             if self.active:
                 return None
-            self.active = True
             key, value = next(iter(bad.items()))
-            return Alert(self.name, step, step, f"divergence at step {step:,}: train/{key} is {value}",
-                         {k: v for k, v in signals.items() if k in self.KEYS}, self.action)
-        return super().check(step, signals)
+            self.alert = Alert(self.name, step, step, f"divergence at step {step:,}: train/{key} is {value}",
+                               {k: v for k, v in signals.items() if k in self.KEYS}, self.action)
+            return self.alert
+        return super().check(step, signals)  # finite again: ends the episode unless the losses still explode
 
     def evaluate(self, step, signals):
         exploded, evidence = False, {}

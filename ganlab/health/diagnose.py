@@ -1,17 +1,19 @@
 """ganlab-diagnose's logic: one run's verdict, alert timeline and key numbers, from its files.
 
 A run is read from its TensorBoard events (``<run>/tensorboard``, through ``ganlab.cli.compare.read_run``)
-and, when present, ``<run>/health.json`` (written by the health monitor; schema version 1)::
+and, when present, ``<run>/health.json`` (written by the health monitor; schema version 2, or 1)::
 
-    {"version": 1, "verdict": "healthy" | "unhealthy", "problems": [detector names],
+    {"version": 2, "verdict": "healthy" | "recovered" | "unhealthy", "problems": [detector names],
      "stopped_by": null | {"detector", "step", "message"}, "last_step": int, "settings": {...},
-     "alerts": [{"detector", "start_step", "step", "action", "message", "evidence": {name: number}}],
+     "alerts": [{"detector", "start_step", "step", "end_step", "action", "message", "evidence": {name: number}}],
      "signals": {"step": [...], "<signal name>": [...]}}
 
-With health.json its verdict and alerts are the diagnosis, and its signals fill in ``health/<name>``
+(``ganlab.health.report`` documents it; version 1 has no ``end_step`` and no ``recovered``.) With
+health.json its verdict and alerts are the diagnosis, and its signals fill in ``health/<name>``
 curves the events lack. Without it (runs from before the monitor, or with ``health=none``) the
 verdict comes from what the events hold (``events_alerts``): non-finite losses, D's loss collapsing
-while G's rises, no FID progress, class coverage falling.
+while G's rises, no FID progress, class coverage falling; each of these patterns holds at the run's
+end, so those alerts are still active.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 HEALTH_FILE = "health.json"
+VERSIONS = (1, 2)  # health.json schema versions this reads
 # the monitor's detector names; events_alerts uses the same names for what it can see
 DETECTORS = ("divergence", "mode_collapse", "discriminator_winning", "discriminator_overfitting", "stalled_quality")
 LOSSES = ("train/d_loss", "train/g_loss")
@@ -35,7 +38,8 @@ class DiagnoseError(Exception):
 
 @dataclass
 class Alert:
-    """One detector's alert: active from ``start_step`` (problem visible) to ``step`` (raised / last seen)."""
+    """One detector's alert: the problem visible from ``start_step``, raised at ``step`` (rules on the
+    events: last seen), its episode over at ``end_step`` (None: still active, or unknown in a version-1 file)."""
 
     detector: str
     start_step: int
@@ -43,6 +47,7 @@ class Alert:
     action: str
     message: str
     evidence: dict[str, float] = field(default_factory=dict)
+    end_step: int | None = None
 
 
 @dataclass
@@ -51,12 +56,13 @@ class Diagnosis:
 
     path: Path
     source: str  # "health.json" or "events"
-    verdict: str  # "healthy" or "unhealthy"
+    verdict: str  # "healthy", "recovered" or "unhealthy"
     problems: list[str]
     alerts: list[Alert]
     stopped_by: dict[str, Any] | None
     last_step: int | None
     curves: dict[str, dict[int, float]]  # tag -> {step: value}
+    ends_known: bool = True  # False for a version-1 health.json: alerts' end_step None means "not recorded"
 
     @property
     def healthy(self) -> bool:
@@ -86,7 +92,7 @@ def check_run(run: Path) -> None:
 
 
 def read_health(run: Path) -> dict[str, Any] | None:
-    """``<run>/health.json`` checked against schema version 1; None when the run has none."""
+    """``<run>/health.json`` checked against schema version 1 or 2; None when the run has none."""
     path = run / HEALTH_FILE
     if not path.is_file():
         return None
@@ -95,13 +101,13 @@ def read_health(run: Path) -> dict[str, Any] | None:
     except (OSError, ValueError) as e:
         raise DiagnoseError(f"{path} is not readable JSON ({type(e).__name__}); a half-written file? "
                             f"rerun when the run has written it") from e
-    if not isinstance(data, dict) or data.get("version") != 1:
+    if not isinstance(data, dict) or data.get("version") not in VERSIONS:
         version = data.get("version") if isinstance(data, dict) else type(data).__name__
-        raise DiagnoseError(f"{path}: version {version!r}; valid: a health report of version 1")
+        raise DiagnoseError(f"{path}: version {version!r}; valid: a health report of version 1 or 2")
     for key, kind in (("verdict", str), ("problems", list), ("alerts", list), ("signals", dict)):
         if not isinstance(data.get(key), kind):
             raise DiagnoseError(f"{path}: {key!r} is {type(data.get(key)).__name__}, expected {kind.__name__} "
-                                f"(schema version 1)")
+                                f"(schema version {data['version']})")
     return data
 
 
@@ -201,13 +207,14 @@ def diagnose(run: str | Path) -> Diagnosis:
     last = max((max(c) for c in curves.values() if c), default=None)
     if health is not None:
         alerts = [Alert(str(a.get("detector")), int(a.get("start_step", a.get("step", 0))), int(a.get("step", 0)),
-                        str(a.get("action", "warn")), str(a.get("message", "")), dict(a.get("evidence") or {}))
+                        str(a.get("action", "warn")), str(a.get("message", "")), dict(a.get("evidence") or {}),
+                        a["end_step"] if isinstance(a.get("end_step"), int) else None)
                   for a in health["alerts"] if isinstance(a, dict)]
         last_step = health.get("last_step")
         last_step = max(int(last_step), last or 0) if isinstance(last_step, int) else last
         return Diagnosis(run, HEALTH_FILE, health["verdict"], [str(p) for p in health["problems"]],
                          sorted(alerts, key=lambda a: (a.step, a.start_step)), health.get("stopped_by"),
-                         last_step, curves)
+                         last_step, curves, ends_known=health["version"] >= 2)
     alerts = sorted(events_alerts(curves), key=lambda a: (a.step, a.start_step))
     problems = list(dict.fromkeys(a.detector for a in alerts))
     return Diagnosis(run, "events", "unhealthy" if alerts else "healthy", problems, alerts, None, last, curves)
@@ -240,20 +247,31 @@ def key_numbers(d: Diagnosis) -> dict[str, str]:
     return out
 
 
+def span_text(a: Alert, ends_known: bool = True) -> str:
+    """`` (4,000–6,500)`` for an ended episode, `` (since 4,000, still active)`` for an open one; a version-1
+    report (end not recorded): `` (since 4,000)``, or nothing when it began where it was raised."""
+    if a.end_step is not None:
+        return f" ({a.start_step:,}–{a.end_step:,})"
+    if ends_known:
+        return f" (since {a.start_step:,}, still active)"
+    return f" (since {a.start_step:,})" if a.start_step != a.step else ""
+
+
 def format_report(d: Diagnosis, figure: Path | None = None) -> str:
     """The printed report of one run: verdict, timeline of alerts, key numbers, figure path."""
     source = ("health.json" if d.source == HEALTH_FILE else
               "its TensorBoard events (no health.json: a run from before the monitor, or health=none)")
     lines = [f"{d.path}  (diagnosed from {source})"]
-    verdict = "healthy" if d.healthy else f"unhealthy: {', '.join(d.problems) or 'unnamed problem'}"
+    verdict = "healthy" if d.healthy else f"{d.verdict}: {', '.join(d.problems) or 'unnamed problem'}"
+    if d.verdict == "recovered" and d.alerts:
+        verdict += f" (every alert ended, the last at step {max(a.end_step or 0 for a in d.alerts):,})"
     if d.stopped_by:
         verdict += (f" (stopped by {d.stopped_by.get('detector')} at step {int(d.stopped_by.get('step', 0)):,}: "
                     f"{d.stopped_by.get('message', '')})")
     lines.append(f"  verdict: {verdict}")
     lines.append("  timeline:" if d.alerts else "  timeline: no alerts")
     for a in d.alerts:
-        since = f" (since {a.start_step:,})" if a.start_step != a.step else ""
-        lines.append(f"    step {a.step:,}{since}  {a.detector} [{a.action}]  {a.message}")
+        lines.append(f"    step {a.step:,}{span_text(a, d.ends_known)}  {a.detector} [{a.action}]  {a.message}")
     lines.append("  numbers:")
     lines += [f"    {label}: {text}" for label, text in key_numbers(d).items()]
     if figure is not None:

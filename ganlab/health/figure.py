@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ganlab.health.diagnose import DETECTORS, Diagnosis
+from ganlab.health.diagnose import DETECTORS, Alert, Diagnosis
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # panel title -> (tag, label) pairs drawn in it, the first present of alternatives joined by "|"
 PANELS: list[tuple[str, list[tuple[str, str]]]] = [
@@ -20,8 +24,18 @@ SIZE_IN, DPI = (8.0, 11.0), 100  # 800 x 1100 pixels
 COLORS = dict(zip(DETECTORS, ("tab:red", "tab:purple", "tab:orange", "tab:olive", "tab:gray"), strict=True))
 
 
-def plot(d: Diagnosis, out: Path) -> Path:
-    """Write the figure of ``d`` to ``out`` (PNG, 800 x 1100 pixels); returns ``out``."""
+def span(alert: Alert, d: Diagnosis) -> tuple[int, int]:
+    """Steps an alert is shaded over: start to end; still active: to the run's last step; a version-1 report
+    (end not recorded): to the step it was raised."""
+    if alert.end_step is not None:
+        return alert.start_step, alert.end_step
+    if d.ends_known and d.last_step is not None:
+        return alert.start_step, max(d.last_step, alert.step)
+    return alert.start_step, alert.step
+
+
+def draw(d: Diagnosis) -> Figure:
+    """The figure of ``d`` (five panels on one step axis, each alert's span shaded), not yet saved."""
     from matplotlib.figure import Figure  # no pyplot: renders with Agg, leaves no global state
 
     fig = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
@@ -44,20 +58,27 @@ def plot(d: Diagnosis, out: Path) -> Path:
         if drawn:
             ax.legend(fontsize=7, loc="upper right")
     seen = set()
-    for alert in d.alerts:  # shaded from where the problem began to where it was raised (or last seen)
+    for alert in d.alerts:  # shaded over its episode (span); a dashed line where it was raised
         label = None if alert.detector in seen else alert.detector
         seen.add(alert.detector)
         color = COLORS.get(alert.detector, "C9")
+        start, end = span(alert, d)
         for i, ax in enumerate(axes):
-            if alert.step > alert.start_step:
-                ax.axvspan(alert.start_step, alert.step, color=color, alpha=0.15, label=label if i == 0 else None)
+            if end > start:
+                ax.axvspan(start, end, color=color, alpha=0.15, label=label if i == 0 else None)
             ax.axvline(alert.step, color=color, linewidth=1, linestyle="--",
-                       label=label if i == 0 and alert.step == alert.start_step else None)
+                       label=label if i == 0 and end <= start else None)
     if d.alerts:
         axes[0].legend(fontsize=7, loc="upper right")
     axes[-1].set_xlabel("training step")
-    verdict = "healthy" if d.healthy else f"unhealthy: {', '.join(d.problems)}"
+    verdict = "healthy" if d.healthy else f"{d.verdict}: {', '.join(d.problems)}"
     fig.suptitle(f"{d.path.name}: {verdict}", fontsize=10)
+    return fig
+
+
+def plot(d: Diagnosis, out: Path) -> Path:
+    """Write the figure of ``d`` to ``out`` (PNG, 800 x 1100 pixels); returns ``out``."""
+    fig = draw(d)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=DPI)
     return out

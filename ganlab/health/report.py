@@ -1,18 +1,20 @@
 """health.json: the run's verdict, alerts and per-check signals, rewritten atomically at every check.
 
-Schema (version 1; ``ganlab-diagnose`` and ``ganlab-compare`` read it)::
+Schema (version 2; ``ganlab-diagnose`` and ``ganlab-compare`` read it)::
 
-    {"version": 1,
-     "verdict": "healthy" | "unhealthy",          # unhealthy when any detector fired
+    {"version": 2,
+     "verdict": "healthy" | "recovered" | "unhealthy",   # see ``verdict_of``
      "problems": [detector names that fired],      # in the order they first fired
      "stopped_by": null | {"detector": str, "step": int, "message": str},
      "last_step": int,
      "settings": {...},                            # every_n_steps, num_samples, holdout, detectors' thresholds, ...
-     "alerts": [{"detector": str, "start_step": int, "step": int, "action": "warn" | "stop" | "rollback",
-                 "message": str, "evidence": {name: number}}],
+     "alerts": [{"detector": str, "start_step": int, "step": int,
+                 "end_step": int | null,           # first reading without the pattern, or rollback; null: active
+                 "action": "warn" | "stop" | "rollback", "message": str, "evidence": {name: number}}],
      "signals": {"step": [...], "<signal name>": [...]}}   # one entry per check, null where not measured
 
-Numbers that are not finite are written as null (JSON has no NaN).
+Version 1 is the same without ``end_step`` (when an episode ended is unknown) and with the verdicts
+``healthy`` and ``unhealthy`` only (any alert). Numbers that are not finite are written as null (JSON has no NaN).
 """
 
 from __future__ import annotations
@@ -20,12 +22,33 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ganlab.health.detectors import Alert
 
-VERSION = 1
+VERSION = 2
+VERDICTS = ("healthy", "recovered", "unhealthy")
+
+
+class HasEnd(Protocol):
+    end_step: int | None
+
+
+def verdict_of(alerts: Sequence[HasEnd], stopped_by: dict[str, Any] | None) -> str:
+    """``healthy`` (no alert ever), ``recovered`` (every alert's episode ended and no alert stopped the run)
+    or ``unhealthy`` (an alert still active at the last step, or the run was stopped by one).
+
+    Args:
+        alerts: the run's alerts (anything with ``end_step``: None while its episode is active).
+        stopped_by: health.json's ``stopped_by`` (None: the run was not stopped by an alert).
+    """
+    if not alerts and stopped_by is None:
+        return "healthy"
+    if stopped_by is not None or any(a.end_step is None for a in alerts):
+        return "unhealthy"
+    return "recovered"
 
 
 def clean(x: Any) -> Any:
@@ -87,12 +110,12 @@ class HealthReport:
 
     def to_dict(self) -> dict[str, Any]:
         problems = self.problems
-        return clean({"version": VERSION, "verdict": "unhealthy" if problems else "healthy", "problems": problems,
+        return clean({"version": VERSION, "verdict": verdict_of(self.alerts, self.stopped_by), "problems": problems,
                       "stopped_by": self.stopped_by, "last_step": self.last_step, "settings": self.settings,
                       "alerts": [a.to_dict() for a in self.alerts], "signals": self.signals})
 
     def load_dict(self, state: dict[str, Any]) -> None:
-        """Continue from a saved report (a resumed run)."""
+        """Continue from a saved report (a resumed run); version 1's alerts get ``end_step`` None (unknown)."""
         self.signals = {k: list(v) for k, v in state.get("signals", {"step": []}).items()}
         self.alerts = [Alert(**a) for a in state.get("alerts", [])]
         self.stopped_by = state.get("stopped_by")

@@ -135,10 +135,13 @@ def run_status(run: Path, steps: int | None, max_steps: int | None, health: dict
 
 
 def verdict(health: dict[str, Any] | None) -> str:
-    """``healthy``, the comma-joined problems of an unhealthy run, or ``-`` without health data."""
+    """``healthy``, ``recovered:<problems>`` for a run whose every alert ended, the comma-joined problems
+    of an unhealthy run (``mode_collapse,stalled_quality``), or ``-`` without health data."""
     if not health:
         return "-"
     if health.get("verdict") == "healthy":
         return "healthy"
-    problems = [str(p) for p in health.get("problems") or []]
-    return ",".join(problems) or str(health.get("verdict") or "-")
+    problems = ",".join(str(p) for p in health.get("problems") or [])
+    if health.get("verdict") == "recovered":
+        return f"recovered:{problems}" if problems else "recovered"
+    return problems or str(health.get("verdict") or "-")

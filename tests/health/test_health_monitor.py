@@ -4,6 +4,7 @@ tags, the stop action (a sweep records a failed trial with the alert as reason) 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import subprocess
 import sys
@@ -57,7 +58,7 @@ def test_health_json_from_a_tiny_run(compose_cfg, tmp_path):
     cfg = compose_cfg(*FAST, "datamodule.holdout=64", "trainer.max_steps=6")
     fit(cfg, [record])
     report = json.loads((tmp_path / "health.json").read_text())
-    assert set(report) == KEYS and report["version"] == 1
+    assert set(report) == KEYS and report["version"] == 2
     assert report["verdict"] == "healthy" and report["problems"] == [] and report["stopped_by"] is None
     assert report["alerts"] == [] and report["last_step"] == 6
     settings = report["settings"]
@@ -165,7 +166,7 @@ class NaNOnce(NonSaturating):
         return loss * math.nan if self.calls == self.at else loss
 
 
-def test_divergence_rollback_continues_training_from_the_healthy_state(tmp_path):
+def test_divergence_rollback_continues_training_from_the_healthy_state(tmp_path, caplog):
     model = make_module()  # Adam, lr 1e-3 for G and D
     model.loss = NaNOnce(at=5)
     monitor = HealthMonitor(every_n_steps=2, out=str(tmp_path / "health.json"),
@@ -174,13 +175,16 @@ def test_divergence_rollback_continues_training_from_the_healthy_state(tmp_path)
     trainer = pl.Trainer(max_steps=8, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0, log_every_n_steps=1, accelerator="cpu",
                          callbacks=[monitor, DivergenceGuard()])
-    trainer.fit(model, datamodule=make_data())
+    with caplog.at_level(logging.INFO, logger="ganlab.callbacks.health"):
+        trainer.fit(model, datamodule=make_data())
     assert trainer.global_step == 8  # the guard did not stop the run: the NaN state was rolled back
     assert all(torch.isfinite(p).all() for p in model.parameters())
     report = json.loads((tmp_path / "health.json").read_text())
     (alert,) = report["alerts"]
     assert alert["action"] == "rollback" and alert["step"] == 5
     assert "rolled back to step 4, learning rates x0.5" in alert["message"]
+    assert alert["end_step"] == 5 and report["verdict"] == "recovered"  # the rollback ended the episode
+    assert "health: divergence ended at step 5 (began 5): rolled back" in caplog.messages
     assert [opt.param_groups[0]["lr"] for opt in trainer.optimizers] == [5e-4, 5e-4]
 
 
