@@ -169,10 +169,11 @@ RULES = {"loss_explodes": _loss_explodes, "fid_vs_good": _fid_vs_good, "classes"
 def rejudged(run_dir: Path, report: dict) -> dict:
     """``report`` with its alerts replaced by those of today's default detectors on the run's recorded signals."""
     from ganlab.health.replay import default_detectors, rejudge
+    from ganlab.health.report import verdict_of
 
     monitor = report.get("settings", {}).get("monitor") or "val/fid"
-    alerts = [a.to_dict() for a in rejudge(run_dir, default_detectors(monitor=monitor))]
-    return {**report, "alerts": alerts, "verdict": "unhealthy" if alerts else "healthy"}
+    alerts = rejudge(run_dir, default_detectors(monitor=monitor))
+    return {**report, "alerts": [a.to_dict() for a in alerts], "verdict": verdict_of(alerts, report.get("stopped_by"))}
 
 
 def table(out: Path, rejudge: bool = False) -> str:

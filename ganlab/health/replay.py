@@ -66,7 +66,8 @@ def readings(curves: Mapping[str, Mapping[int, float]], health: Mapping[str, Any
 
 
 def rejudge(run: Path, detectors: Mapping[str, Detector]) -> list[Alert]:
-    """The alerts ``detectors`` raise on run ``run``'s recorded signals (events + health.json), in order."""
+    """The alerts ``detectors`` raise on run ``run``'s recorded signals (events + health.json), in order; each
+    with the ``end_step`` of its episode when the recorded readings show the pattern gone (else None)."""
     from ganlab.health.diagnose import read_curves, read_health
 
     health = read_health(run) or {}

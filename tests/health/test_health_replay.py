@@ -43,6 +43,7 @@ def test_rejudge_with_other_settings_gives_other_alerts(tmp_path):
     early["divergence"].name = "divergence"
     (a,) = rejudge(run, early)
     assert (a.detector, a.start_step, a.step) == ("divergence", 200, 250)  # 50 > 10 x median(5, 2, 2)
+    assert a.end_step == 350  # 15 < 10 x median(5, 2, 2, 50, 400, 500): the episode ended there
     assert rejudge(run, {"divergence": Divergence()}) == []  # the default warm-up ignores the early jump
     collapse = ModeCollapse(patience=3, min_step=0)
     collapse.name = "mode_collapse"
