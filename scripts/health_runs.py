@@ -70,7 +70,8 @@ RUNS: dict[str, Run] = {
     "weak_g": Run("bad", ["generator.hidden=[32]", "optim.g.lr=5e-5", "optim.d.lr=1e-3"],
                   ["discriminator_winning", "mode_collapse", "stalled_quality"], ("fid_vs_good", "classes"), "default",
                   "G with one hidden layer of 32 units and a 20x slower learning rate than D"),
-    "overfit_subset500": Run("bad", ["datamodule.subset=500", "datamodule.holdout=500"],
+    "overfit_subset500": Run("bad", ["datamodule.subset=500", "datamodule.holdout=500", "dataset.batch_size=64",
+                                     "trainer.max_steps=15000"],
                              ["discriminator_overfitting"], ("fid_worsens",), "default",
                              "the default MLP on 500 mnist5k digits (500 more held out), 15,000 steps"),
     # known good
