@@ -8,8 +8,8 @@ callback on) for ``--steps`` steps with the monitor (health=default) and without
 alternating which goes first, and times ``trainer.fit``. Printed: the wall times, the ratio with / without
 (median over rounds), the seconds spent inside the monitor's own hooks as a share of the run (a direct
 measurement, less noisy on a shared machine than the difference of two wall times), and that share
-extrapolated to the whole 15,000-step default run (start-up once, one check per ``health.every_n_steps``,
-the per-step work every step).
+extrapolated to the whole default run (``--default-steps``, 10,000; start-up once, one check per
+``health.every_n_steps``, the per-step work every step).
 """
 
 from __future__ import annotations
@@ -114,6 +114,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides (health.* ones: the monitored run only)")
     parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
+    parser.add_argument("--default-steps", type=int, default=10_000,
+                        help="length of the default run for the extrapolation (trainer.max_steps of the default)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     rows = []
@@ -132,7 +134,7 @@ def main() -> None:
     share = statistics.median(x["monitor_s"] / x["wall_s"] for x in on)
     step_ratio = statistics.median(a["median_step_ms"] / b["median_step_ms"] for a, b in zip(on, off, strict=True))
     every = next((int(o.split("=", 1)[1]) for o in args.set if o.startswith("health.every_n_steps=")), 500)
-    default_run = statistics.median(extrapolate(x, 15000, every) for x in on)
+    default_run = statistics.median(extrapolate(x, args.default_steps, every) for x in on)
     summary = {"steps": args.steps, "rounds": args.rounds, "overrides": args.set,
                "ratio_on_off": statistics.median(ratios), "ratios": ratios,
                "monitor_share": share, "default_run_share": default_run, "median_step_ratio": step_ratio,
@@ -140,8 +142,8 @@ def main() -> None:
     per_round = ", ".join(f"{x:.3f}" for x in ratios)
     print(f"median step (the checks excluded) with / without the monitor: {step_ratio:.3f}")
     print(f"with / without the monitor: {summary['ratio_on_off']:.3f} (per round {per_round}); "
-          f"time inside the monitor: {100 * share:.2f} % of the run; extrapolated to the 15,000-step default run "
-          f"(checks every {every} steps): {100 * default_run:.2f} %")
+          f"time inside the monitor: {100 * share:.2f} % of the run; extrapolated to the "
+          f"{args.default_steps:,}-step default run (checks every {every} steps): {100 * default_run:.2f} %")
     if args.out:
         args.out.write_text(json.dumps(summary, indent=1))
 
