@@ -125,7 +125,7 @@ def test_regularizer_and_term_values_are_logged(compose_cfg, tmp_path):
     ("game=unrolled game.unroll.steps=0", "game.unroll.steps=0; valid: an integer >= 1"),
     ("game=unrolled game.unroll.steps=2 +optim.d.amsgrad=true",
      "game.unroll supports Adam without amsgrad, maximize; optim.d sets amsgrad"),
-    ("pack=3", "dataset.batch_size=64 does not split into packs of pack=3"),
+    ("pack=3", "dataset.batch_size=128 does not split into packs of pack=3"),
 ])
 def test_bad_zoo_values_are_one_line_errors(tmp_path, override, message):
     proc = subprocess.run([sys.executable, "-m", "ganlab.cli.train", *override.split(), f"paths.output_dir={tmp_path}"],
