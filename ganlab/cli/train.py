@@ -155,7 +155,7 @@ def _main(cfg: DictConfig) -> float | None:
 
 EXAMPLES = (
     "ganlab-train debug=fast                      # 20 steps: check a setup in seconds",
-    "ganlab-train                                 # the default run: MLP GAN on mnist5k, 15,000 steps",
+    "ganlab-train                                 # the default run: MLP GAN on mnist5k, 10,000 steps",
     "ganlab-train loss=hinge generator=dcgan discriminator=dcgan trainer.max_steps=5000",
     "ganlab-train -m seed=0,1,2                   # one run per seed (a sweep)",
     "ganlab-train resume=auto                     # continue the newest unfinished run of this config",
