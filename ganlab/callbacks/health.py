@@ -25,6 +25,7 @@ from ganlab.callbacks.evaluation import Evaluation
 from ganlab.health.actions import HealthStop, Rollback
 from ganlab.health.detectors import Alert, Detector
 from ganlab.health.heldout import HeldOutGap
+from ganlab.health.replay import LOGGED  # the logging-step readings; replay reads the same tags
 from ganlab.health.report import HealthReport
 from ganlab.health.samples import SampleProbe, no_rng_change
 from ganlab.health.signals import DOutputStats, GradientTrend, SpectralNorms, g_loss_slope, median, sigma_summary
@@ -35,8 +36,6 @@ from ganlab.metrics.modes import ModeCoverage
 log = logging.getLogger(__name__)
 
 # logged scalars the divergence detector reads at logging steps (the module logs them), by signal name
-LOGGED = {"d_loss": "train/d_loss", "g_loss": "train/g_loss", "grad_norm_g": "train/grad_norm_g",
-          "grad_norm_d": "train/grad_norm_d"}
 
 
 def evaluation_objects(callbacks: list[pl.Callback]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ganlab.health.detectors import Alert, Detector
 
+# reading name -> logged tag: what the monitor feeds its "log" detectors (ganlab/callbacks/health.py uses this)
 LOGGED = {"d_loss": "train/d_loss", "g_loss": "train/g_loss", "grad_norm_g": "train/grad_norm_g",
           "grad_norm_d": "train/grad_norm_d"}
 ORDER = {"log": 0, "check": 1, "eval": 2}  # within a step: on_train_batch_end (log, then check), then validation
