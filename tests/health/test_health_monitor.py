@@ -221,6 +221,8 @@ def test_bad_monitor_settings_fail_when_built(compose_cfg):
         HealthMonitor(every_n_steps=0)
     with pytest.raises(ValueError, match=r"^health.num_samples=1; valid: an integer >= 2"):
         HealthMonitor(num_samples=1)
+    with pytest.raises(ValueError, match=r"^health.generator='g_ema'; valid: trained, ema$"):
+        HealthMonitor(generator="g_ema")
     with pytest.raises(TypeError, match=r"^health.detectors.x: a str is not a detector"):
         HealthMonitor(detectors={"x": "divergence"})
     with pytest.raises(ConfigError, match=r"^health.detectors.divergence: health detector action='halt'; valid"):
