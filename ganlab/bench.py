@@ -88,7 +88,10 @@ class PlainLoop:
                     reg.after_d_step(d)
             fake = g(torch.randn(self.batch, g.z_dim, device=self.device))
             with frozen(d):
-                g_loss = self.loss.g_loss(d(fake))
+                # RpGAN pairs each fake with D's logit of a real (no gradient: the reals do not depend on G)
+                with torch.no_grad():
+                    paired = d(real) if getattr(self.loss, "pairs_real", False) else None
+                g_loss = self.loss.g_loss(d(fake), paired)
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()

@@ -242,15 +242,18 @@ class GANModule(pl.LightningModule):
                 "train/d_fake": fake_logits.detach().mean()}
 
     def g_step(self, real: Tensor, y_real: Tensor | None, z: Tensor, y_fake: Tensor | None, log_now: bool) -> dict:
-        """One G update from noise z [N, z_dim] (labels y_fake); real [N, ...] feeds G terms and unrolling."""
+        """One G update from noise z [N, z_dim] (labels y_fake); real [N, ...] feeds G terms, unrolling and
+        losses that pair each fake with a real (``loss.pairs_real``: D's logits of it go to ``g_loss``)."""
         opt = self.optimizers()[0]
         fake = self.augmented(self.generator(z, y_fake))
-        real_in = self.augmented(real) if self.g_terms or self.game.unroll is not None else real
+        pairs_real = getattr(self.loss, "pairs_real", False)  # RpGAN: G's loss compares each fake with a real
+        real_in = self.augmented(real) if self.g_terms or self.game.unroll is not None or pairs_real else real
         stats = {}
         with frozen(self.discriminator):  # gradients flow through D to G; D's weights get none
             fake_logits, fake_h = self.game.g_logits(self, fake, y_fake, real_in, y_real)
             replaced = any(t.replaces_adversarial for t in self.g_terms.values())
-            loss = fake_logits.new_zeros(()) if replaced else self.loss.g_loss(fake_logits)
+            real_logits = self.paired_real_logits(real_in, y_real) if pairs_real and not replaced else None
+            loss = fake_logits.new_zeros(()) if replaced else self.loss.g_loss(fake_logits, real_logits)
             for name, term in self.g_terms.items():
                 value = term(self.discriminator, real_in, fake, generator=self.generator, y_real=y_real,
                              y_fake=y_fake, fake_features=fake_h)
@@ -265,6 +268,11 @@ class GANModule(pl.LightningModule):
         for term in self.g_terms.values():
             term.after_g_step(self.generator)
         return stats
+
+    @torch.no_grad()  # the reals do not depend on G: their logits are constants of G's loss
+    def paired_real_logits(self, real: Tensor, y: Tensor | None) -> Tensor:
+        """D's logits [N] of the (augmented) real batch [N, ...] that G's fakes are paired with (RpGAN)."""
+        return self.discriminate(real, y)[0]
 
     # ----------------------------------------------------------------- evaluation
     def validation_step(self, batch: Tensor, batch_idx: int) -> Tensor:

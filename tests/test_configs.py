@@ -28,7 +28,11 @@ def _pairs(group: str, option: str) -> list[str]:
              ("dataset", "folder"): ["dataset.source.path=/nonexistent"],
              ("dataset", "ring"): ["metrics=none", "generator.out_activation=none"],
              ("dataset", "grid"): ["metrics=none", "generator.out_activation=none"],
-             ("metrics", "modes"): ["dataset=ring", "generator.out_activation=none"]}
+             ("metrics", "modes"): ["dataset=ring", "generator.out_activation=none"],
+             # the R3GAN defaults are the paper's 20M-parameter CIFAR-10 nets: narrower ones for the test
+             ("generator", "r3gan"): ["generator.widths=[16,16,16,16]"],
+             ("discriminator", "r3gan"): ["discriminator.widths=[16,16,16,16]"],
+             ("experiment", "r3gan_cifar10"): ["generator.widths=[16,16,16,16]"]}
     plus = "+" if group in APPENDED else ""
     return [f"{plus}{group}={option}", *extra.get((group, option), [])]
 

@@ -63,7 +63,7 @@ EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.y
 DUPLICATE_PRESETS = {
     "dcgan_cifar10", "lsgan_cifar10", "wgan_cifar10", "wgan_gp_cifar10", "sngan_cifar10", "cgan_pd_cifar10",
     "pacgan_gan_ring", "pacgan2_ring", "pacgan4_ring", "pacgan2_grid", "pacgan3_grid", "pacgan4_grid",
-    "veegan_gan_grid", "veegan_unrolled_ring", "stacked_mnist5k",
+    "veegan_gan_grid", "veegan_unrolled_ring", "stacked_mnist5k", "r3gan_stacked_mnist5k",
 }
 
 
@@ -72,8 +72,11 @@ DUPLICATE_PRESETS = {
 def test_every_preset_runs_a_few_steps(compose_cfg, name):
     # CIFAR-10 presets need files that are not here: the same preset on mnist5k (shapes follow the data)
     data = ["dataset=mnist5k"] if name.endswith("_cifar10") else []
-    widths = [f"{net}.width=8" for net in ("generator", "discriminator")
-              if compose_cfg(f"experiment={name}")[net].get("width")]
+    preset = compose_cfg(f"experiment={name}")
+    widths = [f"{net}.width=8" for net in ("generator", "discriminator") if preset[net].get("width")]
+    # nets with a channel count per stage (R3GAN): 8 channels in every stage, the same number of stages
+    widths += [o for net in ("generator", "discriminator") if preset[net].get("widths")
+               for o in (f"{net}.widths=[{','.join(['8'] * len(preset[net].widths))}]", f"{net}.group_size=8")]
     cfg = compose_cfg(f"experiment={name}", *data, *widths, *TINY, *QUIET, "metrics.num_samples=200",
                       "dataset.batch_size=24")  # divisible by every PacGAN packing (2, 3, 4)
     if name.endswith("_cifar10"):

@@ -2,7 +2,9 @@
 
 Each class has ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits, real_logits=None)``,
 both returning a scalar mean over the batch. Log-probabilities go through softplus on logits
-(log sigmoid(t) = -softplus(-t)), never sigmoid followed by log.
+(log sigmoid(t) = -softplus(-t)), never sigmoid followed by log. A loss whose G half compares each
+fake with a real sample sets ``pairs_real = True``: the module then passes D's logits of the G step's
+real batch (the last D step's reals, augmented like the fakes) as ``real_logits``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from torch import Tensor
 
 class AdversarialLoss:
     """Base class: the two halves of a GAN objective on logits [N] -> scalar."""
+
+    # True: g_loss needs D's logits of a real batch paired with the fakes (the module computes them)
+    pairs_real: bool = False
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
@@ -86,3 +91,34 @@ class Wasserstein(AdversarialLoss):
 
     def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return -fake_logits.mean()
+
+
+class RpGAN(AdversarialLoss):
+    """Relativistic pairing GAN (Jolicoeur-Martineau 2019), the loss of R3GAN (Huang et al. 2024, Eq. 2):
+    D minimizes softplus(-(D(x) - D(G(z)))), G minimizes softplus(-(D(G(z)) - D(x))), both on pairs.
+
+    The i-th real is paired with the i-th fake (logits [N] each, the same N): D's loss is
+    -log sigmoid(D(x_i) - D(G(z_i))) averaged over i, G's the same with the roles swapped. G's loss
+    needs D's logits of a real batch: the module computes them in the G step (``pairs_real``), without
+    a gradient (the reals do not depend on G). R3GAN adds R1 and R2 to D's loss: ``loss=r3gan``.
+    """
+
+    pairs_real = True
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        _check_pairs(real_logits, fake_logits)
+        return F.softplus(fake_logits - real_logits).mean()  # softplus(-(D(x) - D(G(z))))
+
+    def g_loss(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        if real_logits is None:
+            raise ValueError("loss=rpgan: G's loss needs D's logits of a real batch paired with the fakes "
+                             "(real_logits); the GANModule passes them, a caller of g_loss must too")
+        _check_pairs(real_logits, fake_logits)
+        return F.softplus(real_logits - fake_logits).mean()  # softplus(-(D(G(z)) - D(x)))
+
+
+def _check_pairs(real_logits: Tensor, fake_logits: Tensor) -> None:
+    """One-line error when real and fake logits cannot be paired elementwise."""
+    if real_logits.shape != fake_logits.shape:
+        raise ValueError(f"loss=rpgan pairs each real with one fake: real logits {tuple(real_logits.shape)} "
+                         f"and fake logits {tuple(fake_logits.shape)} must have the same shape")
