@@ -28,7 +28,9 @@ def _pairs(group: str, option: str) -> list[str]:
              ("dataset", "folder"): ["dataset.source.path=/nonexistent"],
              ("dataset", "ring"): ["metrics=none", "generator.out_activation=none"],
              ("dataset", "grid"): ["metrics=none", "generator.out_activation=none"],
-             ("metrics", "modes"): ["dataset=ring", "generator.out_activation=none"]}
+             ("metrics", "modes"): ["dataset=ring", "generator.out_activation=none"],
+             # R3GAN's ramps schedule gamma of r1 and r2 and ADA's p (with its feedback off)
+             ("schedules", "r3gan"): ["+regularizers=[r1,r2]", "augment=ada", "augment.ada.target=null"]}
     plus = "+" if group in APPENDED else ""
     return [f"{plus}{group}={option}", *extra.get((group, option), [])]
 
