@@ -141,9 +141,13 @@ def _optimizer_keys(factory: Any) -> list[str]:
     return keys
 
 
-def _lr_factor(schedule: Schedule, base_lr: float, images_per_step: int, step: int) -> float:
-    """LambdaLR's multiplier of ``base_lr`` after ``step`` scheduler steps (= training steps)."""
-    return schedule.value(step, step * images_per_step) / base_lr
+def _lr_factor(schedule: Schedule, optimizer: torch.optim.Optimizer, images_per_step: int, step: int) -> float:
+    """LambdaLR's multiplier of its base rate after ``step`` scheduler steps (= training steps).
+
+    The base rate is read when called: a resumed run gets LambdaLR's base rates and the optimizer's
+    ``initial_lr`` from the checkpoint together, so lr = value even if ``optim.X.lr`` changed meanwhile.
+    """
+    return schedule.value(step, step * images_per_step) / optimizer.param_groups[0]["initial_lr"]
 
 
 class Schedules:
@@ -240,7 +244,7 @@ class Schedules:
                       world_size: int = 1) -> list[torch.optim.lr_scheduler.LambdaLR]:
         """A ``LambdaLR`` for each optimizer (``{"g": opt_g, "d": opt_d}``) with a scheduled learning rate.
 
-        Its factor is value / configured lr, so lr = value (to rounding) at every step, also after a resume.
+        Its factor is value / base rate, so lr = value (to rounding) at every step, also after a resume.
         ``functools.partial`` rather than a lambda: LambdaLR saves the ``__dict__`` of a callable object
         (empty for a partial) and skips plain functions, so checkpoints stay plain data.
         """
@@ -250,8 +254,7 @@ class Schedules:
             for target in targets:
                 if target.key == "lr" and target.player:
                     opt = optimizers[target.player]
-                    base = opt.param_groups[0]["lr"]
-                    factor = functools.partial(_lr_factor, self.schedules[name], base, images_per_step)
+                    factor = functools.partial(_lr_factor, self.schedules[name], opt, images_per_step)
                     schedulers.append(torch.optim.lr_scheduler.LambdaLR(opt, factor))
         return schedulers
 

@@ -10,7 +10,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from conftest import TINY, TINY_MLP
-from test_module import make_data, make_module
+from test_module import CountingAdam, make_data, make_module
 from test_train_cli import events, run_train
 
 from ganlab.augment import AdaptiveAugment
@@ -136,8 +136,9 @@ ENTRIES = {
 }
 
 
-def trained(steps: int, root, ckpt_path=None) -> tuple:
+def trained(steps: int, root, ckpt_path=None, lr: float = 1e-3) -> tuple:
     model = scheduled(ENTRIES, regularizers={"r1": R1(gamma=1.0)}, ema=EMA(half_life_images=0, batch_size=8))
+    model.g_optimizer = model.d_optimizer = partial(CountingAdam, lr=lr)  # the configured rate LambdaLR scales
     record = Record()
     trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0, accelerator="cpu", callbacks=[record],
@@ -161,10 +162,11 @@ def test_a_run_follows_its_schedules_and_a_resumed_run_sets_the_same_values(tmp_
     # the EMA's decay comes from the half-life set at the start of the step: 80 images (its end) in step 6
     assert model.ema.decay_at(5) == 0.5 ** (8 / 80) and record.values[6]["half_life"] == 80.0
 
-    # checkpoint round trip: 3 steps, save, resume to 6: the same values at steps 4-6 and the same weights
+    # checkpoint round trip: 3 steps, save, resume to 6: the same values at steps 4-6 and the same weights,
+    # even with another configured lr on resume (LambdaLR's base rate comes back from the checkpoint)
     _, _, first = trained(3, tmp_path / "first")
     first.save_checkpoint(tmp_path / "step3.ckpt")
-    resumed, again, _ = trained(6, tmp_path / "resumed", ckpt_path=tmp_path / "step3.ckpt")
+    resumed, again, _ = trained(6, tmp_path / "resumed", ckpt_path=tmp_path / "step3.ckpt", lr=5e-4)
     assert sorted(again.values) == [4, 5, 6]
     assert all(again.values[s] == record.values[s] for s in (4, 5, 6))
     for key, tensor in model.state_dict().items():
