@@ -217,7 +217,8 @@ class AdaptiveAugment(Augmentation):
 
     Args:
         ops: comma-separated op names from ``OPS``.
-        target: the r_t to hold (0.6 in the paper); None: p stays at its initial value (r_t still measured).
+        target: the r_t to hold (0.6 in the paper); None: p stays at its initial value, or follows a schedule
+            (ganlab.schedules), and r_t is still measured.
         interval: D steps between adjustments (4 in the paper).
         speed_img: real images over which p can move by 1 (500,000 in the paper).
         batch_size: real images per D step and process (dataset.batch_size).
@@ -248,6 +249,8 @@ class AdaptiveAugment(Augmentation):
         self.target, self.interval, self.speed_img, self.batch_size = target, interval, speed_img, batch_size
         self.translation_ratio, self.cutout_ratio = translation_ratio, cutout_ratio
         self.p = float(p)
+        # what a schedule may not also set (ganlab.schedules): p while it follows r_t, and the setting that stops that
+        self.adapted = {"p": "target=null"} if target is not None else {}
         self.rt: float | None = None  # r_t of the last completed interval
         self._signs: Tensor | None = None  # sum of sign(logit) over this interval, on D's device (no sync per step)
         self._count = 0  # logits summed into _signs

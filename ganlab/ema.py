@@ -26,34 +26,56 @@ class EMA:
     """The averaging rule: ``decay`` per training step from step ``start`` on; a copy of G before it.
 
     Args:
-        decay: in [0, 1), e.g. 0.999; None: no average is kept (the default).
+        decay: in [0, 1), e.g. 0.999; None: no average is kept (the default) unless ``half_life_images`` is set.
         start: training step from which the average accumulates (before it, it tracks G exactly).
         rampup: None (off) or a fraction r > 0: the average's half-life is at most r times the steps
             averaged so far (StyleGAN2-ADA's ``ema_rampup``, there counted in images), so early in a run
             it follows G closely instead of staying near G's initial weights for thousands of steps.
             With decay 0.999 (half-life 693 steps) and r = 0.05 the full decay applies from step 13,863.
+        half_life_images: instead of ``decay``, the half-life in real images seen (StyleGAN2's and R3GAN's
+            ``ema_kimg * 1000``): decay = 0.5 ** (images per step / half_life_images), images per step =
+            ``batch_size`` x processes; 0 gives decay 0 (the average is G). A schedule may move it
+            (ganlab.schedules; R3GAN ramps it from 0).
+        batch_size: real images per training step and process (``dataset.batch_size``), for ``half_life_images``.
     """
 
-    def __init__(self, decay: float | None = None, start: int = 0, rampup: float | None = None) -> None:
+    def __init__(self, decay: float | None = None, start: int = 0, rampup: float | None = None,
+                 half_life_images: float | None = None, batch_size: int = 1) -> None:
         if decay is not None and not 0.0 <= decay < 1.0:
             raise ValueError(f"ema.decay={decay}; valid: a number in [0, 1) (e.g. 0.999), or null for no EMA")
         if rampup is not None and not rampup > 0:
             raise ValueError(f"ema.rampup={rampup}; valid: a positive fraction (e.g. 0.05), or null for none")
+        if half_life_images is not None and not half_life_images >= 0:
+            raise ValueError(f"ema.half_life_images={half_life_images}; valid: a number of images >= 0, or null")
+        if decay is not None and half_life_images is not None:
+            raise ValueError(f"ema.decay={decay} and ema.half_life_images={half_life_images}; valid: one of the "
+                             "two (the other null)")
         self.decay, self.start, self.rampup = decay, start, rampup
+        self.half_life_images = float(half_life_images) if half_life_images is not None else None
+        self.batch_size = batch_size
 
     def decay_at(self, step: int) -> float:
         """The decay applied after training step ``step``: 0 before ``start``, ramped up when ``rampup``."""
         if step < self.start:
             return 0.0
+        decay = self.decay if self.half_life_images is None else self._decay_of_half_life()
         if self.rampup is None:
-            return self.decay
+            return decay
         # half-life h steps <=> decay 0.5 ** (1 / h); h = rampup * (steps averaged so far)
         half_life = self.rampup * (step - self.start + 1)
-        return min(self.decay, 0.5 ** (1.0 / half_life))
+        return min(decay, 0.5 ** (1.0 / half_life))
+
+    def _decay_of_half_life(self) -> float:
+        """0.5 ** (images per step / half-life in images); the images of every process count (StyleGAN2)."""
+        if self.half_life_images <= 0:
+            return 0.0
+        dist = torch.distributed
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        return 0.5 ** (self.batch_size * world / self.half_life_images)
 
     @property
     def enabled(self) -> bool:
-        return self.decay is not None
+        return self.decay is not None or self.half_life_images is not None
 
     def average_of(self, generator: nn.Module) -> nn.Module:
         """A frozen copy of G that holds the average (no optimizer sees it)."""

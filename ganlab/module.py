@@ -21,6 +21,7 @@ from ganlab.game import Alternating, Game
 from ganlab.losses.adversarial import AdversarialLoss
 from ganlab.losses.regularizers import DiscriminatorOutputs, GeneratorTerm, Regularizer
 from ganlab.metrics.noise import eval_noise
+from ganlab.schedules import Schedules
 from ganlab.steps import one_step
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -72,6 +73,9 @@ class GANModule(pl.LightningModule):
             ``stats()`` and keep their state in checkpoints (ADA's p).
         ema: the averaging rule of G's weights (``EMA(decay, start)``); samples and evaluation then use
             the average (Yazıcı et al. 2019). None or ``decay=None``: off.
+        schedules: hyperparameters that follow a function of the step (``ganlab.schedules.Schedules``):
+            learning rates through LambdaLR schedulers, the rest set before each training step; their
+            values logged as ``sched/NAME``. Targets are checked here, before training.
         num_sample_images: size of the fixed noise batch used for sample grids.
         sample_seed: seed of that fixed noise batch (the same z for a whole run and across runs).
         num_classes: number of classes for conditional models (0: unconditional).
@@ -92,6 +96,7 @@ class GANModule(pl.LightningModule):
         g_terms: Mapping[str, GeneratorTerm] | None = None,
         augment: Mapping[str, Augmentation] | None = None,
         ema: EMA | None = None,
+        schedules: Schedules | None = None,
         num_sample_images: int = 64,
         sample_seed: int = 0,
         num_classes: int = 0,
@@ -125,6 +130,10 @@ class GANModule(pl.LightningModule):
         labels = torch.arange(num_classes).repeat_interleave(self.sample_nrow) if num_classes else torch.zeros(0)
         self.register_buffer("sample_y", labels.long())
         self._d_steps = 0  # D updates so far, for lazy regularization
+        self.schedules = schedules if schedules else None
+        if self.schedules is not None:
+            self.schedules.bind(self)  # an unknown target fails here, before any training
+        self._scheduled: dict[str, float] = {}  # this step's scheduled values, logged with its scalars
         self.memory_format = torch.contiguous_format  # channels_last when ganlab.perf asks for it
 
     @property
@@ -177,6 +186,8 @@ class GANModule(pl.LightningModule):
         opt_g = self.g_optimizer(self.generator.parameters())
         opt_d = self.d_optimizer(self.discriminator.parameters())
         schedulers = [s(o) for s, o in ((self.g_scheduler, opt_g), (self.d_scheduler, opt_d)) if s is not None]
+        if self.schedules is not None:  # scheduled learning rates: one LambdaLR per optimizer, after the others
+            schedulers += self.schedules.lr_schedulers({"g": opt_g, "d": opt_d}, self.trainer.world_size)
         return [opt_g, opt_d], schedulers
 
     def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> None:
@@ -187,6 +198,10 @@ class GANModule(pl.LightningModule):
         reals = list(real_all.chunk(self.n_critic))
         conditional = labels_all is not None and self.num_classes
         labels = list(labels_all.chunk(self.n_critic)) if conditional else [None] * self.n_critic
+        if self.schedules is not None:  # this step's values: a function of the steps completed (global_step)
+            opt_g, opt_d = self.optimizers(use_pl_optimizer=False)
+            self._scheduled = self.schedules.apply(self.global_step, {"g": opt_g, "d": opt_d},
+                                                   self.trainer.world_size)
         with one_step(self.optimizers()):  # one game iteration = one training step (global_step + 1)
             stats = self.game.play(self, reals, labels, log_now)
         self._after_step(log_now, stats)
@@ -204,6 +219,8 @@ class GANModule(pl.LightningModule):
             self.log("train/d_loss", stats.pop("train/d_loss"), prog_bar=True)
             self.log("train/g_loss", stats.pop("train/g_loss"), prog_bar=True)
             self.log_dict(stats)
+            if self._scheduled:
+                self.log_dict({f"sched/{name}": value for name, value in self._scheduled.items()})
             # x-axis = training steps completed, as checkpoints count them (one_step has advanced
             # global_step), not Lightning's batch counter, which lags one behind
             if self.loggers:

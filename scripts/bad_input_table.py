@@ -156,6 +156,8 @@ CASES = [
     Case("config", "batch does not split into PacGAN packs", [*TRAIN, "pack=3"]),
     Case("config", "simultaneous game with several D steps", [*TRAIN, "game=simultaneous", "optim.n_critic=2"]),
     Case("config", "EMA decay out of range", [*TRAIN, "ema.decay=2"]),
+    Case("config", "schedule of a hyperparameter the run does not have",
+         [*TRAIN, "+schedules.gamma={target:regularizers.r1.gamma,start:1}"]),
     Case("config", "unrolled game with zero look-ahead steps", [*TRAIN, "game=unrolled", "game.unroll.steps=0"]),
     Case("config", "unrolled game with an optimizer it cannot replay",
          [*TRAIN, "game=unrolled", "+optim.d.amsgrad=true"]),

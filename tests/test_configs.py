@@ -32,7 +32,9 @@ def _pairs(group: str, option: str) -> list[str]:
              # the R3GAN defaults are the paper's 20M-parameter CIFAR-10 nets: narrower ones for the test
              ("generator", "r3gan"): ["generator.widths=[16,16,16,16]"],
              ("discriminator", "r3gan"): ["discriminator.widths=[16,16,16,16]"],
-             ("experiment", "r3gan_cifar10"): ["generator.widths=[16,16,16,16]"]}
+             ("experiment", "r3gan_cifar10"): ["generator.widths=[16,16,16,16]"],
+             # R3GAN's ramps schedule gamma of r1 and r2 and ADA's p (with its feedback off)
+             ("schedules", "r3gan"): ["+regularizers=[r1,r2]", "augment=ada", "augment.ada.target=null"]}
     plus = "+" if group in APPENDED else ""
     return [f"{plus}{group}={option}", *extra.get((group, option), [])]
 

@@ -98,6 +98,21 @@ def test_ema_rampup_half_life_grows_with_the_steps_averaged_until_the_decay_caps
         EMA(0.999, rampup=0)
 
 
+def test_ema_half_life_in_images_gives_the_per_step_decay():
+    """StyleGAN2 / R3GAN: decay = 0.5 ** (batch / half-life in images); 0 images: the average is G."""
+    ema = EMA(half_life_images=640, batch_size=64)
+    assert ema.enabled and ema.decay_at(0) == 0.5 ** (64 / 640)  # half-life 10 steps
+    assert EMA(half_life_images=0, batch_size=64).decay_at(7) == 0.0
+    # ramp-up and start apply as with decay: half-life at most 0.05 * 20 = 1 step after 20 averaged steps
+    assert EMA(half_life_images=640, batch_size=64, rampup=0.05, start=5).decay_at(24) == 0.5
+    assert EMA(half_life_images=640, batch_size=64, start=5).decay_at(4) == 0.0
+    with pytest.raises(ValueError, match=r"^ema.decay=0.99 and ema.half_life_images=100; valid: one of the two"):
+        EMA(0.99, half_life_images=100)
+    with pytest.raises(ValueError, match=r"^ema.half_life_images=-1; valid: a number of images >= 0"):
+        EMA(half_life_images=-1)
+    assert not EMA().enabled
+
+
 def _linear_d() -> FlatD:
     torch.manual_seed(1)
     return FlatD()

@@ -139,6 +139,15 @@ class R1(Regularizer):
         super().__init__(weight=gamma / 2, every=every)
         self.gamma = float(gamma)
 
+    # derived from gamma when the module reads it, so a schedule of gamma (ganlab.schedules) moves the weight
+    @property
+    def weight(self) -> float:
+        return self.gamma / 2
+
+    @weight.setter
+    def weight(self, value: float) -> None:
+        self.gamma = 2 * float(value)
+
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, *, y_real: Tensor | None = None,
                  y_fake: Tensor | None = None, out: DiscriminatorOutputs | None = None) -> Tensor:
         return _input_grads(discriminator, real, y_real).pow(2).sum(1).mean()
