@@ -76,6 +76,10 @@ def test_eval_default_out_is_next_to_checkpoint(ckpt, tmp_path):
         ("metrics=[fid,fidd]", "unknown ['fidd']; valid: fid, kid, is, prdc, fid_inf"),
         ("real.split=test", "real.split=test: dataset 'mnist5k' has only the train split"),
         ("ckpt=/nonexistent.ckpt", "checkpoint not found: /nonexistent.ckpt"),
+        ("feature=dinov2_vitb14", "set paths.dinov2_vitb14_weights=/path/to/dinov2_vitb14_pretrain.pth"),
+        ("floor=test", "floor=test: dataset 'mnist5k' has only the train split"),
+        ("floor=halves metrics=[is]", "floor=halves compares two real sets, but metrics=['is'] has no two-sample"),
+        ("cmmd.estimator=v", "cmmd_estimator='v'; valid: unbiased, biased"),
     ],
 )
 def test_eval_errors_are_one_line(ckpt, tmp_path, override, message):
@@ -176,3 +180,42 @@ def test_eval_with_inception_weights_from_config(ckpt, tmp_path):
     assert record["card"]["feature"]["sha256"] == sha256(weights)
     assert record["card"]["feature"]["num_features"] == 2048
     assert record["metrics"]["kid_subset_size"] == 6 and record["metrics"]["is_splits"] == 2
+
+
+def test_eval_dinov2_fd_cmmd_and_floor_end_to_end(ckpt, tmp_path):
+    """feature=dinov2_vitb14 metrics=[fid,cmmd] floor=halves on a random-weight file: names carry the feature space,
+    the card records the extractor's protocol, and the values equal an in-process recomputation."""
+    from metrics.test_pretrained import random_dinov2_weights
+
+    from ganlab.metrics.dinov2 import DINOv2Features
+    from ganlab.metrics.evaluation import halves
+    from ganlab.metrics.scores import cmmd
+
+    weights = random_dinov2_weights(tmp_path / "dinov2_vitb14_pretrain.pth")
+    out = tmp_path / "m.json"
+    # input_size=28 (a 2 x 2 patch grid) keeps the CPU forward tiny; the protocol's 224 is the default
+    proc = cli("ganlab.cli.evaluate", f"ckpt={ckpt}", "feature=dinov2_vitb14", f"paths.dinov2_vitb14_weights={weights}",
+               "feature.input_size=28", "num_samples=24", "real.max_images=40", "metrics=[fid,cmmd]", "floor=halves",
+               "batch_size=16", f"paths.cache_dir={tmp_path / 'cache'}", f"out={out}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fd_dinov2_b14" in proc.stdout and "real vs real (20 vs 20, halves)" in proc.stdout
+    record = json.loads(out.read_text())["evaluations"][0]
+    m, card = record["metrics"], record["card"]
+    assert {"fd_dinov2_b14", "cmmd_dinov2_b14"} <= set(m) and "fid" not in m and "cmmd" not in m
+    feature = card["feature"]
+    assert feature["name"] == "dinov2_vitb14" and feature["sha256"] == sha256(weights)
+    assert feature["input_size"] == 28 and feature["num_features"] == 768 and "bicubic" in feature["resize"]
+    assert card["names"] == {"suffix": "dinov2_b14"} and card["cmmd"]["sigma"] == 10.0
+    assert card["num_generated"] == 24 and card["real"]["num_images"] == 40 and card["real"]["split"] == "train"
+    assert card["floor"] == {"kind": "halves", "seed": 0, "num_reference": 20, "num_compared": 20}
+    assert set(record["floor"]) == {"fd_dinov2_b14", "cmmd_dinov2_b14"}
+
+    # the same numbers in-process: reference and generated features, CMMD, and the floor of the two halves
+    feats = DINOv2Features(str(weights), arch="vitb14", input_size=28)
+    real = extract(feats, real_batches(load_mnist5k().x[:40], 16))["features"]
+    fake = extract(feats, generated_batches(load_generator(ckpt).generator, 24, 16))["features"]
+    assert m["cmmd_dinov2_b14"] == pytest.approx(cmmd(real, fake)["cmmd"], rel=1e-4, abs=1e-6)
+    a, b = halves(real, seed=0)
+    assert record["floor"]["cmmd_dinov2_b14"] == pytest.approx(cmmd(a, b)["cmmd"], rel=1e-4, abs=1e-6)
+    assert record["floor"]["fd_dinov2_b14"] == pytest.approx(compute_metrics(a, {"features": b}, ["fid"])["fid"],
+                                                             rel=1e-4)

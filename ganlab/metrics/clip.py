@@ -9,7 +9,10 @@ writes its image-tower tensors as a plain state dict once.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -93,3 +96,39 @@ class CLIPFeatures(nn.Module):
         """Images in [-1, 1] [N, C, H, W] (C = 1 or 3) -> image embeddings float32 [N, embed_dim]."""
         device = self.net.visual.proj.device
         return self.net.visual(resize_like_pil(x.to(device), self.input_size, CLIP_MEAN, CLIP_STD)).float()
+
+
+def published_sha256(arch: str) -> str:
+    """SHA-256 of OpenAI's release file of ``arch`` (from its download URL, as torch-fidelity's table holds it)."""
+    from torch_fidelity.feature_extractor_clip import MODEL_METADATA
+
+    return MODEL_METADATA[arch_of(arch).fidelity_name]["hash"]
+
+
+def convert_openai_release(src: str | Path, out: str | Path, expected_sha256: str) -> str:
+    """Write the image-tower tensors (``visual.*``) of OpenAI's TorchScript CLIP file ``src`` as a plain state dict.
+
+    ``torch.jit.load`` reads code as well as data, so only the exact published file is opened: its SHA-256 must
+    equal ``expected_sha256`` (``published_sha256``), and exactly the hashed bytes are loaded. ``out`` is then
+    read by ``CLIPFeatures`` with ``torch.load(weights_only=True)``; an existing ``out`` is never replaced.
+
+    Returns:
+        the SHA-256 of the written file (what evaluation cards will record).
+    """
+    src, out = Path(src), Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} already exists; choose another output path")
+    data = src.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected_sha256:
+        raise ValueError(f"{src} has SHA-256 {digest[:16]}..., not OpenAI's published {expected_sha256[:16]}... for "
+                         f"this model; refusing to open it with torch.jit.load (it can hold code)")
+    state = torch.jit.load(io.BytesIO(data), map_location="cpu").state_dict()
+    visual = {k: v.detach().clone().contiguous() for k, v in state.items() if k.startswith("visual.")}
+    if not visual:
+        raise ValueError(f"{src} holds no visual.* tensors; expected an OpenAI CLIP release file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f"{out.suffix}.tmp")
+    torch.save(visual, tmp)
+    tmp.replace(out)
+    return hashlib.sha256(out.read_bytes()).hexdigest()
