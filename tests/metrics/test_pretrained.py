@@ -216,7 +216,7 @@ class FakeRelease(torch.nn.Module):
         self.text_projection = torch.nn.Parameter(torch.ones(2, 2))
 
 
-@pytest.mark.filterwarnings("ignore:.*torch.jit.script.* is deprecated")
+@pytest.mark.filterwarnings("ignore:.*torch.jit.(script|load).* is deprecated")
 def test_convert_openai_release_checks_the_hash_first(tmp_path):
     src = tmp_path / "ViT-L-14.pt"
     torch.jit.script(FakeRelease()).save(str(src))
@@ -254,3 +254,17 @@ def test_training_preset_logs_names_that_carry_the_feature_space(compose_cfg, di
     metric.update(torch.rand(6, 1, 32, 32, generator=g) * 2 - 1, torch.arange(6))
     values = metric.compute()
     assert set(values) == {"fd_dinov2_b14", "cmmd_dinov2_b14"} and values["fd_dinov2_b14"] > 0
+
+
+def test_calibration_suite_runs_in_dinov2_features(dinov2_b14):
+    from ganlab.metrics.calibration import calibrate, features
+    from ganlab.metrics.distortions import distort
+    from ganlab.metrics.scores import cmmd
+
+    feats = DINOv2Features(str(dinov2_b14), arch="vitb14", input_size=28)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(16, 1, 32, 32, generator=g) * 2 - 1, torch.arange(16) % 4
+    rows = calibrate(feats, x, y, families=["gaussian_noise"], n=8, metrics=["fid", "cmmd"], batch_size=8)
+    assert [r.strength for r in rows] == [0.05, 0.1, 0.2, 0.3] and set(rows[0].values) == {"fid", "cmmd"}
+    want = cmmd(features(feats, x), features(feats, distort(x, y, "gaussian_noise", 0.3, n=8, seed=0)))["cmmd"]
+    assert rows[-1].values["cmmd"] == pytest.approx(want, rel=1e-6)
