@@ -78,14 +78,26 @@ def test_eval_default_out_is_next_to_checkpoint(ckpt, tmp_path):
         ("ckpt=/nonexistent.ckpt", "checkpoint not found: /nonexistent.ckpt"),
         ("feature=dinov2_vitb14", "set paths.dinov2_vitb14_weights=/path/to/dinov2_vitb14_pretrain.pth"),
         ("floor=test", "floor=test: dataset 'mnist5k' has only the train split"),
-        ("floor=halves metrics=[is]", "floor=halves compares two real sets, but metrics=['is'] has no two-sample"),
-        ("cmmd.estimator=v", "cmmd_estimator='v'; valid: unbiased, biased"),
     ],
 )
 def test_eval_errors_are_one_line(ckpt, tmp_path, override, message):
     proc = cli("ganlab.cli.evaluate", f"ckpt={ckpt}", override, "num_samples=100", cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert message in proc.stderr.strip().splitlines()[-1]
+
+
+def test_floor_and_cmmd_options_are_checked_before_work():
+    from ganlab.cli.evaluate import check_floor
+    from ganlab.config import ConfigError
+    from ganlab.metrics.features import FeatureMetrics
+
+    assert check_floor("halves", ["fid", "is", "cmmd"]) == ["fid", "cmmd"] and check_floor(None, ["fid"]) == []
+    with pytest.raises(ConfigError, match=r"floor=halves compares two real sets, but metrics=\['is'\] has no two-"):
+        check_floor("halves", ["is"])
+    with pytest.raises(ConfigError, match=r"floor=\[1\]; valid: null, halves, or a split name"):
+        check_floor([1], ["fid"])
+    with pytest.raises(ValueError, match="cmmd_estimator='v'; valid: unbiased, biased"):
+        FeatureMetrics(DigitFeatures(), ["cmmd"], cmmd_estimator="v")
 
 
 class Evil:

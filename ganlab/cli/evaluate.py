@@ -153,8 +153,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     times: dict[str, float] = {}
     t = time.perf_counter()
     data = real_data(loaded.config, cfg.real.split, cfg.real.source, loaded.path)
+    # the floor's split is read before any feature is computed: a split the dataset lacks fails at once
+    floor_data = (real_data(loaded.config, cfg.floor, cfg.real.source, loaded.path, key="floor")
+                  if floor_metrics and cfg.floor != "halves" else None)
     hit, identity = metric.reference(data, split=cfg.real.split, device=device)
-    floor = real_floor(cfg, metric, floor_metrics, loaded, device)  # before generating: a bad split fails fast
+    floor = real_floor(cfg, metric, floor_metrics, floor_data, device)
     times["real_features"] = time.perf_counter() - t
     classes = class_coverage(cfg.classes, loaded.config, extractor, data)
     speckle = speckle_metric(cfg.speckle, data)
@@ -221,12 +224,13 @@ def check_floor(mode: Any, metrics: list[str]) -> list[str]:
     return two_sample
 
 
-def real_floor(cfg: DictConfig, metric: Any, names: list[str], loaded: Any,
+def real_floor(cfg: DictConfig, metric: Any, names: list[str], floor_data: Any,
                device: torch.device) -> dict[str, Any] | None:
     """Real-vs-real values in the evaluation's features: what a perfect generator would score.
 
     ``floor=halves``: two random halves of the reference features (seed ``seed``); ``floor=SPLIT``: the first
-    ``num_samples`` images of another split against the whole reference, the protocol of the generated samples.
+    ``num_samples`` images of that split (``floor_data``) against the whole reference, the protocol of the
+    generated samples.
     """
     if not names:
         return None
@@ -236,8 +240,7 @@ def real_floor(cfg: DictConfig, metric: Any, names: list[str], loaded: Any,
         ref, other = halves(metric.real, cfg.seed)
         info: dict[str, Any] = {"kind": "halves", "seed": cfg.seed}
     else:
-        data = real_data(loaded.config, cfg.floor, cfg.real.source, loaded.path, key="floor")
-        other, hit, identity = real_reference(data, metric.feature, metric.cache, split=cfg.floor,
+        other, hit, identity = real_reference(floor_data, metric.feature, metric.cache, split=cfg.floor,
                                               max_images=cfg.num_samples, batch_size=cfg.batch_size, device=device)
         ref = metric.real
         info = {"kind": "split", "split": cfg.floor, "fingerprint": identity["fingerprint"], "cache_hit": hit}

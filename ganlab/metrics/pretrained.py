@@ -8,6 +8,7 @@ downloads nothing, so offline use is the normal case and a missing file is a one
 from __future__ import annotations
 
 import hashlib
+import io
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -49,7 +50,7 @@ def read_weights(path: str | None, *, key: str, what: str, file: str,
     if not p.is_file():
         raise FileNotFoundError(f"{what} weights not found at {p}; set {key} to a local copy of {file}")
     data = p.read_bytes()
-    if _is_torchscript(p):
+    if _is_torchscript(data):
         raise safe.BadFileError(f"{p} is a TorchScript archive (OpenAI's CLIP release), which a data-only load "
                                 f"cannot read; convert it once with scripts/convert_clip_weights.py and set {key} "
                                 f"to the file it writes")
@@ -62,11 +63,12 @@ def read_weights(path: str | None, *, key: str, what: str, file: str,
     return state, digest
 
 
-def _is_torchscript(path: Path) -> bool:
+def _is_torchscript(data: bytes) -> bool:
     """True for a TorchScript zip (it holds code/ and constants.pkl; a torch.save file holds neither)."""
-    if not zipfile.is_zipfile(path):
+    buffer = io.BytesIO(data)
+    if not zipfile.is_zipfile(buffer):
         return False
-    with zipfile.ZipFile(path) as z:
+    with zipfile.ZipFile(buffer) as z:
         return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in z.namelist())
 
 
