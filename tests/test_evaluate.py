@@ -100,6 +100,26 @@ def test_floor_and_cmmd_options_are_checked_before_work():
         FeatureMetrics(DigitFeatures(), ["cmmd"], cmmd_estimator="v")
 
 
+def test_floor_of_another_split_compares_num_samples_of_it_with_the_reference(tmp_path):
+    from omegaconf import OmegaConf
+
+    from ganlab.cli.evaluate import real_floor
+    from ganlab.data.base import ImageData
+    from ganlab.metrics.features import FeatureMetrics
+    from ganlab.metrics.scores import cmmd
+
+    x = load_mnist5k().x
+    metric = FeatureMetrics(DigitFeatures(), ["fid", "cmmd"], cache_dir=str(tmp_path), batch_size=100)
+    metric.reference(ImageData(x[:300], None, "mnist5k"))  # the reference: 300 "train" images
+    cfg = OmegaConf.create({"floor": "test", "num_samples": 120, "batch_size": 100, "seed": 0})
+    floor = real_floor(cfg, metric, ["fid", "cmmd"], ImageData(x[300:500], None, "mnist5k"), "cpu")
+    assert (floor["kind"], floor["split"], floor["num_reference"], floor["num_compared"]) == ("split", "test", 300, 120)
+    other = extract(DigitFeatures(), real_batches(x[300:420], 100))["features"]
+    assert floor["metrics"]["cmmd"] == pytest.approx(cmmd(metric.real, other)["cmmd"], rel=1e-6)
+    assert 0 < floor["metrics"]["fid"] < compute_metrics(metric.real, {"features": other.flip(1)},
+                                                            ["fid"])["fid"]  # real vs real beats a scrambled set
+
+
 class Evil:
     def __reduce__(self):
         return (Path.touch, (Path("pwned"),))

@@ -311,6 +311,8 @@ def main() -> None:
         sys.exit(print_help("ganlab-eval", __doc__.splitlines()[0], (
             "ganlab-eval ckpt=outputs/DATE/TIME/checkpoints/best.ckpt",
             "ganlab-eval ckpt=... metrics=[fid,kid,is,prdc] num_samples=50000 feature=inception",
+            "ganlab-eval ckpt=... feature=dinov2_vitl14 metrics=[fid,cmmd] floor=halves "
+            "paths.dinov2_vitl14_weights=/w/dinov2_vitl14_pretrain.pth",
         ), EVAL_CONFIG_DIR, "eval", sys.argv[1:]))
     _main()
 
