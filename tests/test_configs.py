@@ -17,8 +17,8 @@ CONF = Path(CONFIG_DIR)
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name not in {"hydra", "eval", "sweep"})
 APPENDED = {"regularizers", "g_terms"}  # groups without a default entry: selected with +group=option
 OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONF / g).glob("*.yaml"))]
-# options that need files from outside the package (downloaded datasets, Inception weights)
-NEEDS_FILES = {("dataset", "cifar10"), ("dataset", "folder")} | {
+# options that need files from outside the package (downloaded datasets, Inception/DINOv2/CLIP weights)
+NEEDS_FILES = {("dataset", "cifar10"), ("dataset", "folder"), ("metrics", "fd_dinov2"), ("metrics", "cmmd_clip")} | {
     ("experiment", f.stem) for f in (CONF / "experiment").glob("*_cifar10.yaml")}
 
 
@@ -62,8 +62,9 @@ def test_option_composes_and_instantiates(compose_cfg, group, option):
     no_gpu = {"accelerator": "cpu"} if (group, option) == ("trainer", "gpu") and not torch.cuda.is_available() else {}
     instantiate(cfg.trainer, logger=False, enable_progress_bar=False, **no_gpu)
     if (group, option) in NEEDS_FILES:
-        # offline, the Inception feature extractor must fail with a message naming the config key
-        with pytest.raises(ConfigError, match="paths.inception_weights|feature.weights"):
+        # offline, a pretrained feature extractor must fail with a message naming the config key
+        key = r"paths\.(inception|dinov2_vitl14|clip_vitl14_336)_weights|feature.weights"
+        with pytest.raises(ConfigError, match=key):
             build_callbacks(cfg)
     else:
         callbacks = build_callbacks(cfg)

@@ -76,12 +76,48 @@ def test_eval_default_out_is_next_to_checkpoint(ckpt, tmp_path):
         ("metrics=[fid,fidd]", "unknown ['fidd']; valid: fid, kid, is, prdc, fid_inf"),
         ("real.split=test", "real.split=test: dataset 'mnist5k' has only the train split"),
         ("ckpt=/nonexistent.ckpt", "checkpoint not found: /nonexistent.ckpt"),
+        ("feature=dinov2_vitb14", "set paths.dinov2_vitb14_weights=/path/to/dinov2_vitb14_pretrain.pth"),
+        ("floor=test", "floor=test: dataset 'mnist5k' has only the train split"),
     ],
 )
 def test_eval_errors_are_one_line(ckpt, tmp_path, override, message):
     proc = cli("ganlab.cli.evaluate", f"ckpt={ckpt}", override, "num_samples=100", cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert message in proc.stderr.strip().splitlines()[-1]
+
+
+def test_floor_and_cmmd_options_are_checked_before_work():
+    from ganlab.cli.evaluate import check_floor
+    from ganlab.config import ConfigError
+    from ganlab.metrics.features import FeatureMetrics
+
+    assert check_floor("halves", ["fid", "is", "cmmd"]) == ["fid", "cmmd"] and check_floor(None, ["fid"]) == []
+    with pytest.raises(ConfigError, match=r"floor=halves compares two real sets, but metrics=\['is'\] has no two-"):
+        check_floor("halves", ["is"])
+    with pytest.raises(ConfigError, match=r"floor=\[1\]; valid: null, halves, or a split name"):
+        check_floor([1], ["fid"])
+    with pytest.raises(ValueError, match="cmmd_estimator='v'; valid: unbiased, biased"):
+        FeatureMetrics(DigitFeatures(), ["cmmd"], cmmd_estimator="v")
+
+
+def test_floor_of_another_split_compares_num_samples_of_it_with_the_reference(tmp_path):
+    from omegaconf import OmegaConf
+
+    from ganlab.cli.evaluate import real_floor
+    from ganlab.data.base import ImageData
+    from ganlab.metrics.features import FeatureMetrics
+    from ganlab.metrics.scores import cmmd
+
+    x = load_mnist5k().x
+    metric = FeatureMetrics(DigitFeatures(), ["fid", "cmmd"], cache_dir=str(tmp_path), batch_size=100)
+    metric.reference(ImageData(x[:300], None, "mnist5k"))  # the reference: 300 "train" images
+    cfg = OmegaConf.create({"floor": "test", "num_samples": 120, "batch_size": 100, "seed": 0})
+    floor = real_floor(cfg, metric, ["fid", "cmmd"], ImageData(x[300:500], None, "mnist5k"), "cpu")
+    assert (floor["kind"], floor["split"], floor["num_reference"], floor["num_compared"]) == ("split", "test", 300, 120)
+    other = extract(DigitFeatures(), real_batches(x[300:420], 100))["features"]
+    assert floor["metrics"]["cmmd"] == pytest.approx(cmmd(metric.real, other)["cmmd"], rel=1e-6)
+    assert 0 < floor["metrics"]["fid"] < compute_metrics(metric.real, {"features": other.flip(1)},
+                                                            ["fid"])["fid"]  # real vs real beats a scrambled set
 
 
 class Evil:
@@ -176,3 +212,42 @@ def test_eval_with_inception_weights_from_config(ckpt, tmp_path):
     assert record["card"]["feature"]["sha256"] == sha256(weights)
     assert record["card"]["feature"]["num_features"] == 2048
     assert record["metrics"]["kid_subset_size"] == 6 and record["metrics"]["is_splits"] == 2
+
+
+def test_eval_dinov2_fd_cmmd_and_floor_end_to_end(ckpt, tmp_path):
+    """feature=dinov2_vitb14 metrics=[fid,cmmd] floor=halves on a random-weight file: names carry the feature space,
+    the card records the extractor's protocol, and the values equal an in-process recomputation."""
+    from metrics.test_pretrained import random_dinov2_weights
+
+    from ganlab.metrics.dinov2 import DINOv2Features
+    from ganlab.metrics.evaluation import halves
+    from ganlab.metrics.scores import cmmd
+
+    weights = random_dinov2_weights(tmp_path / "dinov2_vitb14_pretrain.pth")
+    out = tmp_path / "m.json"
+    # input_size=28 (a 2 x 2 patch grid) keeps the CPU forward tiny; the protocol's 224 is the default
+    proc = cli("ganlab.cli.evaluate", f"ckpt={ckpt}", "feature=dinov2_vitb14", f"paths.dinov2_vitb14_weights={weights}",
+               "feature.input_size=28", "num_samples=24", "real.max_images=40", "metrics=[fid,cmmd]", "floor=halves",
+               "batch_size=16", f"paths.cache_dir={tmp_path / 'cache'}", f"out={out}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fd_dinov2_b14" in proc.stdout and "real vs real (20 vs 20, halves)" in proc.stdout
+    record = json.loads(out.read_text())["evaluations"][0]
+    m, card = record["metrics"], record["card"]
+    assert {"fd_dinov2_b14", "cmmd_dinov2_b14"} <= set(m) and "fid" not in m and "cmmd" not in m
+    feature = card["feature"]
+    assert feature["name"] == "dinov2_vitb14" and feature["sha256"] == sha256(weights)
+    assert feature["input_size"] == 28 and feature["num_features"] == 768 and "bicubic" in feature["resize"]
+    assert card["names"] == {"suffix": "dinov2_b14"} and card["cmmd"]["sigma"] == 10.0
+    assert card["num_generated"] == 24 and card["real"]["num_images"] == 40 and card["real"]["split"] == "train"
+    assert card["floor"] == {"kind": "halves", "seed": 0, "num_reference": 20, "num_compared": 20}
+    assert set(record["floor"]) == {"fd_dinov2_b14", "cmmd_dinov2_b14"}
+
+    # the same numbers in-process: reference and generated features, CMMD, and the floor of the two halves
+    feats = DINOv2Features(str(weights), arch="vitb14", input_size=28)
+    real = extract(feats, real_batches(load_mnist5k().x[:40], 16))["features"]
+    fake = extract(feats, generated_batches(load_generator(ckpt).generator, 24, 16))["features"]
+    assert m["cmmd_dinov2_b14"] == pytest.approx(cmmd(real, fake)["cmmd"], rel=1e-4, abs=1e-6)
+    a, b = halves(real, seed=0)
+    assert record["floor"]["cmmd_dinov2_b14"] == pytest.approx(cmmd(a, b)["cmmd"], rel=1e-4, abs=1e-6)
+    assert record["floor"]["fd_dinov2_b14"] == pytest.approx(compute_metrics(a, {"features": b}, ["fid"])["fid"],
+                                                             rel=1e-4)

@@ -49,8 +49,9 @@ def checkpoint_arg(cfg: DictConfig, tool: str) -> str:
     return str(cfg.ckpt)
 
 
-def real_data(config: DictConfig, split: str, source_overrides: DictConfig, path: str | Path):
-    """The checkpoint's training data (or another split of it), as the reference set."""
+def real_data(config: DictConfig, split: str, source_overrides: DictConfig, path: str | Path,
+              key: str = "real.split"):
+    """The checkpoint's training data (or another split of it, chosen by the config key ``key``)."""
     from ganlab import safe
     from ganlab.checkpoint import CheckpointError, stored
 
@@ -59,7 +60,7 @@ def real_data(config: DictConfig, split: str, source_overrides: DictConfig, path
     source = OmegaConf.merge(stored_source, source_overrides)
     if split != "train" or "split" in source:
         if "split" not in source:
-            raise ConfigError(f"real.split={split}: dataset {config.dataset.name!r} has only the train split")
+            raise ConfigError(f"{key}={split}: dataset {config.dataset.name!r} has only the train split")
         source.split = split
     return build(source, "real.source")()
 
@@ -130,6 +131,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from ganlab.metrics.features import FeatureMetrics
 
     metrics = check_metrics(cfg.metrics)
+    floor_metrics = check_floor(cfg.get("floor"), metrics)
     device = pick_device(cfg.device)
     loaded = load_generator(checkpoint_arg(cfg, "ganlab-eval"), ema=cfg.ema, device=device)
     if cfg.get("feature"):  # the command line's choice: trusted like any config of this run
@@ -145,12 +147,17 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     metric = FeatureMetrics(extractor, metrics, cache_dir=cfg.paths.cache_dir, max_real=cfg.real.max_images,
                             batch_size=cfg.batch_size, seed=cfg.seed, kid_subsets=cfg.kid.subsets,
                             kid_subset_size=cfg.kid.subset_size, is_splits=cfg.is_splits, k_pr=cfg.prdc.k_pr,
-                            k_dc=cfg.prdc.k_dc)
+                            k_dc=cfg.prdc.k_dc, cmmd_sigma=cfg.cmmd.sigma, cmmd_scale=cfg.cmmd.scale,
+                            cmmd_estimator=cfg.cmmd.estimator, suffix=cfg.names)
 
     times: dict[str, float] = {}
     t = time.perf_counter()
     data = real_data(loaded.config, cfg.real.split, cfg.real.source, loaded.path)
+    # the floor's split is read before any feature is computed: a split the dataset lacks fails at once
+    floor_data = (real_data(loaded.config, cfg.floor, cfg.real.source, loaded.path, key="floor")
+                  if floor_metrics and cfg.floor != "halves" else None)
     hit, identity = metric.reference(data, split=cfg.real.split, device=device)
+    floor = real_floor(cfg, metric, floor_metrics, floor_data, device)
     times["real_features"] = time.perf_counter() - t
     classes = class_coverage(cfg.classes, loaded.config, extractor, data)
     speckle = speckle_metric(cfg.speckle, data)
@@ -177,7 +184,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "checkpoint": str(loaded.path),
         "global_step": loaded.global_step,
         "generator": "ema" if loaded.ema else "trained",
-        "feature": {**extractor_card(extractor), "version": getattr(extractor, "version", None)},
+        "feature": {**extractor_card(extractor), "version": getattr(extractor, "version", None),
+                    "input_size": getattr(extractor, "input_size", None), "tag": getattr(extractor, "tag", None)},
+        "names": {"suffix": metric.suffix},  # protocol_names: fid -> fd_<suffix>, cmmd -> cmmd_<suffix>, ...
         "classes": ({"classifier": extractor_card(extractor)["name"], "min_share": classes.min_share}
                     if classes else None),
         "real": {k: identity[k] for k in ("dataset", "split", "num_images", "shape", "transform", "fingerprint")},
@@ -187,16 +196,57 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "kid": {"subsets": cfg.kid.subsets, "subset_size": cfg.kid.subset_size},
         "is_splits": cfg.is_splits,
         "prdc": {"k_pr": cfg.prdc.k_pr, "k_dc": cfg.prdc.k_dc},
+        "cmmd": ({"sigma": cfg.cmmd.sigma, "scale": cfg.cmmd.scale, "estimator": cfg.cmmd.estimator,
+                  "normalized": True} if "cmmd" in metrics else None),
+        "floor": {k: v for k, v in floor.items() if k != "metrics"} if floor else None,
         "reference_cache": {"dir": str(cfg.paths.cache_dir), "hit": hit},
         "device": str(device),
         "seconds": {k: round(v, 3) for k, v in times.items()},
         "versions": versions(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    record = {"metrics": values, "card": card}
+    record = {"metrics": values, **({"floor": floor["metrics"]} if floor else {}), "card": card}
     append_record(out, record)
-    print_table(values, card, out)
+    print_table(values, card, out, floor=record.get("floor"))
     return record
+
+
+def check_floor(mode: Any, metrics: list[str]) -> list[str]:
+    """The metrics of the real-vs-real floor (``floor=``): the two-sample ones (IS scores one set)."""
+    if mode in (None, ""):
+        return []
+    if not isinstance(mode, str):
+        raise ConfigError(f"floor={mode!r}; valid: null, halves, or a split name such as test")
+    two_sample = [m for m in metrics if m != "is"]
+    if not two_sample:
+        raise ConfigError(f"floor={mode} compares two real sets, but metrics={metrics} has no two-sample metric; "
+                          f"add fid, kid, prdc, fid_inf or cmmd")
+    return two_sample
+
+
+def real_floor(cfg: DictConfig, metric: Any, names: list[str], floor_data: Any,
+               device: torch.device) -> dict[str, Any] | None:
+    """Real-vs-real values in the evaluation's features: what a perfect generator would score.
+
+    ``floor=halves``: two random halves of the reference features (seed ``seed``); ``floor=SPLIT``: the first
+    ``num_samples`` images of that split (``floor_data``) against the whole reference, the protocol of the
+    generated samples.
+    """
+    if not names:
+        return None
+    from ganlab.metrics.evaluation import compute_metrics, halves, protocol_names, real_reference
+
+    if cfg.floor == "halves":
+        ref, other = halves(metric.real, cfg.seed)
+        info: dict[str, Any] = {"kind": "halves", "seed": cfg.seed}
+    else:
+        other, hit, identity = real_reference(floor_data, metric.feature, metric.cache, split=cfg.floor,
+                                              max_images=cfg.num_samples, batch_size=cfg.batch_size, device=device)
+        ref = metric.real
+        info = {"kind": "split", "split": cfg.floor, "fingerprint": identity["fingerprint"], "cache_hit": hit}
+    values = compute_metrics(ref, {"features": other}, names, seed=cfg.seed, **metric.options)
+    return {**info, "num_reference": int(ref.shape[0]), "num_compared": int(other.shape[0]),
+            "metrics": protocol_names(values, metric.suffix)}
 
 
 def append_record(path: Path, record: dict[str, Any]) -> None:
@@ -214,7 +264,8 @@ def append_record(path: Path, record: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def print_table(values: dict[str, Any], card: dict[str, Any], out: Path) -> None:
+def print_table(values: dict[str, Any], card: dict[str, Any], out: Path,
+                floor: dict[str, Any] | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -223,11 +274,14 @@ def print_table(values: dict[str, Any], card: dict[str, Any], out: Path) -> None
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
+    if floor is not None:
+        f = card["floor"]
+        table.add_column(f"real vs real ({f['num_compared']} vs {f['num_reference']}, "
+                         f"{'halves' if f['kind'] == 'halves' else f['split'] + ' split'})", justify="right")
     for key, value in values.items():
-        if isinstance(value, float):
-            table.add_row(key, f"{value:.4f}")
-        elif isinstance(value, int):
-            table.add_row(key, str(value))
+        if isinstance(value, (int, float)):
+            cells = [_cell(value)] + ([_cell(floor.get(key))] if floor is not None else [])
+            table.add_row(key, *cells)
     console.print(table)
     feature = card["feature"]
     console.print(
@@ -237,6 +291,10 @@ def print_table(values: dict[str, Any], card: dict[str, Any], out: Path) -> None
         f"reference cache {'hit' if card['reference_cache']['hit'] else 'miss'}; "
         f"times {card['seconds']}\nappended to {out}"
     )
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else "" if value is None else str(value)
 
 
 @hydra.main(version_base="1.3", config_path=EVAL_CONFIG_DIR, config_name="eval")
@@ -253,6 +311,8 @@ def main() -> None:
         sys.exit(print_help("ganlab-eval", __doc__.splitlines()[0], (
             "ganlab-eval ckpt=outputs/DATE/TIME/checkpoints/best.ckpt",
             "ganlab-eval ckpt=... metrics=[fid,kid,is,prdc] num_samples=50000 feature=inception",
+            "ganlab-eval ckpt=... feature=dinov2_vitl14 metrics=[fid,cmmd] floor=halves "
+            "paths.dinov2_vitl14_weights=/w/dinov2_vitl14_pretrain.pth",
         ), EVAL_CONFIG_DIR, "eval", sys.argv[1:]))
     _main()
 

@@ -19,7 +19,7 @@ from ganlab.metrics.distortions import FAMILIES, FAMILY, distort
 from ganlab.metrics.evaluation import compute_metrics, extract, real_batches
 
 METRICS = ("fid", "kid", "prdc")
-COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage")
+COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "cmmd")
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,12 @@ def calibrate(extractor: nn.Module, x: Tensor, y: Tensor, families: Sequence[str
     """Scores of every (family, strength) of the suite against the features of all reals.
 
     Args:
-        extractor: feature extractor, images in [-1, 1] -> [N, D].
+        extractor: feature extractor, images in [-1, 1] -> [N, D] (digit classifier, Inception, DINOv2, CLIP).
         x: real images [N, C, H, W] in [-1, 1] (uint8 is scaled); y: labels [N].
         families: names from ``ganlab.metrics.distortions.FAMILY`` (None: all).
         n: distorted images per set.
         seed: seed of the distortions and of the KID subsets.
-        metrics: any of fid, kid, prdc.
+        metrics: any of fid, kid, prdc, cmmd.
 
     Returns:
         one Row per (family, strength), in suite order.
@@ -93,7 +93,7 @@ def markdown_table(tables: dict[str, list[Row]], columns: Sequence[str] = COLUMN
 def _fmt(column: str, v: float | None) -> str:
     if v is None:
         return ""
-    return f"{v:.4f}" if column == "kid" else f"{v:.3g}" if column != "fid" else f"{v:.1f}"
+    return f"{v:.4f}" if column in ("kid", "cmmd") else f"{v:.3g}" if column != "fid" else f"{v:.1f}"
 
 
 def plot(tables: dict[str, list[Row]], path: str | Path, metric: str = "fid") -> Path:

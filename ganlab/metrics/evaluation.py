@@ -17,7 +17,7 @@ from ganlab.metrics import scores
 from ganlab.metrics.noise import eval_noise
 from ganlab.metrics.reference import ReferenceCache, fingerprint
 
-METRICS = ("fid", "kid", "is", "prdc", "fid_inf")
+METRICS = ("fid", "kid", "is", "prdc", "fid_inf", "cmmd")
 
 
 def check_metrics(names: Sequence[str]) -> list[str]:
@@ -101,7 +101,8 @@ def real_reference(data: ImageData, extractor: nn.Module, cache: ReferenceCache,
 
 def compute_metrics(real: Tensor, fake: dict[str, Tensor], metrics: Sequence[str], seed: int = 0,
                     kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10,
-                    k_pr: int = 3, k_dc: int = 5) -> dict[str, Any]:
+                    k_pr: int = 3, k_dc: int = 5, cmmd_sigma: float = 10.0, cmmd_scale: float = 1000.0,
+                    cmmd_estimator: str = "unbiased") -> dict[str, Any]:
     """The named metrics of generated features ``fake["features"]`` (and ``fake["logits"]``) vs ``real``."""
     out: dict[str, Any] = {}
     f = fake["features"]
@@ -116,4 +117,42 @@ def compute_metrics(real: Tensor, fake: dict[str, Tensor], metrics: Sequence[str
             out.update(scores.prdc(real, f, k_pr=k_pr, k_dc=k_dc))
         elif name == "fid_inf":
             out.update(scores.fid_infinity(real, f, seed=seed))
+        elif name == "cmmd":
+            out.update(scores.cmmd(real, f, sigma=cmmd_sigma, scale=cmmd_scale, estimator=cmmd_estimator))
     return out
+
+
+def protocol_names(values: dict[str, Any], suffix: str | None) -> dict[str, Any]:
+    """``values`` under names that carry their feature space, for numbers reported side by side.
+
+    With a suffix (e.g. ``dinov2_b14``, a feature extractor's ``tag``): ``fid`` -> ``fd_dinov2_b14`` (a Fréchet
+    distance, but not in Inception features), ``kid`` -> ``kd_dinov2_b14``, any other name ``<name>_dinov2_b14``
+    (``cmmd_dinov2_b14``, ``precision_dinov2_b14``, ``fd_inf_dinov2_b14``). Without one: unchanged.
+    """
+    if not suffix:
+        return dict(values)
+    renamed = {"fid": "fd", "kid": "kd"}
+    out = {}
+    for key, value in values.items():
+        head, _, rest = key.partition("_")
+        base = renamed.get(head, head) + (f"_{rest}" if rest else "")
+        out[f"{base}_{suffix}"] = value
+    return out
+
+
+def feature_suffix(suffix: str | None, extractor: nn.Module) -> str | None:
+    """The suffix of ``protocol_names``: ``"auto"`` -> the extractor's ``tag`` (None for extractors without one,
+    e.g. Inception and the digit classifier, whose values keep their plain names ``fid``, ``kid``, ...)."""
+    if suffix == "auto":
+        return getattr(extractor, "tag", None)
+    return suffix or None
+
+
+def halves(real: Tensor, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Two disjoint random halves [N // 2, D] of real features [N, D] (a private seeded generator): the
+    real-vs-real floor of a metric at half the reference size."""
+    if real.shape[0] < 4:
+        raise ValueError(f"floor=halves needs at least 4 reference images, got {real.shape[0]}")
+    perm = torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(seed))
+    half = real.shape[0] // 2
+    return real[perm[:half]], real[perm[half : 2 * half]]

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ganlab.data.base import ImageData
 from ganlab.metrics.base import EvalMetric
-from ganlab.metrics.evaluation import check_metrics, compute_metrics, extract, real_reference
+from ganlab.metrics.evaluation import (
+    check_metrics,
+    compute_metrics,
+    extract,
+    feature_suffix,
+    protocol_names,
+    real_reference,
+)
 from ganlab.metrics.reference import ReferenceCache
 
 
 class FeatureMetrics(EvalMetric):
     """FID (Heusel et al. 2017), KID (Binkowski et al. 2018), IS (Salimans et al. 2016), PRDC (Naeem et al.
-    2020) and FID-infinity (Chong & Forsyth 2020) of generated vs real features from one extractor.
+    2020), FID-infinity (Chong & Forsyth 2020) and CMMD (Jayasumana et al. 2024) of generated vs real
+    features from one extractor.
 
     Generated samples are reduced to their features [B, D] (and class logits [B, C] for IS) batch by
     batch; real features come from the reference cache (computed once, reused by later runs and by
@@ -31,23 +39,34 @@ class FeatureMetrics(EvalMetric):
         batch_size: images per feature-extractor call for the real set.
         seed: seed of subset draws (KID, IS, FID-infinity).
         kid_subsets, kid_subset_size, is_splits, k_pr, k_dc: the protocol of KID, IS and PRDC.
+        cmmd_sigma, cmmd_scale, cmmd_estimator: the protocol of CMMD (``ganlab.metrics.scores.cmmd``).
+        suffix: names that carry the feature space (``protocol_names``): "auto" (the extractor's ``tag``:
+            ``val/fd_dinov2_b14``, ``val/cmmd_clip_l14_336``; Inception and digit features keep ``val/fid``),
+            None (plain names) or a string.
     """
-
-    best: ClassVar[dict[str, str]] = {"fid": "min", "kid": "min"}  # for the HParams tab and sweeps comparing runs
-    prog_bar: ClassVar[tuple[str, ...]] = ("fid",)
 
     def __init__(self, feature: nn.Module | None, metrics: Sequence[str] = ("fid",), cache_dir: str | None = None,
                  max_real: int | None = None, batch_size: int = 500, seed: int = 0, kid_subsets: int = 100,
-                 kid_subset_size: int = 1000, is_splits: int = 10, k_pr: int = 3, k_dc: int = 5) -> None:
+                 kid_subset_size: int = 1000, is_splits: int = 10, k_pr: int = 3, k_dc: int = 5,
+                 cmmd_sigma: float = 10.0, cmmd_scale: float = 1000.0, cmmd_estimator: str = "unbiased",
+                 suffix: str | None = "auto") -> None:
         super().__init__()
         if feature is None:
             raise ValueError("feature=None: the dataset has no feature extractor (dataset.feature=null); "
                              "use metrics=none (or metrics=modes for 2-D toy sets)")
+        if cmmd_estimator not in ("unbiased", "biased"):
+            raise ValueError(f"cmmd_estimator={cmmd_estimator!r}; valid: unbiased, biased")
         self.feature, self.metrics = feature, check_metrics(metrics)
         self.cache = ReferenceCache(cache_dir)
         self.max_real, self.batch_size, self.seed = max_real, batch_size, seed
         self.options = {"kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size, "is_splits": is_splits,
-                        "k_pr": k_pr, "k_dc": k_dc}
+                        "k_pr": k_pr, "k_dc": k_dc, "cmmd_sigma": cmmd_sigma, "cmmd_scale": cmmd_scale,
+                        "cmmd_estimator": cmmd_estimator}
+        self.suffix = feature_suffix(suffix, feature)
+        distances = list(protocol_names(dict.fromkeys(("fid", "kid", "cmmd")), self.suffix))
+        # best so far of the distances (HParams tab, sweeps comparing runs); the FD in the progress bar
+        self.best = dict.fromkeys(distances, "min")
+        self.prog_bar = (distances[0],)
         self.real: Tensor | None = None  # [N_real, D], kept for the next evaluations
 
     def reference(self, data: ImageData, split: str = "train",
@@ -71,4 +90,5 @@ class FeatureMetrics(EvalMetric):
         if self.real is None:
             raise ValueError("FeatureMetrics: no real reference; call setup() or reference() first")
         fake = {name: self.rows(name) for name in self._rows}
-        return compute_metrics(self.real, fake, self.metrics, seed=self.seed, **self.options)
+        values = compute_metrics(self.real, fake, self.metrics, seed=self.seed, **self.options)
+        return protocol_names(values, self.suffix)
