@@ -209,3 +209,18 @@ def test_r3gan_preset_builds_its_five_ramps(compose_cfg):
     assert cfg.optim.beta1 == 0.0 and cfg.ema.decay is None and model.ema.half_life_images == 0.0
     with pytest.raises(ConfigError, match=r"^model: schedules.gamma.target='regularizers.r1.gamma' is not a "):
         build_module(compose_cfg(*TINY_MLP, "schedules=r3gan"))
+
+
+def test_r3gan_cifar10_preset_runs_the_papers_ramps_from_their_start_values(compose_cfg):
+    # the CIFAR-10 preset's R1 + R2 come from loss=r3gan (r2 interpolates r1's gamma): the gamma ramp binds both
+    cfg = compose_cfg("experiment=r3gan_cifar10", "dataset=mnist5k", "generator.widths=[8,8,8,8]",
+                      "generator.group_size=8", *TINY)
+    model = build_module(cfg)
+    assert {n: [t.path for t in ts] for n, ts in model.schedules.bound.items()}["gamma"] == [
+        "regularizers.r1.gamma", "regularizers.r2.gamma"]
+    start = {n: s.value(0, 0) for n, s in model.schedules.schedules.items()}
+    end = {n: s.value(0, 20_000_000) for n, s in model.schedules.schedules.items()}
+    assert start == pytest.approx({"lr": 2e-4, "beta2": 0.9, "gamma": 0.05, "ema_half_life": 0.0, "augment_p": 0.0})
+    assert end == pytest.approx({"lr": 5e-5, "beta2": 0.99, "gamma": 0.005, "ema_half_life": 5e6, "augment_p": 0.55})
+    full = compose_cfg("experiment=r3gan_cifar10")
+    assert full.trainer.max_steps * full.dataset.batch_size >= full.schedules.lr.length  # it runs until the ramps end
