@@ -1,4 +1,4 @@
-"""Short CPU runs end bit-identical to the recorded runs of the commit before the architecture change."""
+"""Short CPU runs end bit-identical to the recorded runs (scripts/check_bit_identity.py says when they were made)."""
 
 from __future__ import annotations
 

@@ -138,28 +138,33 @@ class InMemoryBatches:
         self.y = data.y.to(device) if data.y is not None else None
         self.batch_size, self.seed = batch_size, seed
         self.rank, self.world_size = rank, world_size
-        self.epoch = 0
-        self._start = 0  # batches already served in the current epoch (set on resume)
-        self._served = 0
+        self.epoch = 0  # the epoch the next iter() serves
+        self._start = 0  # batches of it already served (set on resume)
+        self._current, self._served = 0, 0  # the epoch being served, and its batches served so far
 
     def __len__(self) -> int:
         return (self.x.shape[0] // self.world_size) // self.batch_size
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor | None]]:
-        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        # the epoch advances when an epoch's iterator is made, not after its last batch: Lightning knows len()
+        # and never asks a finished epoch's generator for one more item, so code after the loop would not run
+        epoch, start = self.epoch, self._start
+        self.epoch, self._start = epoch + 1, 0
+        self._current, self._served = epoch, start
+        g = torch.Generator().manual_seed(self.seed + epoch)
         perm = torch.randperm(self.x.shape[0], generator=g)[self.rank :: self.world_size]
         perm = perm.to(self.x.device)
-        bs, start = self.batch_size, self._start
-        self._start = 0
+        bs = self.batch_size
         for i in range(start, len(self)):
             self._served = i + 1
             idx = perm[i * bs : (i + 1) * bs]
             yield to_model_space(self.x[idx]), (self.y[idx] if self.y is not None else None)
-        self.epoch += 1
-        self._served = 0
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "served": self._served}
+        """The epoch being served and how many of its batches were served."""
+        return {"epoch": self._current, "served": self._served}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
+        # saved after an epoch's last batch (served == len), Lightning's restart first finishes that epoch with an
+        # iterator that yields nothing; the next one serves the next epoch
         self.epoch, self._start = int(state["epoch"]), int(state["served"])

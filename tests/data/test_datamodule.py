@@ -45,6 +45,31 @@ def test_epochs_are_seeded_permutations():
     assert torch.equal(torch.cat([x for x, _ in again]).flatten(), epoch0)
 
 
+def _epoch_as_lightning_takes_it(batches: InMemoryBatches) -> torch.Tensor:
+    # Lightning knows len() and takes exactly that many batches: the epoch's generator is never exhausted
+    it = iter(batches)
+    return torch.cat([next(it)[0] for _ in range(len(batches))]).flatten()
+
+
+def test_each_epoch_is_a_new_permutation_when_only_len_batches_are_taken():
+    it = InMemoryBatches(_data(), batch_size=8, seed=5)
+    epochs = [_epoch_as_lightning_takes_it(it) for _ in range(3)]
+    perms = [torch.randperm(40, generator=torch.Generator().manual_seed(5 + e)).float() for e in range(3)]
+    assert all(torch.equal(got, want) for got, want in zip(epochs, perms, strict=True))
+    assert it.state_dict() == {"epoch": 2, "served": 5}
+
+
+def test_resume_after_an_epochs_last_batch_serves_the_next_epoch():
+    straight = InMemoryBatches(_data(), batch_size=8, seed=5)
+    _epoch_as_lightning_takes_it(straight)
+    state = straight.state_dict()
+    assert state == {"epoch": 0, "served": 5}
+    resumed = InMemoryBatches(_data(), batch_size=8, seed=5)
+    resumed.load_state_dict(state)
+    assert list(resumed) == []  # Lightning's restart finishes the saved epoch first: nothing is left of it
+    assert torch.equal(_epoch_as_lightning_takes_it(resumed), _epoch_as_lightning_takes_it(straight))
+
+
 def test_ranks_get_disjoint_shares():
     shares = [torch.cat([x for x, _ in InMemoryBatches(_data(), 4, seed=1, rank=r, world_size=2)]).flatten()
               for r in (0, 1)]
