@@ -130,3 +130,33 @@ def test_ddp_config_builds_the_per_network_strategy(compose_cfg):
     assert isinstance(strategy, GANDDPStrategy) and strategy.broadcast_buffers
     whole = instantiate(compose_cfg("trainer=ddp_whole").trainer.strategy)
     assert not isinstance(whole, GANDDPStrategy) and whole._ddp_kwargs == {"find_unused_parameters": True}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("combo", [
+    # BatchNorm in G and D, R1 through autograd.grad, EMA of G: FID under DDP equals rank 0's checkpoint's
+    ["generator=dcgan", "discriminator=dcgan", "generator.width=8", "discriminator.width=8", "+regularizers=r1",
+     "ema.decay=0.9"],
+    ["game=unrolled", "game.unroll.steps=2"],  # G's loss through a functional copy of D
+    ["game=simultaneous", "+regularizers=gp", "discriminator.spectral_norm=true"],
+], ids=["dcgan_bn_r1_ema", "unrolled", "simultaneous_gp_sn"])
+def test_games_and_regularizers_under_per_network_ddp(combo, tmp_path):
+    from test_train_cli import events  # noqa: PLC0415 (the TensorBoard reader of the CLI tests)
+
+    from ganlab.checkpoint import load_generator
+    from ganlab.data.mnist5k import load_mnist5k
+    from ganlab.metrics.digits import DigitFeatures
+    from ganlab.metrics.evaluation import compute_metrics, extract, generated_batches, real_batches
+
+    dump, run = tmp_path / "weights", tmp_path / "run"
+    finish(train("trainer=ddp", "trainer.devices=2", "trainer.max_steps=4", "metrics=fid", "metrics.every_n_steps=4",
+                 "metrics.num_samples=200", "metrics.batch_size=100", "+callbacks.dump._target_=helpers.DumpWeights",
+                 f"+callbacks.dump.out={dump}", f"hydra.run.dir={run}", *combo, cwd=tmp_path))
+    r0, r1 = (torch.load(dump / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for name, value in r0["params"].items():
+        assert torch.equal(value, r1["params"][name]), f"{name} differs between ranks"
+    ddp_fid = [e.value for e in events(run).Scalars("val/fid") if e.step == 4][0]
+    loaded = load_generator(run / "checkpoints" / "last.ckpt")
+    real = extract(DigitFeatures(), real_batches(load_mnist5k().x, 500))["features"]
+    fake = extract(DigitFeatures(), generated_batches(loaded.generator, 200, 100))
+    assert ddp_fid == pytest.approx(compute_metrics(real, fake, ["fid"])["fid"], rel=1e-4)
