@@ -207,6 +207,38 @@ class StepTimesFile(StepTimer):
                                             "world_size": trainer.world_size}))
 
 
+class AllreduceBytes(pl.Callback):
+    """Bytes of gradients all-reduced per training step, per DDP wrapper; every rank writes ``out/rank{R}.json``.
+
+    Registers ``ganlab.ddp.counting_allreduce`` (torch's default all-reduce, counted) on the strategy's
+    wrappers at the start of training: GANDDPStrategy's ``generator`` and ``discriminator``, or
+    Lightning's single ``module``. Counts gradient buckets only (not find_unused_parameters' used-map).
+    """
+
+    def __init__(self, out: str) -> None:
+        self.out = Path(out)
+        self.steps: list[dict[str, int]] = []  # per training step: wrapper name -> bytes
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        from ganlab.ddp import AllreduceCount, counting_allreduce, ddp_wrappers
+
+        self.totals: dict[str, int] = {}
+        self.wrappers = ddp_wrappers(trainer.strategy)
+        for name, ddp in self.wrappers.items():
+            ddp.register_comm_hook(AllreduceCount(name, self.totals), counting_allreduce)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.steps.append({name: self.totals.get(name, 0) for name in self.wrappers})
+        self.totals.clear()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        import json
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / f"rank{trainer.global_rank}.json").write_text(json.dumps(
+            {"world_size": trainer.world_size, "strategy": type(trainer.strategy).__name__, "steps": self.steps}))
+
+
 def eval_cost(out: Path, device: torch.device) -> dict:
     """Seconds of one training-time evaluation of the default run, and its share of that run's time.
 

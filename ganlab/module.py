@@ -244,7 +244,9 @@ class GANModule(pl.LightningModule):
                     loss = loss + reg.weight * reg.every * penalty
                     stats[f"train/{name}"] = penalty.detach()
         opt.zero_grad(set_to_none=True)  # also drops D grads left by the previous G step
-        self.manual_backward(loss)
+        # G frozen (it has no graph here anyway): the DDP strategy syncs only the networks not frozen
+        with frozen(self.generator):
+            self.manual_backward(loss)
         if log_now:
             stats["train/grad_norm_d"] = grad_norm(self.discriminator)
         opt.step()
@@ -276,8 +278,8 @@ class GANModule(pl.LightningModule):
                              y_fake=y_fake, fake_features=fake_h)
                 loss = loss + term.weight * value
                 stats[f"train/{name}"] = value.detach()
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss)  # D still frozen: the DDP strategy all-reduces G's gradients only
         stats["train/g_loss"] = loss.detach()
         if log_now:
             stats["train/grad_norm_g"] = grad_norm(self.generator)

@@ -152,6 +152,8 @@ CASES = [
     Case("config", "one evaluation sample", [*TRAIN, "metrics.num_samples=1"]),
     Case("config", "evaluation cannot be split over the DDP ranks",
          [*TRAIN, "trainer=ddp", "trainer.devices=2", "metrics.num_samples=500"]),
+    Case("config", "per-network DDP asked to search for unused parameters",
+         [*TRAIN, "trainer=ddp", "+trainer.strategy.find_unused_parameters=true"]),
     Case("config", "G resolution differs from the data's", [*TRAIN, "generator.resolution=64"]),
     Case("config", "batch does not split into PacGAN packs", [*TRAIN, "pack=3"]),
     Case("config", "simultaneous game with several D steps", [*TRAIN, "game=simultaneous", "optim.n_critic=2"]),

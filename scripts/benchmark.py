@@ -2,7 +2,8 @@
 
     python scripts/benchmark.py                          # all cases on the CPU (or the GPU when present)
     python scripts/benchmark.py --cases dcgan32_mnist5k --set trainer.precision=bf16-mixed perf.channels_last=true
-    python scripts/benchmark.py --devices 2              # DDP scaling: 1 vs 2 processes, per-process batch fixed
+    python scripts/benchmark.py --devices 2              # DDP scaling: 1 vs 2 processes, per-process batch fixed,
+                                                         # trainer=ddp vs trainer=ddp_whole, bytes all-reduced
 
 Prints a markdown table (median ms/step, images/s, ratio ganlab / plain, data-wait share, peak GPU
 memory) and writes it with the raw numbers to --out (JSON + markdown). Logic: ganlab/bench.py.
@@ -31,35 +32,64 @@ def machine(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
-def ddp_scaling(case: str, devices: int, steps: int, extra: list[str], out: Path) -> list[dict]:
-    """Per-step time of ganlab with 1 and ``devices`` CPU processes (gloo, one thread each), per-process batch fixed."""
+# DDP strategies compared by --devices N: G and D wrapped separately (trainer=ddp, the default) and
+# Lightning's one wrapper with find_unused_parameters (trainer=ddp_whole, the former default)
+DDP_STRATEGIES = {"per_network": "trainer=ddp", "whole_module": "trainer=ddp_whole"}
+
+
+def ddp_scaling(case: str, devices: int, steps: int, extra: list[str], out: Path, rounds: int = 1) -> list[dict]:
+    """Per-step time of ganlab with 1 and ``devices`` CPU processes (gloo, one thread each), per-process batch
+    fixed, for each DDP strategy; with the bytes of gradients all-reduced per step (``ganlab.bench.AllreduceBytes``).
+
+    Runs are interleaved (1 process, each strategy, then again) ``rounds`` times; medians over rounds."""
     overrides, _ = CASES[case]
+    runs = {"single": ["trainer.devices=1"], **{name: [opt, f"trainer.devices={devices}"]
+                                                 for name, opt in DDP_STRATEGIES.items()}}
+    ms: dict[str, list[float]] = {name: [] for name in runs}
+    sent: dict[str, dict] = {}
+    for _ in range(rounds):
+        for name, trainer in runs.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                times, counts = Path(tmp) / "times.json", Path(tmp) / "bytes"
+                cmd = [sys.executable, "-m", "ganlab.cli.train", *overrides, *trainer, "trainer.accelerator=cpu",
+                       f"trainer.max_steps={steps}", "metrics=none", "~callbacks.progress_bar", "~logger",
+                       "+trainer.enable_progress_bar=false", f"hydra.run.dir={tmp}/run",
+                       "+callbacks.timer._target_=ganlab.bench.StepTimesFile", f"+callbacks.timer.out={times}",
+                       "+callbacks.bytes._target_=ganlab.bench.AllreduceBytes", f"+callbacks.bytes.out={counts}",
+                       *extra]
+                # one thread per process in all runs: with the batch per process fixed, any time added
+                # by the other processes is synchronisation (given a free core for each)
+                env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                if proc.returncode:
+                    raise SystemExit(f"ganlab-train failed for {name}:\n{proc.stderr[-2000:]}")
+                ms[name].append(statistics.median(json.loads(times.read_text())["steps_ms"][5:]))  # skip warm-up
+                sent[name] = json.loads((counts / "rank0.json").read_text())["steps"][-1]  # the same every step
+    batch = _batch(overrides)
     rows = []
-    for n in (1, devices):
-        with tempfile.TemporaryDirectory() as tmp:
-            times = Path(tmp) / "times.json"
-            trainer = ["trainer=ddp", f"trainer.devices={n}"] if n > 1 else ["trainer.devices=1"]
-            cmd = [sys.executable, "-m", "ganlab.cli.train", *overrides, *trainer, "trainer.accelerator=cpu",
-                   f"trainer.max_steps={steps}", "metrics=none", "~callbacks.progress_bar", "~logger",
-                   "+trainer.enable_progress_bar=false", f"hydra.run.dir={tmp}/run",
-                   "+callbacks.timer._target_=ganlab.bench.StepTimesFile", f"+callbacks.timer.out={times}", *extra]
-            # one thread per process in both runs: with the batch per process fixed, any time added
-            # by the second process is synchronisation (given a free core for it)
-            env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if proc.returncode:
-                raise SystemExit(f"ganlab-train failed for {n} process(es):\n{proc.stderr[-2000:]}")
-            ms = json.loads(times.read_text())["steps_ms"][5:]  # skip warm-up
-            rows.append({"case": case, "processes": n, "ms_per_step": round(statistics.median(ms), 2),
-                         "images_per_step": n * int(_batch(overrides))})
+    for name in runs:
+        n = 1 if name == "single" else devices
+        t = statistics.median(ms[name])
+        rows.append({"case": case, "strategy": name, "processes": n, "ms_per_step": round(t, 2),
+                     "images_per_s": round(n * batch / t * 1000, 1), "allreduce_bytes_per_step": sent[name],
+                     "allreduce_mb_per_step": round(sum(sent[name].values()) / 2**20, 3),
+                     "ms_per_step_rounds": [round(x, 2) for x in ms[name]]})
     for row in rows:
-        row["sync_overhead"] = round(row["ms_per_step"] / rows[0]["ms_per_step"], 3)
+        row["images_per_s_vs_1_process"] = round(row["images_per_s"] / rows[0]["images_per_s"], 3)
     (out / f"ddp_{case}.json").write_text(json.dumps(rows, indent=2))
     return rows
 
 
 def _batch(overrides: list[str]) -> int:
     return next((int(o.split("=")[1]) for o in overrides if o.startswith("dataset.batch_size=")), 64)
+
+
+def ddp_markdown(rows: list[dict]) -> str:
+    lines = ["| case | strategy | processes | ms/step | images/s | × 1 process | MB all-reduced/step |",
+             "|" + "---|" * 7]
+    lines += [f"| {r['case']} | {r['strategy']} | {r['processes']} | {r['ms_per_step']} | {r['images_per_s']} | "
+              f"{r['images_per_s_vs_1_process']} | {r['allreduce_mb_per_step']} |" for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -70,6 +100,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default: per case)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--devices", type=int, default=1, help="DDP scaling mode with N CPU processes when > 1")
+    parser.add_argument("--ddp-rounds", type=int, default=1, help="interleaved repeats of the DDP runs (--devices)")
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides for every case")
     parser.add_argument("--out", default="benchmarks", help="folder for results (JSON and markdown)")
     parser.add_argument("--tag", default="", help="suffix of the result files")
@@ -83,8 +114,10 @@ def main() -> None:
         parser.error(f"unknown case(s) {unknown}; valid: {', '.join(CASES)}")
     if args.devices > 1:
         for name in names:
-            for row in ddp_scaling(name, args.devices, args.steps or 40, args.set, out):
+            rows = ddp_scaling(name, args.devices, args.steps or 40, args.set, out, args.ddp_rounds)
+            for row in rows:
                 print(row)
+            print(ddp_markdown(rows))
         return
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))

@@ -123,5 +123,5 @@ def test_fast_help_lists_groups_and_the_composed_config():
 
 def test_config_groups_match_the_folders():
     groups = config_groups(CONFIG_DIR, skip=("hydra", "eval"))
-    assert groups["trainer"] == ["cpu", "ddp", "default", "gpu"]
+    assert groups["trainer"] == ["cpu", "ddp", "ddp_whole", "default", "gpu"]
     assert "mnist5k" in groups["dataset"] and "hydra/launcher" not in groups and "eval/feature" not in groups
