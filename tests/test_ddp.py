@@ -73,6 +73,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # two processes (CPU time ~15 s): the default suite keeps the per-network sync test
 def test_two_nodes_of_one_process_end_with_identical_weights(tmp_path):
     dump, port = tmp_path / "weights", _free_port()
     procs = []
@@ -96,6 +97,7 @@ def test_two_nodes_of_one_process_end_with_identical_weights(tmp_path):
     assert not (tmp_path / "node1/run/checkpoints").exists()
 
 
+@pytest.mark.slow  # two processes (CPU time ~15 s): the default suite keeps the per-network sync test
 def test_a_network_with_an_unused_weight_stops_at_its_first_update(tmp_path):
     code, out = finish(train("trainer=ddp", "trainer.devices=1", "trainer.max_steps=2",
                              "discriminator._target_=helpers.DiscriminatorWithUnusedWeight", cwd=tmp_path),
