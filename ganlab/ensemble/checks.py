@@ -59,14 +59,18 @@ def check(cfg: DictConfig) -> None:
             raise ConfigError(f"{who}={_select(cfg, f'{who}._target_')} {why}; valid: {who}=mlp ({target}); "
                               f"other families are not batched over members yet")
     flags = [("generator.batchnorm", False), ("generator.spectral_norm", False), ("discriminator.spectral_norm", False),
-             ("generator.num_classes", 0), ("discriminator.num_classes", 0), ("pack", 1), ("minibatch", None),
-             ("datamodule.holdout", 0), ("health", None), ("trainer.devices", 1), ("trainer.num_nodes", 1)]
+             ("generator.num_classes", 0), ("discriminator.num_classes", 0), ("pack", 1),
+             ("datamodule.holdout", 0), ("trainer.devices", 1), ("trainer.num_nodes", 1)]
     hints = {"generator.num_classes": "conditional=null", "discriminator.num_classes": "conditional=null",
-             "health": "health=none", "minibatch": "minibatch=null", "trainer.devices": "trainer.devices=1 (no DDP)"}
+             "trainer.devices": "trainer.devices=1 (no DDP)"}
     for key, valid in flags:
         value = _select(cfg, key, default=valid)
-        if value != valid and not (valid is None and not value):
+        if value != valid:
             raise ConfigError(f"{key}={value} {why}; valid: {hints.get(key, f'{key}={valid}')}")
+    if _select(cfg, "health"):
+        raise ConfigError(f"health: the health monitor does not watch ensemble members {why}; valid: health=none")
+    if _select(cfg, "minibatch"):
+        raise ConfigError(f"minibatch={_select(cfg, 'minibatch._target_')} {why}; valid: minibatch=null")
     for key in ("augment", "g_terms", "schedules"):
         if _select(cfg, key):
             raise ConfigError(f"{key}={{{', '.join(_select(cfg, key))}}} {why}; valid: {key}={{}} (not per member yet)")
