@@ -137,3 +137,35 @@ def test_a_member_of_a_normal_checkpoint_is_refused(tmp_path):
     torch.save({"state_dict": {}, "ganlab": {"config": {"generator": cfg["generator"]}}}, path)
     with pytest.raises(CheckpointError, match="is not a seed-ensemble checkpoint; valid: member=null"):
         load_generator(path, member=0)
+
+
+def test_a_resumed_ensemble_continues_as_an_uninterrupted_one(tmp_path):
+    cfg = compose([*TOY, "metrics=none", "ensemble.size=2"])
+    whole = _weights(_run(cfg, tmp_path / "whole"))
+    half = _run(cfg, tmp_path / "half", **{"trainer.max_steps": 50})  # mid-epoch: 125 batches per epoch
+    resumed = _weights(_run(cfg, tmp_path / "resumed", ckpt_path=str(half)))
+    assert whole.keys() == resumed.keys()
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)  # members' noise and data order restored
+
+
+@pytest.mark.slow
+def test_reproduce_ensemble_writes_the_table_from_the_members(tmp_path, capsys, monkeypatch):
+    from ganlab.cli.reproduce import main
+
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "0")
+    small = ["--set", "dataset.source.n=5000", "metrics.num_samples=500", "metrics.batch_size=500"]
+    args = ["veegan_gan_ring", "--seeds", "2", "--ensemble", "--budget", "20", "--out", str(tmp_path), *small]
+    assert main(args) == 0
+    out = tmp_path / "budget20" / "veegan_gan_ring"
+    report = json.loads((out / "reproduce.json").read_text())
+    record = json.loads((out / "ensemble2" / "checkpoints" / "metrics.json").read_text())["evaluations"][-1]
+    assert [r["seed"] for r in report["runs"]] == [0, 1] and all(r["ensemble"] == 2 for r in report["runs"])
+    for run, member in zip(report["runs"], record["members"], strict=True):
+        assert run["values"]["modes"] == member["metrics"]["modes"]  # member k's tag val/modes/member<k> = seed k
+    rows = {r["metric"]: r for r in report["rows"]}
+    assert rows["modes"]["n"] == 2 and rows["modes"]["mean"] == pytest.approx(record["metrics"]["modes_mean"])
+    assert "(one seed ensemble of 2 members:" in (out / "reproduce.md").read_text()
+    # an unfinished ensemble directory is refused, not overwritten
+    (tmp_path / "x" / "veegan_gan_ring" / "ensemble3").mkdir(parents=True)
+    assert main(["veegan_gan_ring", "--seeds", "3", "--ensemble", "--out", str(tmp_path / "x")]) == 2
+    assert "ensemble3 exists but did not finish; remove it to rerun the ensemble" in capsys.readouterr().err
