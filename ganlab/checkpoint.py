@@ -53,13 +53,16 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return safe.load(path, LAYOUT, what=WHAT, error=CheckpointError)
 
 
-def load_generator(path: str | Path, ema: bool = True, device: str | torch.device = "cpu") -> LoadedGenerator:
+def load_generator(path: str | Path, ema: bool = True, device: str | torch.device = "cpu",
+                   member: int | None = None) -> LoadedGenerator:
     """Rebuild the generator from the checkpoint's own config and load its weights (EMA if present).
 
     Args:
         path: a ``.ckpt`` written by ganlab-train.
         ema: prefer the EMA generator when the checkpoint has one.
         device: where to put the generator (in eval mode).
+        member: for a seed-ensemble checkpoint (``ensemble.size > 1``), which member k to load, as the
+            generator of a separate run of its seed (the config returned has that seed and no ensemble).
     """
     ckpt = read_checkpoint(path)
     config = OmegaConf.create(ckpt["ganlab"]["config"])
@@ -67,6 +70,9 @@ def load_generator(path: str | Path, ema: bool = True, device: str | torch.devic
     use_ema = ema and any(k.startswith(EMA_PREFIX) for k in state)
     prefix = EMA_PREFIX if use_ema else G_PREFIX
     weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    seeds = ((ckpt["ganlab"].get("ensemble") or {}).get("seeds")) or []
+    if seeds or member is not None:
+        weights, config = _member(weights, config, seeds, member, path)
     generator = safe.build_stored(config.generator, path=path, where="generator", error=CheckpointError)
     if not isinstance(generator, nn.Module) or not isinstance(getattr(generator, "z_dim", None), int):
         raise CheckpointError(f"{path}: its config's generator ({config.generator._target_}) builds a "
@@ -79,6 +85,20 @@ def load_generator(path: str | Path, ema: bool = True, device: str | torch.devic
         raise CheckpointError(f"{path}: weights do not fit the generator in its own config "
                               f"({config.generator._target_}): {detail}") from e
     return LoadedGenerator(generator.to(device).eval(), config, Path(path), int(ckpt.get("global_step", 0)), use_ema)
+
+
+def _member(weights: dict, config: DictConfig, seeds: list, member: int | None,
+            path: str | Path) -> tuple[dict, DictConfig]:
+    """Member ``member``'s generator weights of a seed-ensemble checkpoint and its separate run's config."""
+    from ganlab.ensemble.nets import member_weights
+
+    if not seeds:
+        raise CheckpointError(f"member={member}: {path} is not a seed-ensemble checkpoint; valid: member=null")
+    if not isinstance(member, int) or isinstance(member, bool) or not 0 <= member < len(seeds):
+        raise CheckpointError(f"{path} holds a seed ensemble of {len(seeds)} members (seeds {seeds}); valid: "
+                              f"member=0..{len(seeds) - 1}")
+    config.seed, config.ensemble = seeds[member], {"size": 1, "seeds": None}
+    return member_weights(weights, "", member), config
 
 
 def stored(config: DictConfig, key: str, path: str | Path, fix: str = "") -> Any:

@@ -246,9 +246,9 @@ class GANModule(pl.LightningModule):
         opt.zero_grad(set_to_none=True)  # also drops D grads left by the previous G step
         # G frozen (it has no graph here anyway): the DDP strategy syncs only the networks not frozen
         with frozen(self.generator):
-            self.manual_backward(loss)
+            self.backward_loss(loss)
         if log_now:
-            stats["train/grad_norm_d"] = grad_norm(self.discriminator)
+            stats["train/grad_norm_d"] = self.grad_norm(self.discriminator)
         opt.step()
         for reg in self.regularizers.values():
             reg.after_d_step(self.discriminator)
@@ -279,14 +279,22 @@ class GANModule(pl.LightningModule):
                 loss = loss + term.weight * value
                 stats[f"train/{name}"] = value.detach()
             opt.zero_grad(set_to_none=True)
-            self.manual_backward(loss)  # D still frozen: the DDP strategy all-reduces G's gradients only
+            self.backward_loss(loss)  # D still frozen: the DDP strategy all-reduces G's gradients only
         stats["train/g_loss"] = loss.detach()
         if log_now:
-            stats["train/grad_norm_g"] = grad_norm(self.generator)
+            stats["train/grad_norm_g"] = self.grad_norm(self.generator)
         opt.step()
         for term in self.g_terms.values():
             term.after_g_step(self.generator)
         return stats
+
+    def backward_loss(self, loss: Tensor) -> None:
+        """Backward of a step's loss (seed ensembles: of the sum over members, ganlab.ensemble.module)."""
+        self.manual_backward(loss)
+
+    def grad_norm(self, net: nn.Module) -> Tensor:
+        """The logged gradient norm of ``net`` (seed ensembles: the members' mean)."""
+        return grad_norm(net)
 
     @torch.no_grad()  # the reals do not depend on G: their logits are constants of G's loss
     def paired_real_logits(self, real: Tensor, y: Tensor | None) -> Tensor:

@@ -133,7 +133,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     metrics = check_metrics(cfg.metrics)
     floor_metrics = check_floor(cfg.get("floor"), metrics)
     device = pick_device(cfg.device)
-    loaded = load_generator(checkpoint_arg(cfg, "ganlab-eval"), ema=cfg.ema, device=device)
+    loaded = load_generator(checkpoint_arg(cfg, "ganlab-eval"), ema=cfg.ema, device=device,
+                            member=cfg.get("member"))
     if cfg.get("feature"):  # the command line's choice: trusted like any config of this run
         extractor = build(cfg.feature, "feature").to(device)
     else:  # the checkpoint's own: built only if it names a ganlab/torch component

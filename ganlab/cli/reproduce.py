@@ -2,13 +2,16 @@
 
     ganlab-reproduce veegan_gan_ring --seeds 5 --jobs 2
     ganlab-reproduce pacgan_gan_ring pacgan2_ring --seeds 3 --budget 20000     # a reduced, labelled check
+    ganlab-reproduce veegan_gan_ring --seeds 8 --ensemble      # the 8 seeds as one batched run (ensemble.size=8)
 
 Each preset names its paper's protocol and carries a ``published:`` block (numbers, ``<key>_error``
 for their error bars, ``source``, ``protocol``). Every seed is one ``ganlab-train experiment=NAME
 seed=K`` run in OUT/NAME/seed<K>; the value of ``val/<key>`` at the run's last evaluation is its
 measurement. The table gives published ± error, measured mean ± standard error over seeds, and
 whether the two agree within the combined error sqrt(SE² + error²). Finished runs are reused, so
-a call with more seeds only adds the new ones.
+a call with more seeds only adds the new ones. With ``--ensemble`` the seeds train as one seed ensemble
+(``ensemble.size=N health=none``, in OUT/NAME/ensemble<N>), each member's ``val/<key>/member<k>`` being its
+seed's measurement; the table is the same.
 """
 
 from __future__ import annotations
@@ -96,6 +99,58 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
     return result
 
 
+def ensemble_dir(name: str, args: argparse.Namespace) -> Path:
+    return args.out / name / f"ensemble{args.seeds}"
+
+
+def run_ensemble(name: str, args: argparse.Namespace) -> list[dict]:
+    """Train seeds 0..N-1 as one seed ensemble (or reuse it); returns one result record per member."""
+    run = ensemble_dir(name, args)
+    done = run / "reproduce_run.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    overrides = [f"experiment={name}", "seed=0", f"ensemble.size={args.seeds}", "health=none", f"hydra.run.dir={run}",
+                 "~callbacks.progress_bar", "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+    if args.budget:
+        overrides += [f"trainer.max_steps={args.budget}", f"metrics.every_n_steps={args.budget}"]
+    env = dict(os.environ) if args.threads == "auto" else \
+        dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "ganlab.cli.train", *overrides, *args.set], env=env,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "train.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if "HYDRA_FULL_ERROR" not in ln]
+        last = (lines or ["(no output)"])[-1]
+        return [{"name": name, "seed": s, "ok": False, "error": last, "wall_s": wall} for s in range(args.seeds)]
+    values: dict[int, dict[str, float]] = {s: {} for s in range(args.seeds)}
+    for tag, points in read_run(run).curves.items():
+        key, _, member = tag[len("val/"):].rpartition("/member")
+        if tag.startswith("val/") and member.isdigit() and points and key not in NOT_SCORES:
+            values[int(member)][key] = points[max(points)]  # member k = seed k (seed=0, ensemble.size=N)
+    steps = int(OmegaConf.load(run / ".hydra" / "config.yaml").trainer.max_steps)
+    results = [{"name": name, "seed": s, "ok": True, "values": values[s], "wall_s": wall / args.seeds,
+                "ensemble_wall_s": wall, "ensemble": args.seeds, "overrides": args.set, "steps": steps}
+               for s in range(args.seeds)]
+    done.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def check_ensemble(name: str, args: argparse.Namespace) -> None:
+    """Refuse, before anything trains, an ensemble directory that cannot be reused as it is."""
+    run = ensemble_dir(name, args)
+    done = run / "reproduce_run.json"
+    if done.is_file():
+        trained = json.loads(done.read_text())[0].get("overrides", [])
+        if trained != args.set:
+            raise ReproduceError(f"{run} was trained with --set {' '.join(trained) or '(none)'}, not "
+                                 f"{' '.join(args.set) or '(none)'}; use another --out or remove it")
+    elif run.exists():
+        raise ReproduceError(f"{run} exists but did not finish; remove it to rerun the ensemble")
+
+
 def check_seed(name: str, seed: int, args: argparse.Namespace) -> None:
     """Refuse, before anything trains, a seed directory that cannot be reused as it is."""
     run = args.out / name / f"seed{seed}"
@@ -153,6 +208,8 @@ def markdown(name: str, info: dict, rows: list[Row], results: list[dict], budget
                                                                       else ""),
               f"- measured: {len(ok)} seeds ({', '.join(str(r['seed']) for r in ok)}), {steps:,} steps each, "
               f"{_machine()}, {statistics.fmean(r['wall_s'] for r in ok) / 60:.1f} min per run"
+              + (f" (one seed ensemble of {ok[0]['ensemble']} members: {ok[0]['ensemble_wall_s'] / 60:.1f} min in all)"
+                 if ok[0].get("ensemble") else "")
               if ok else "- measured: no finished run", ""]
     if overrides:
         lines[-1:-1] = [f"- extra overrides: `{' '.join(overrides)}`"]
@@ -195,6 +252,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="CPU threads per run: auto (default: the free cores shared by --jobs runs) or an integer")
     p.add_argument("--out", type=Path, default=Path("outputs/reproduce"))
     p.add_argument("--set", nargs="*", default=[], help="extra ganlab-train overrides for every run")
+    p.add_argument("--ensemble", action="store_true",
+                   help="train the seeds as one seed ensemble (ensemble.size=N, health=none) instead of N runs")
     args = p.parse_args(argv)
     if args.seeds < 1 or (args.budget is not None and args.budget < 1) or args.jobs < 1:
         p.error("--seeds, --budget and --jobs must be >= 1")
@@ -206,14 +265,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def reproduce(args: argparse.Namespace) -> int:
     infos = {name: published_block(name) for name in args.names}  # fails fast on a bad name
     jobs = [(name, seed) for name in args.names for seed in range(args.seeds)]
-    for job in jobs:
-        check_seed(*job, args)
+    for name, seed in jobs:
+        if not args.ensemble:
+            check_seed(name, seed, args)
+    for name in args.names if args.ensemble else []:
+        check_ensemble(name, args)
     results: dict[str, list[dict]] = {name: [] for name in args.names}
-    with ThreadPoolExecutor(args.jobs) as pool:
-        for result in pool.map(lambda job: run_seed(*job, args), jobs):
-            status = "ok" if result["ok"] else f"FAILED: {result['error']}"
-            print(f"{result['name']} seed {result['seed']}: {status} ({result['wall_s']:.0f} s)", flush=True)
-            results[result["name"]].append(result)
+
+    def record(result: dict) -> None:
+        status = "ok" if result["ok"] else f"FAILED: {result['error']}"
+        print(f"{result['name']} seed {result['seed']}: {status} ({result['wall_s']:.0f} s)", flush=True)
+        results[result["name"]].append(result)
+
+    if args.ensemble:  # one process per preset; its members are the seeds
+        for name in args.names:
+            for result in run_ensemble(name, args):
+                record(result)
+    else:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            for result in pool.map(lambda job: run_seed(*job, args), jobs):
+                record(result)
     sections, report = [], {}
     for name in args.names:
         rows = table_rows(infos[name]["published"], results[name])

@@ -67,7 +67,7 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
     from ganlab.checkpoint import load_generator
 
     device = pick_device(cfg.device)
-    loaded = load_generator(ckpt, ema=cfg.ema, device=device)
+    loaded = load_generator(ckpt, ema=cfg.ema, device=device, member=cfg.get("member"))
     g = torch.Generator().manual_seed(cfg.seed)
     z_dim = loaded.generator.z_dim
     z, y, nrow = grid_inputs(cfg.n, cfg.nrow, z_dim, loaded.num_classes, cfg.get("class"), g)

@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from ganlab import console, threads
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import CONFIG_DIR, ConfigError, build, register_resolvers, validate
+from ganlab.ensemble import checks as ensemble
 from ganlab.sweep import record_failure, record_result
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ def train(cfg: DictConfig) -> float | None:
     """Validate -> threads -> instantiate -> fit; returns ``cfg.optimized_metric`` (None when not logged)."""
     register_resolvers()  # idempotent; for callers that composed the config elsewhere (launcher workers)
     validate(cfg)
+    ensemble.check(cfg)  # ensemble.size > 1: what the batched members cannot express, refused now
+    seeds = ensemble.member_seeds(cfg)
     verbose = bool(cfg.get("verbose", False))
     console.configure(verbose)
     choice = threads.choose(cfg.get("threads", "auto"), launch_processes(cfg))
@@ -74,13 +77,17 @@ def train(cfg: DictConfig) -> float | None:
 
     log.info("Dataset <%s> at %sx%s, %s channel(s)", cfg.dataset.name, cfg.dataset.resolution,
              cfg.dataset.resolution, cfg.dataset.channels)
-    datamodule = build(cfg.datamodule, "datamodule")
+    if len(seeds) > 1:
+        from ganlab.ensemble.build import build_datamodule, build_ensemble, ensemble_callbacks
+
+        log.info("Seed ensemble: %d members, seeds %s, batched in one process", len(seeds), seeds)
+    datamodule = build(cfg.datamodule, "datamodule") if len(seeds) == 1 else build_datamodule(cfg)
     try:
         datamodule.setup("fit")  # load the data now: a missing folder fails before any training
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(str(e).splitlines()[0]) from e
 
-    model = build_module(cfg)
+    model = build_module(cfg) if len(seeds) == 1 else build_ensemble(cfg)
     g_params = sum(p.numel() for p in model.generator.parameters())
     d_params = sum(p.numel() for p in model.discriminator.parameters())
     log.info("GAN: G <%s> %s params, D <%s> %s params, loss <%s>", cfg.generator._target_, _count(g_params),
@@ -90,6 +97,8 @@ def train(cfg: DictConfig) -> float | None:
     log.info("CPU threads: %d per process (%s)", choice.threads, choice.reason)
 
     callbacks = build_callbacks(cfg)
+    if len(seeds) > 1:  # per-member metrics, their mean and SE, appended to checkpoints/metrics.json
+        callbacks = ensemble_callbacks(callbacks, len(seeds), f"{cfg.paths.output_dir}/checkpoints/metrics.json")
     logger = build(cfg.logger, "logger") if cfg.get("logger") else False
     trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
 

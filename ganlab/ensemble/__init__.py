@@ -1,0 +1,8 @@
+"""Seed ensembles: K seeds of one configuration trained in one process, their weights batched.
+
+``ensemble.size=K`` (or ``ensemble.seeds=[...]``) trains members with seeds ``seed, seed+1, ...``; member
+k reproduces ``ganlab-train <same overrides> seed=S_k`` up to floating-point reassociation (see
+docs/configuration.md, "Seed ensembles"). Pieces: ``checks`` (config refusals, no torch), ``nets``
+(stacked weights), ``data`` (one data order per member), ``module`` (the game on member-major batches),
+``evaluation`` (per-member metrics, mean and standard error), ``build`` (what ganlab-train calls).
+"""
