@@ -73,21 +73,9 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
                  "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
     if args.budget:
         overrides += [f"trainer.max_steps={args.budget}", f"metrics.every_n_steps={args.budget}"]
-    if args.threads == "auto":  # each run takes its share of the free cores (ganlab/threads.py)
-        env = dict(os.environ, GANLAB_PROCESSES=str(args.jobs))
-    else:
-        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "ganlab.cli.train", *overrides, *args.set], env=env,
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "train.log").write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        # the error itself, not Hydra's closing hint about HYDRA_FULL_ERROR
-        lines = [ln for ln in proc.stderr.strip().splitlines() if "HYDRA_FULL_ERROR" not in ln]
-        last = (lines or ["(no output)"])[-1]
-        return {"name": name, "seed": seed, "ok": False, "error": last, "wall_s": wall}
+    error, wall = _train(run, overrides, args, processes=args.jobs)
+    if error is not None:
+        return {"name": name, "seed": seed, "ok": False, "error": error, "wall_s": wall}
     values = {}
     for tag, points in read_run(run).curves.items():
         key = tag[len("val/"):]
@@ -97,6 +85,30 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
               "steps": int(OmegaConf.load(run / ".hydra" / "config.yaml").trainer.max_steps)}
     done.write_text(json.dumps(result, indent=1))
     return result
+
+
+def _train(run: Path, overrides: list[str], args: argparse.Namespace,
+           processes: int | None) -> tuple[str | None, float]:
+    """One ``ganlab-train`` subprocess into ``run`` (its output kept in train.log); (the error line or None, wall s).
+
+    ``processes``: the parallel runs sharing the cores, for ``--threads auto`` (None: let the run decide alone)."""
+    if args.threads != "auto":
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    elif processes is not None:  # each run takes its share of the free cores (ganlab/threads.py)
+        env = dict(os.environ, GANLAB_PROCESSES=str(processes))
+    else:
+        env = dict(os.environ)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "ganlab.cli.train", *overrides, *args.set], env=env,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "train.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode == 0:
+        return None, wall
+    # the error itself, not Hydra's closing hint about HYDRA_FULL_ERROR
+    lines = [ln for ln in proc.stderr.strip().splitlines() if "HYDRA_FULL_ERROR" not in ln]
+    return (lines or ["(no output)"])[-1], wall
 
 
 def ensemble_dir(name: str, args: argparse.Namespace) -> Path:
@@ -113,18 +125,9 @@ def run_ensemble(name: str, args: argparse.Namespace) -> list[dict]:
                  "~callbacks.progress_bar", "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
     if args.budget:
         overrides += [f"trainer.max_steps={args.budget}", f"metrics.every_n_steps={args.budget}"]
-    env = dict(os.environ) if args.threads == "auto" else \
-        dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "ganlab.cli.train", *overrides, *args.set], env=env,
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "train.log").write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if "HYDRA_FULL_ERROR" not in ln]
-        last = (lines or ["(no output)"])[-1]
-        return [{"name": name, "seed": s, "ok": False, "error": last, "wall_s": wall} for s in range(args.seeds)]
+    error, wall = _train(run, overrides, args, processes=None)
+    if error is not None:
+        return [{"name": name, "seed": s, "ok": False, "error": error, "wall_s": wall} for s in range(args.seeds)]
     values: dict[int, dict[str, float]] = {s: {} for s in range(args.seeds)}
     for tag, points in read_run(run).curves.items():
         key, _, member = tag[len("val/"):].rpartition("/member")
