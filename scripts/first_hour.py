@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["debug=fast", "metrics.num_samples=200", "metrics.batch_size=100"]
 
@@ -189,7 +191,9 @@ def walk(w: Walkthrough) -> None:
         return action
 
     w.step("ganlab-train --help", fast([*w.tool("train"), "--help"], 3, contains="== Configuration groups =="))
-    w.step("ganlab-train --cfg job", fast([*w.tool("train"), "--cfg", "job"], 3, contains="max_steps: 15000"))
+    # the default run's length, as its recipe (the default experiment) sets it
+    steps = yaml.safe_load((ROOT / "conf" / "experiment" / "mlp_mnist5k.yaml").read_text())["trainer"]["max_steps"]
+    w.step("ganlab-train --cfg job", fast([*w.tool("train"), "--cfg", "job"], 3, contains=f"max_steps: {steps}"))
     w.step("ganlab-train lss=hinge (typo: one line)",
            fast([*w.tool("train"), "lss=hinge", "hydra.run.dir=outputs/typo"], 3, expect=1))
     w.step("ganlab-train generator.resolution=64 (one line)",
