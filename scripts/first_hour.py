@@ -2,6 +2,7 @@
 
     python scripts/first_hour.py                  # this checkout, in a temporary folder with an empty home
     python scripts/first_hour.py --fresh-venv     # first: a new venv and `pip install -e ".[dev]"` (slow)
+    python scripts/first_hour.py --cpu            # the same by the CPU-only path of docs/install.md
     python scripts/first_hour.py --keep --workdir /tmp/first-hour   # keep the runs to look at
 
 Steps: (optionally) the install; `--help`, `--cfg job` and a typo answered fast and in one line; the quick
@@ -165,16 +166,34 @@ def tensorboard(w: Walkthrough, run: str) -> str:
         log.close()
 
 
-def fresh_venv(workdir: Path) -> tuple[str, Path]:
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # docs/install.md, "CPU-only machines"
+
+
+def fresh_venv(workdir: Path, cpu_index: str | None = None) -> tuple[str, Path, float]:
+    """A new venv with ganlab installed as the README says (first the CPU builds of torch and torchvision from
+    ``cpu_index``, as docs/install.md says, when given); its python, its scripts folder and its size in GiB."""
     venv = workdir / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    proc = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"],
-                          capture_output=True, text=True)
-    if proc.returncode:
-        raise StepFailed(f"pip install failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}")
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    steps = [[*pip, "-e", f"{ROOT}[dev]"]]
+    if cpu_index:
+        steps.insert(0, [*pip, "torch>=2.2,<=2.14.1", "torchvision>=0.17,<=0.29.1", "--index-url", cpu_index])
+    for cmd in steps:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode:
+            last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+            raise StepFailed(f"{' '.join(cmd[3:])} failed: {last}")
+    if cpu_index:  # the CPU path is only worth its name if no CUDA torch came back with ganlab's requirements
+        check = subprocess.run([str(venv / "bin" / "python"), "-c", "import torch; print(torch.__version__); "
+                                "import torchvision"], capture_output=True, text=True)
+        version = check.stdout.strip()
+        if check.returncode:
+            raise StepFailed(f"CPU path: torch {version} installed, but `import torchvision` failed: "
+                             f"{check.stderr.strip().splitlines()[-1]} (torchvision must come from the same index)")
+        if "+cpu" not in version:
+            raise StepFailed(f"CPU path: torch {version} installed, not a CPU build (+cpu)")
     size = sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink()) / 2**30
-    print(f"venv: {size:.1f} GiB", flush=True)
-    return str(venv / "bin" / "python"), venv / "bin"
+    return str(venv / "bin" / "python"), venv / "bin", size
 
 
 def walk(w: Walkthrough) -> None:
@@ -273,6 +292,8 @@ def walk(w: Walkthrough) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fresh-venv", action="store_true", help="install into a new venv first (minutes, GBs)")
+    parser.add_argument("--cpu", action="store_true", help="--fresh-venv by docs/install.md's CPU-only path")
+    parser.add_argument("--cpu-index", default=CPU_INDEX, help="the CPU wheel index for --cpu")
     parser.add_argument("--workdir", type=Path, default=None, help="folder for the runs (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the workdir (always kept on failure)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds one command may take")
@@ -281,15 +302,16 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     python, scripts = sys.executable, None
     start = time.perf_counter()
-    if args.fresh_venv:
+    if args.fresh_venv or args.cpu:
+        name = "fresh venv: " + ("CPU torch + " if args.cpu else "") + "pip install -e .[dev]"
         t = time.perf_counter()
         try:
-            python, scripts = fresh_venv(workdir)
-            install = Result("fresh venv: pip install -e .[dev]", time.perf_counter() - t, True)
+            python, scripts, size = fresh_venv(workdir, args.cpu_index if args.cpu else None)
+            install = Result(f"{name} ({size:.1f} GiB)", time.perf_counter() - t, True)
         except (StepFailed, subprocess.CalledProcessError) as e:
-            install = Result("fresh venv: pip install -e .[dev]", time.perf_counter() - t, False, str(e))
+            install = Result(name, time.perf_counter() - t, False, str(e))
     w = Walkthrough(workdir, python, scripts, args.timeout)
-    if args.fresh_venv:
+    if args.fresh_venv or args.cpu:
         w.results.append(install)
     if all(r.ok for r in w.results):
         walk(w)
