@@ -239,6 +239,50 @@ class AllreduceBytes(pl.Callback):
             {"world_size": trainer.world_size, "strategy": type(trainer.strategy).__name__, "steps": self.steps}))
 
 
+def _allreduce_worker(rank: int, world: int, port: int, sizes: list[int], repeats: int, out: str) -> None:
+    import json
+    import os
+
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        tensors = [torch.randn(n // 4) for n in sizes]  # float32 gradients of those byte counts
+        for t in tensors:  # warm-up: gloo's first call per size sets up its buffers
+            dist.all_reduce(t)
+        dist.barrier()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for t in tensors:
+                dist.all_reduce(t)
+        seconds = (time.perf_counter() - start) / repeats
+        if rank == 0:
+            Path(out).write_text(json.dumps({"ms": seconds * 1000}))
+    finally:
+        dist.destroy_process_group()
+
+
+def allreduce_ms(sizes: Sequence[int], world: int = 2, repeats: int = 30) -> float:
+    """Milliseconds for ``world`` CPU processes (gloo, one thread each) to all-reduce tensors of ``sizes`` bytes
+    once each, with nothing else running in them: the communication a DDP step cannot do faster when no core is
+    free to overlap it with compute (DDP sends buckets of the same total size)."""
+    import json
+    import socket
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = f"{tmp}/allreduce.json"
+        mp.spawn(_allreduce_worker, args=(world, port, list(sizes), repeats, out), nprocs=world)
+        return json.loads(Path(out).read_text())["ms"]
+
+
 def eval_cost(out: Path, device: torch.device) -> dict:
     """Seconds of one training-time evaluation of the default run, and its share of that run's time.
 

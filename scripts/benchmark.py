@@ -3,7 +3,9 @@
     python scripts/benchmark.py                          # all cases on the CPU (or the GPU when present)
     python scripts/benchmark.py --cases dcgan32_mnist5k --set trainer.precision=bf16-mixed perf.channels_last=true
     python scripts/benchmark.py --devices 2              # DDP scaling: 1 vs 2 processes, per-process batch fixed,
-                                                         # trainer=ddp vs trainer=ddp_whole, bytes all-reduced
+                                                         # trainer=ddp vs trainer=ddp_whole, bytes all-reduced;
+                                                         # references: N independent runs at once, and the
+                                                         # same bytes all-reduced alone
 
 Prints a markdown table (median ms/step, images/s, ratio ganlab / plain, data-wait share, peak GPU
 memory) and writes it with the raw numbers to --out (JSON + markdown). Logic: ganlab/bench.py.
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from ganlab.bench import CASES, eval_cost, markdown, run_case
+from ganlab.bench import CASES, allreduce_ms, eval_cost, markdown, run_case
 
 
 def machine(device: torch.device) -> str:
@@ -41,41 +43,60 @@ def ddp_scaling(case: str, devices: int, steps: int, extra: list[str], out: Path
     """Per-step time of ganlab with 1 and ``devices`` CPU processes (gloo, one thread each), per-process batch
     fixed, for each DDP strategy; with the bytes of gradients all-reduced per step (``ganlab.bench.AllreduceBytes``).
 
-    Runs are interleaved (1 process, each strategy, then again) ``rounds`` times; medians over rounds."""
+    Two references measured in the same run say what the machine allows: ``independent``, ``devices`` separate
+    1-process runs started together (no communication: what sharing the cores and memory costs), and per DDP
+    row the bare all-reduce of its bytes (``ganlab.bench.allreduce_ms``) added to 1 process's step time.
+    Runs are interleaved (1 process, the independent runs, each strategy, then again) ``rounds`` times; medians
+    over rounds."""
     overrides, _ = CASES[case]
-    runs = {"single": ["trainer.devices=1"], **{name: [opt, f"trainer.devices={devices}"]
-                                                 for name, opt in DDP_STRATEGIES.items()}}
+    runs = {"single": (["trainer.devices=1"], 1), "independent": (["trainer.devices=1"], devices),
+            **{name: ([opt, f"trainer.devices={devices}"], 1) for name, opt in DDP_STRATEGIES.items()}}
     ms: dict[str, list[float]] = {name: [] for name in runs}
     sent: dict[str, dict] = {}
+    # one thread per process in all runs: with the batch per process fixed, any time added by the other
+    # processes is synchronisation or shared cores and memory
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for _ in range(rounds):
-        for name, trainer in runs.items():
+        for name, (trainer, copies) in runs.items():
             with tempfile.TemporaryDirectory() as tmp:
-                times, counts = Path(tmp) / "times.json", Path(tmp) / "bytes"
-                cmd = [sys.executable, "-m", "ganlab.cli.train", *overrides, *trainer, "trainer.accelerator=cpu",
-                       f"trainer.max_steps={steps}", "metrics=none", "~callbacks.progress_bar", "~logger",
-                       "+trainer.enable_progress_bar=false", f"hydra.run.dir={tmp}/run",
-                       "+callbacks.timer._target_=ganlab.bench.StepTimesFile", f"+callbacks.timer.out={times}",
-                       "+callbacks.bytes._target_=ganlab.bench.AllreduceBytes", f"+callbacks.bytes.out={counts}",
-                       *extra]
-                # one thread per process in all runs: with the batch per process fixed, any time added
-                # by the other processes is synchronisation (given a free core for each)
-                env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-                proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-                if proc.returncode:
-                    raise SystemExit(f"ganlab-train failed for {name}:\n{proc.stderr[-2000:]}")
-                ms[name].append(statistics.median(json.loads(times.read_text())["steps_ms"][5:]))  # skip warm-up
-                sent[name] = json.loads((counts / "rank0.json").read_text())["steps"][-1]  # the same every step
+                procs = []
+                for c in range(copies):  # copies > 1: separate runs started together
+                    times, counts = Path(tmp) / f"times{c}.json", Path(tmp) / f"bytes{c}"
+                    cmd = [sys.executable, "-m", "ganlab.cli.train", *overrides, *trainer, "trainer.accelerator=cpu",
+                           f"trainer.max_steps={steps}", "metrics=none", "~callbacks.progress_bar", "~logger",
+                           "+trainer.enable_progress_bar=false", f"hydra.run.dir={tmp}/run{c}",
+                           "+callbacks.timer._target_=ganlab.bench.StepTimesFile", f"+callbacks.timer.out={times}",
+                           "+callbacks.bytes._target_=ganlab.bench.AllreduceBytes", f"+callbacks.bytes.out={counts}",
+                           *extra]
+                    procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                                  env=env))
+                for proc in procs:
+                    _, err = proc.communicate()
+                    if proc.returncode:
+                        raise SystemExit(f"ganlab-train failed for {name}:\n{err[-2000:]}")
+                ms[name].append(statistics.median(  # skip warm-up; the copies' steps pooled
+                    [t for c in range(copies) for t in json.loads((Path(tmp) / f"times{c}.json").read_text())
+                     ["steps_ms"][5:]]))
+                sent[name] = json.loads((Path(tmp) / "bytes0" / "rank0.json").read_text())["steps"][-1]
     batch = _batch(overrides)
     rows = []
-    for name in runs:
-        n = 1 if name == "single" else devices
+    for name, (_, copies) in runs.items():
+        n = devices if copies > 1 or name in DDP_STRATEGIES else 1
         t = statistics.median(ms[name])
         rows.append({"case": case, "strategy": name, "processes": n, "ms_per_step": round(t, 2),
                      "images_per_s": round(n * batch / t * 1000, 1), "allreduce_bytes_per_step": sent[name],
                      "allreduce_mb_per_step": round(sum(sent[name].values()) / 2**20, 3),
                      "ms_per_step_rounds": [round(x, 2) for x in ms[name]]})
+    single, shared = rows[0]["ms_per_step"], rows[1]["ms_per_step"]
     for row in rows:
         row["images_per_s_vs_1_process"] = round(row["images_per_s"] / rows[0]["images_per_s"], 3)
+        # the most a DDP row could reach here: the independent runs' step time (cores and memory shared) plus
+        # the bare all-reduce of its bytes, with no free core to overlap communication with compute
+        sizes = list(row["allreduce_bytes_per_step"].values())
+        comm = allreduce_ms(sizes, row["processes"]) if sizes else 0.0
+        base = single if row["processes"] == 1 else shared
+        row["allreduce_alone_ms"] = round(comm, 2)
+        row["bound_vs_1_process"] = round(row["processes"] * single / (base + comm), 3)
     (out / f"ddp_{case}.json").write_text(json.dumps(rows, indent=2))
     return rows
 
@@ -85,10 +106,11 @@ def _batch(overrides: list[str]) -> int:
 
 
 def ddp_markdown(rows: list[dict]) -> str:
-    lines = ["| case | strategy | processes | ms/step | images/s | × 1 process | MB all-reduced/step |",
-             "|" + "---|" * 7]
+    lines = ["| case | strategy | processes | ms/step | images/s | × 1 process | MB all-reduced/step "
+             "| bare all-reduce ms | bound: × 1 process of independent runs + bare all-reduce |", "|" + "---|" * 9]
     lines += [f"| {r['case']} | {r['strategy']} | {r['processes']} | {r['ms_per_step']} | {r['images_per_s']} | "
-              f"{r['images_per_s_vs_1_process']} | {r['allreduce_mb_per_step']} |" for r in rows]
+              f"{r['images_per_s_vs_1_process']} | {r['allreduce_mb_per_step']} | {r['allreduce_alone_ms']} | "
+              f"{r['bound_vs_1_process']} |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
