@@ -156,3 +156,42 @@ def test_kill_test_short():
     assert result["resumed"] == result["identical"] == 3 and result["unreadable"] == 0
     assert result["max_lost"] <= 5  # at most one checkpoint interval
     assert result["term_code"] == 143 and result["term_lost"] == 0 and result["term_identical"]
+
+
+class _OtherRank:
+    """A strategy stub for rank 0 of 2: ``reduce(max)`` combines this rank's flags with the other rank's."""
+
+    def __init__(self, clock_due: bool, signalled: bool) -> None:
+        self.other = torch.tensor([clock_due, signalled], dtype=torch.float32)
+        self.calls = 0
+
+    def reduce(self, tensor, reduce_op):
+        assert reduce_op == "max"
+        self.calls += 1
+        return torch.maximum(tensor, self.other)
+
+
+def test_a_clock_or_signal_on_any_rank_makes_every_rank_write_in_one_collective(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from ganlab.callbacks.checkpoints import CheckpointPolicy
+    from ganlab.callbacks.preemption import Preempted
+
+    policy = CheckpointPolicy(str(tmp_path), every_n_steps=0, every_minutes=10.0)
+    written: list[str] = []
+    monkeypatch.setattr(policy, "write_last", lambda trainer, module, why: written.append(why))
+    monkeypatch.setattr(policy, "_validates_now", lambda trainer: False)
+    module = SimpleNamespace(device=torch.device("cpu"))
+
+    def step(other: _OtherRank) -> None:
+        trainer = SimpleNamespace(global_step=5, world_size=2, strategy=other)
+        policy.on_train_batch_end(trainer, module, None, None, 0)
+        assert other.calls == 1  # both decisions in one all-reduce
+
+    step(_OtherRank(clock_due=False, signalled=False))  # this rank's clock is 0 s old, nothing on the other
+    assert written == []
+    step(_OtherRank(clock_due=True, signalled=False))  # only the other rank's clock is due: this rank writes too
+    assert written == ["interval"]
+    with pytest.raises(Preempted):  # a signal reached only the other rank: this rank writes and stops too
+        step(_OtherRank(clock_due=False, signalled=True))
+    assert written == ["interval", "signal"]
