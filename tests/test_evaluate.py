@@ -198,6 +198,7 @@ def test_sample_cli_writes_grid_files_and_strip(ckpt, tmp_path):
     assert "class=3: this generator is unconditional" in cond.stderr
 
 
+@pytest.mark.slow  # metrics/test_inception.py checks the extractor itself by default
 def test_eval_with_inception_weights_from_config(ckpt, tmp_path):
     from metrics.test_inception import random_inception_weights
 

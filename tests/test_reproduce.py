@@ -19,6 +19,7 @@ def tests_on_path(monkeypatch):
     monkeypatch.setenv("HYDRA_FULL_ERROR", "0")
 
 
+@pytest.mark.slow  # two training runs; the refusals and the agreement rule below run by default
 def test_reduced_two_seed_run_writes_tables_and_reuses_finished_seeds(tmp_path, tests_on_path, capsys):
     args = ["veegan_gan_ring", "--budget", "20", "--jobs", "2", "--out", str(tmp_path), *SMALL]
     assert main([*args, "--seeds", "2"]) == 0

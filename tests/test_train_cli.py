@@ -80,6 +80,7 @@ def test_end_to_end_run_writes_tensorboard_and_checkpoints(tmp_path):
     assert best.stat().st_size > 0 and "val/fid" in str(load_ckpt(best)["callbacks"])
 
 
+@pytest.mark.slow  # test_sigterm_writes_last_and_resume_auto_is_bit_identical checks a bit-identical resume by default
 def test_resume_continues_exactly(tmp_path):
     straight, first, resumed = tmp_path / "straight", tmp_path / "first", tmp_path / "resumed"
     run_train(f"hydra.run.dir={straight}", "trainer.max_steps=8", cwd=tmp_path)
@@ -95,6 +96,7 @@ def test_resume_continues_exactly(tmp_path):
     assert torch.equal(a["optimizer_states"][1]["state"][0]["exp_avg"], b["optimizer_states"][1]["state"][0]["exp_avg"])
 
 
+@pytest.mark.slow  # five ganlab-train processes; test_bad_input_table covers unreadable checkpoints by default
 def test_resume_from_an_unfitting_checkpoint_is_one_line_before_training(tmp_path):
     first = tmp_path / "first"
     run_train(f"hydra.run.dir={first}", "trainer.max_steps=2", "+regularizers=historical_averaging", cwd=tmp_path)
