@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ganlab import console, threads
 from ganlab.cli.help import print_help, wants_help
@@ -55,6 +55,11 @@ def _count(n: int) -> str:
     return str(n)
 
 
+def run_dir(cfg: DictConfig) -> str | None:
+    """``paths.output_dir``, or None where it cannot resolve (a config composed outside a Hydra job)."""
+    return OmegaConf.select(cfg, "paths.output_dir", default=None) if HydraConfig.initialized() else None
+
+
 def train(cfg: DictConfig) -> float | None:
     """Validate -> threads -> instantiate -> fit; returns ``cfg.optimized_metric`` (None when not logged)."""
     register_resolvers()  # idempotent; for callers that composed the config elsewhere (launcher workers)
@@ -71,6 +76,7 @@ def train(cfg: DictConfig) -> float | None:
     from ganlab.callbacks.health import raise_if_stopped
     from ganlab.checkpoint import CheckpointError, check_resume
     from ganlab.config import build_callbacks, build_module
+    from ganlab.finetune import apply_init
     from ganlab.rundir import checkpoint_step
 
     pl.seed_everything(cfg.seed, workers=True, verbose=verbose)
@@ -88,6 +94,10 @@ def train(cfg: DictConfig) -> float | None:
         raise ConfigError(str(e).splitlines()[0]) from e
 
     model = build_module(cfg) if len(seeds) == 1 else build_ensemble(cfg)
+    try:  # fine-tuning: G, D and EMA weights of another run (not on resume: the run's own checkpoint has them)
+        apply_init(model, cfg.get("init_from"), bool(cfg.get("init_partial")), cfg.get("ckpt_path"), run_dir(cfg))
+    except CheckpointError as e:
+        raise ConfigError(str(e)) from e
     g_params = sum(p.numel() for p in model.generator.parameters())
     d_params = sum(p.numel() for p in model.discriminator.parameters())
     log.info("GAN: G <%s> %s params, D <%s> %s params, loss <%s>", cfg.generator._target_, _count(g_params),

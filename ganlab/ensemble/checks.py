@@ -60,7 +60,8 @@ def check(cfg: DictConfig) -> None:
                               f"other families are not batched over members yet")
     flags = [("generator.batchnorm", False), ("generator.spectral_norm", False), ("discriminator.spectral_norm", False),
              ("generator.num_classes", 0), ("discriminator.num_classes", 0), ("pack", 1),
-             ("datamodule.holdout", 0), ("trainer.devices", 1), ("trainer.num_nodes", 1)]
+             ("datamodule.holdout", 0), ("trainer.devices", 1), ("trainer.num_nodes", 1), ("freeze.d_blocks", 0),
+             ("init_from", None)]
     hints = {"generator.num_classes": "conditional=null", "discriminator.num_classes": "conditional=null",
              "trainer.devices": "trainer.devices=1 (no DDP)"}
     for key, valid in flags:

@@ -111,5 +111,10 @@ class DCGANDiscriminator(Discriminator):
     def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.net(x).flatten(1)  # [N, 16 c]
 
+    def block_list(self) -> list[nn.Module]:
+        """FreezeD's blocks (ganlab.nets.freeze): each stride-2 stage (conv, [BatchNorm], LeakyReLU), from the input."""
+        starts = [i for i, m in enumerate(self.net) if isinstance(m, nn.Conv2d)] + [len(self.net)]
+        return [self.net[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+
     def head(self, h: Tensor, y: Tensor | None = None) -> Tensor:
         return self.out(h, y)  # [N]

@@ -76,6 +76,10 @@ class MaxoutDiscriminator(Discriminator):
     def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.net(x)  # [N, hidden[-1]]
 
+    def block_list(self) -> list[nn.Module]:
+        """FreezeD's blocks (ganlab.nets.freeze): each maxout layer, from the input on."""
+        return list(self.net)[1:]
+
     def head(self, h: Tensor, y: Tensor | None = None) -> Tensor:
         return self.out(h, y)  # [N]
 

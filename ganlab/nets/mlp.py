@@ -104,5 +104,9 @@ class MLPDiscriminator(Discriminator):
     def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.net(x)  # [N, hidden[-1]]
 
+    def block_list(self) -> list[nn.Module]:
+        """FreezeD's blocks (ganlab.nets.freeze): each hidden layer, Linear + activation, from the input on."""
+        return [self.net[i : i + 2] for i in range(1, len(self.net), 2)]
+
     def head(self, h: Tensor, y: Tensor | None = None) -> Tensor:
         return self.out(h, y)  # [N]

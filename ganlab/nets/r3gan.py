@@ -251,6 +251,10 @@ class R3GANDiscriminator(Discriminator):
             h = stage(h)
         return self.basis(h).flatten(1)  # [N, C0]
 
+    def block_list(self) -> list[nn.Module]:
+        """FreezeD's blocks (ganlab.nets.freeze): each resolution stage from the input, the input conv in the first."""
+        return [nn.ModuleList([self.inp, self.stages[0]]), *self.stages[1:]]
+
     def head(self, h: Tensor, y: Tensor | None = None) -> Tensor:
         out = self.linear(h)  # [N, E] conditional, [N, 1] otherwise
         if not self.num_classes:

@@ -205,5 +205,9 @@ class ResNetDiscriminator(Discriminator):
             h = attention(block(h))
         return F.relu(h).sum(dim=(2, 3))  # [N, C]: global sum pooling
 
+    def block_list(self) -> list[nn.Module]:
+        """FreezeD's blocks (ganlab.nets.freeze): each residual block with the attention layer after it."""
+        return [nn.ModuleList([b, a]) for b, a in zip(self.blocks, self.attention, strict=True)]
+
     def head(self, h: Tensor, y: Tensor | None = None) -> Tensor:
         return self.out(h, y)  # [N]
