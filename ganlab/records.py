@@ -59,13 +59,16 @@ def write_record(folder: str | Path, study: str, run: str, metrics: dict[str, An
     bad = [k for k, v in metrics.items() if not isinstance(v, (int, float)) or isinstance(v, bool)]
     if bad:
         raise ValueError(f"results record {run}: metrics must be numbers; {bad[0]} is {type(metrics[bad[0]]).__name__}")
+    # JSON has no inf / nan: such values are named in "non_finite" instead (e.g. a class KL with an empty class)
+    non_finite = sorted(k for k, v in metrics.items() if not math.isfinite(v))
     record = {"study": study, "run": run, "command": command, "commit": git_commit(), "machine": machine(),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "metrics": metrics, "card": card, **extra}
+              "metrics": {k: v for k, v in metrics.items() if k not in non_finite}, "card": card,
+              **({"non_finite": non_finite} if non_finite else {}), **extra}
     path = Path(folder) / f"{run}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
     tmp.replace(path)
     return path
 

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab import threads
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import CONFIG_DIR, ConfigError, build
+from ganlab.truncation import from_config, plot_sweep, sweep, sweep_metrics, truncated
 
 if TYPE_CHECKING:
     import torch
@@ -122,6 +123,7 @@ def versions() -> dict[str, str]:
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run the evaluation described by ``cfg``; returns the record appended to metrics.json."""
     checkpoint_arg(cfg, "ganlab-eval")  # before the heavy imports: a missing ckpt= answers at once
+    truncation = checked(from_config, cfg.get("truncation"))  # one value; lists are sweeps (evaluate_all)
     set_threads(cfg)
     import torch
 
@@ -168,7 +170,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     for m in objects:
         m.reset()
     start = 0
-    for x in generated_batches(loaded.generator, cfg.num_samples, cfg.batch_size, seed=cfg.seed,
+    for x in generated_batches(truncated(loaded.generator, truncation), cfg.num_samples, cfg.batch_size, seed=cfg.seed,
                                num_classes=loaded.num_classes, device=device):
         for m in objects:
             m.update(x, torch.arange(start, start + x.shape[0]))  # sample indices [B]
@@ -193,6 +195,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "real": {k: identity[k] for k in ("dataset", "split", "num_images", "shape", "transform", "fingerprint")},
         "speckle": {"threshold": speckle.threshold, "real_share": speckle.real_share} if speckle else None,
         "num_generated": cfg.num_samples,
+        "truncation": truncation.card() if truncation is not None and truncation.active else None,
         "seeds": {"noise": cfg.seed, "subsets": cfg.seed},
         "kid": {"subsets": cfg.kid.subsets, "subset_size": cfg.kid.subset_size},
         "is_splits": cfg.is_splits,
@@ -210,6 +213,44 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     append_record(out, record)
     print_table(values, card, out, floor=record.get("floor"))
     return record
+
+
+def checked(check: Any, *args: Any) -> Any:
+    """``check(*args)`` with its ValueError as a one-line ConfigError."""
+    try:
+        return check(*args)
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+
+
+def evaluate_all(cfg: DictConfig) -> list[dict[str, Any]]:
+    """``evaluate(cfg)``, or one evaluation per value of a ``truncation.psi`` / ``truncation.threshold`` list, then
+    the sweep's results record and figure (``truncation.record``; default: beside the checkpoint)."""
+    found = checked(sweep, cfg.get("truncation"))
+    if found is None:
+        return [evaluate(cfg)]
+    key, values = found
+    record = Path(cfg.truncation.get("record") or Path(checkpoint_arg(cfg, "ganlab-eval")).parent
+                  / f"truncation_{key}.json")
+    figure = record.with_suffix(".png")
+    existing = [str(p) for p in (record, figure) if p.exists()]
+    if existing:  # before any work: a sweep never replaces an earlier one
+        raise ConfigError(f"{', '.join(existing)} already exist(s); choose another truncation.record=PATH.json")
+    evaluations = []
+    for value in values:
+        one = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+        one.truncation[key] = value
+        evaluations.append(evaluate(one))
+    from ganlab.records import command_line, write_record
+
+    card = {k: v for k, v in evaluations[0]["card"].items() if k not in ("truncation", "seconds", "date")}
+    write_record(record.parent, record.parent.name, record.stem, sweep_metrics(evaluations, key, values),
+                 command_line(), card=card, sweep={"key": f"truncation.{key}", "values": values,
+                                                   "other": {k: cfg.truncation.get(k) for k in ("psi", "threshold")
+                                                             if k != key}})
+    plot_sweep(evaluations, key, values, str(figure), title=f"{card['checkpoint']} (step {card['global_step']})")
+    log.info("truncation sweep: %s, %s", record, figure)
+    return evaluations
 
 
 def check_floor(mode: Any, metrics: list[str]) -> list[str]:
@@ -301,7 +342,7 @@ def _cell(value: Any) -> str:
 @hydra.main(version_base="1.3", config_path=EVAL_CONFIG_DIR, config_name="eval")
 def _main(cfg: DictConfig) -> None:
     try:
-        evaluate(cfg)
+        evaluate_all(cfg)
     except (ConfigError, FileNotFoundError, ValueError) as e:  # CheckpointError is a ValueError
         sys.exit(f"ganlab-eval: error: {str(e).splitlines()[0]}")
 
@@ -312,6 +353,7 @@ def main() -> None:
         sys.exit(print_help("ganlab-eval", __doc__.splitlines()[0], (
             "ganlab-eval ckpt=outputs/DATE/TIME/checkpoints/best.ckpt",
             "ganlab-eval ckpt=... metrics=[fid,kid,is,prdc] num_samples=50000 feature=inception",
+            "ganlab-eval ckpt=... metrics=[fid,prdc] truncation.psi=[1.0,0.8,0.6,0.4]   # a sweep: record + figure",
             "ganlab-eval ckpt=... feature=dinov2_vitl14 metrics=[fid,cmmd] floor=halves "
             "paths.dinov2_vitl14_weights=/w/dinov2_vitl14_pretrain.pth",
         ), EVAL_CONFIG_DIR, "eval", sys.argv[1:]))
