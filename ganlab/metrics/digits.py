@@ -139,7 +139,7 @@ class DigitFeatures(nn.Module):
         return super().train(False)
 
     def _prepare(self, x: Tensor) -> Tensor:
-        """[N, C, H, W] in [-1, 1] (C in {1, 3}, any square size; uint8 is scaled; clamped to [-1, 1]) -> [N, 1, 32, 32]."""
+        """[N, C, H, W] in [-1, 1] (C in {1, 3}, any square size; uint8 scaled; clamped) -> [N, 1, 32, 32]."""
         if x.dim() != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"expected images [N, 1 or 3, H, W], got {tuple(x.shape)}")
         # clamp: a generator with a linear output (R3GAN) strays outside [-1, 1]; the classifier never saw such
