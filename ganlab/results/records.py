@@ -133,10 +133,17 @@ def write_record(study: str, run: str, metrics: Mapping[str, Any], *, command: s
     if params:
         record["params"] = dict(params)
     record.update(extra)
+    return save_record(record, path)
+
+
+def save_record(record: Mapping[str, Any], path: str | Path) -> Path:
+    """Validate ``record`` and write it to ``path`` atomically (a reader never sees half a record)."""
+    path = Path(path)
+    record = validate(dict(record), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a reader never sees half a record
+    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
     return path
 
 

@@ -85,7 +85,8 @@ def find_blocks(text: str, doc: Path) -> list[Block]:
             current, body = Block(doc, i, 0, m["path"], m["view"], params), []
         elif CLOSE.match(line):
             if current is None:
-                raise RenderError(f"{doc}:{i}: '<!-- /results -->' without an opening '<!-- results: PATH view=NAME -->'")
+                raise RenderError(f"{doc}:{i}: '<!-- /results -->' without an opening "
+                                  "'<!-- results: PATH view=NAME -->'")
             current.close_line, current.body = i, "\n".join(body)
             blocks.append(current)
             current = None
