@@ -106,34 +106,39 @@ def _short(commit: str) -> str:
 
 def provenance(records: list[Record], block: Block) -> str:
     """The line under a table naming its records, whether they are per run or recovered, commit and machine."""
-    link = os.path.relpath(block.path, block.doc.parent.as_posix() or ".")
-    per_run = [r for r in records if r.get("per_run", True)]
-    aggregate = [r for r in records if not r.get("per_run", True)]
+    links = ", ".join(f"[`{p}`]({os.path.relpath(p, block.doc.parent.as_posix() or '.')})"
+                      for p in block.path.split(","))
+    runs = [r for r in records if r.get("per_run", True)]
+    means = [r for r in records if not r.get("per_run", True)]
     recovered = [r for r in records if r.get("recovered")]
     groups: dict[tuple[str, str], int] = {}
     for r in records:
         key = (_short(r["commit"]) + (" with uncommitted changes" if r.get("dirty") else ""), r["machine"])
         groups[key] = groups.get(key, 0) + 1
-    where = "; ".join(f"commit `{c}` on {m}" + (f" ({n})" if len(groups) > 1 else "") for (c, m), n in groups.items())
+    where = "; ".join(f"commit `{c}` on {m}" + (f" ({n} records)" if len(groups) > 1 else "")
+                      for (c, m), n in groups.items())
+    inferred = " (inferred: see each record's `commit_basis`)" if any(r.get("commit_basis") for r in records) else ""
     dates = sorted({r["date"][:10] for r in records})
     when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
     sources = sorted({r["source"] for r in recovered if r.get("source")})
+    src = f" ({', '.join(f'`{s}`' for s in sources)})" if sources else ""
     what = []
-    if per_run:
-        what.append(f"{len(per_run)} run{'s' if len(per_run) != 1 else ''}"
-                    + (f", {'all' if len(recovered) >= len(records) else 'some'} recovered from git history"
-                       if recovered else ""))
-    if aggregate:
-        what.append("no per-run records" + (f" for {len(aggregate)} of the rows' sources" if per_run else ""))
-    src = f" (from {', '.join(f'`{s}`' for s in sources)})" if sources else ""
-    return (f"Records: [`{block.path}`]({link}), view `{block.view}`: {'; '.join(what)}{src}; "
-            f"measured at {where}, {when}.")
+    if runs:
+        k = sum(bool(r.get("recovered")) for r in runs)
+        what.append(f"{len(runs)} run record{'s' if len(runs) != 1 else ''}"
+                    + ("" if not k else ", recovered from git history" if k == len(runs) else f", {k} recovered "
+                       "from git history") + (src if k else ""))
+    if means:
+        what.append((f"{len(means)} record{'s' if len(means) != 1 else ''} of means only: no per-run records"
+                     if runs else "no per-run records (the history kept only the table's means or cells)")
+                    + ("" if runs and any(r.get("recovered") for r in runs) else src))
+    return f"Records: {links}, view `{block.view}`: {'; '.join(what)}; measured at {where}{inferred}, {when}."
 
 
 def render_block(block: Block, root: Path) -> str:
     """The new text between a block's two markers: the view's table, its notes, the provenance line."""
-    try:
-        records = read_records(root / block.path, base=root)
+    try:  # PATH may name several studies, comma-separated: a table that compares them
+        records = [r for p in block.path.split(",") for r in read_records(root / p, base=root)]
     except RecordError as e:
         raise RenderError(f"{block.where}: {e}") from None
     try:

@@ -46,3 +46,26 @@ def pct(share: float | None, digits: int = 1) -> str:
 def seq(values: Sequence[float | None], digits: int = 1, joiner: str = ", ") -> str:
     """Per-seed values: ``14.7, 17.9, 15.8``."""
     return joiner.join(num(v, digits) for v in values)
+
+
+def select(records: Sequence[dict[str, Any]], **params: Any) -> list[dict[str, Any]]:
+    """The records whose ``params`` match every given value (``seed=1``, ``preset="dcgan_mnist5k"``)."""
+    return [r for r in records if all(r.get("params", {}).get(k) == v for k, v in params.items())]
+
+
+def values(records: Sequence[dict[str, Any]], name: str) -> list[float]:
+    """One metric over records (ordered by ``params.seed`` where there is one); records without it are skipped."""
+    ordered = sorted(records, key=lambda r: (r.get("params", {}).get("seed", 0), r["run"]))
+    return [r["metrics"][name] for r in ordered if r["metrics"].get(name) is not None]
+
+
+def only(records: Sequence[dict[str, Any]], what: str) -> dict[str, Any]:
+    """The one record of a selection; a ValueError names ``what`` when there are none or several."""
+    if len(records) != 1:
+        raise ValueError(f"expected one record for {what}, found {len(records)}")
+    return records[0]
+
+
+def per_run(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-run records (not the tables' means kept as "no per-run records")."""
+    return [r for r in records if r.get("per_run", True)]

@@ -33,8 +33,9 @@ def cpu_overhead() -> int:
     data = json.loads(Path(path).read_text())
     machine = "cpu-2core, " + data["machine"].replace(", 2 threads", "")
     n = 0
-    for row in data["rows"]:
+    for order, row in enumerate(data["rows"]):
         metrics, params = scalars(row)
+        params["order"] = order
         if "ratio_range" in params:
             lo, hi = params.pop("ratio_range")
             metrics.update(ratio_low=lo, ratio_high=hi)

@@ -164,7 +164,7 @@ def zoo_v2() -> int:
         sp, sp_sd = numbers(row[6])[:2]
         agg = {"class_kl_mean": kl, "class_kl_std": kl_sd, "speckle_vs_real_mean": sp, "speckle_vs_real_std": sp_sd}
         if name in walls:
-            agg.update(zip(("wall_s_min", "wall_s_max"), numbers(walls[name]), strict=True))
+            agg.update(zip(("wall_s_min", "wall_s_max"), map(float, re.findall(r"\d+", walls[name])), strict=True))
         put(EXP, "zoo_v2-cpu/means", name, agg,
             params={"combination": name, "overrides": overrides, "seeds": [0, 1, 2], "order": order}, per_run=False,
             card=V2_TRAIN, **recovered(README, BASE, command="python scripts/zoo_compare.py --out OUT --steps 1500 "
