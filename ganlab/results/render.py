@@ -152,7 +152,8 @@ def render_block(block: Block, root: Path) -> str:
                           f"{type(e).__name__}: {e}") from e
     used = table.records if table.records is not None else records
     parts = [markdown_table(table.header, table.rows)]
-    parts += [""] + list(table.notes) if table.notes else []
+    for note in table.notes:  # each note its own paragraph
+        parts += ["", note]
     parts += ["", provenance(used, block)]
     return "\n".join(parts)
 

@@ -159,31 +159,48 @@ def stacked_curves(records: list[Record]) -> Table:
     """Modes of 1,000 at each evaluation of the 5,000-step H100 runs (curves.json), every run."""
     rows = []
     runs = [r for r in records if "val/modes" in r.get("series", {}) and 5000 in _steps(r)]
-    for r in sorted(runs, key=lambda r: (r["params"]["preset"], not r["params"]["second_order"], r["run"])):
-        s = {int(k): v for k, v in r["series"]["val/modes"].items()}
+    runs.sort(key=lambda r: (r["params"]["preset"], not r["params"]["second_order"], r["run"]))
+    for r in runs:
+        s = _modes(r)
         name = f"`{r['params']['preset']}`" + ("" if r["params"]["second_order"] else " first order")
         rows.append([name, r["params"]["seed"], *(f"{s[k]:.0f}" for k in range(1000, 5001, 1000))])
-    return Table(rows=rows, records=runs)
+    notes = []
+    for step in (3000, 4000, 5000):
+        pac, base = ([_modes(r)[step] for r in runs if r["params"]["preset"] == p and r["params"]["second_order"]]
+                     for p in ("stacked_mnist5k_pacgan2", "stacked_mnist5k"))
+        ci = diff_ci(pac, base)
+        notes.append(f"step {step:,}: {ci.diff:+.0f} [{ci.low:+.0f}, {ci.high:+.0f}]"
+                     + ("" if ci.established else " (not established)"))
+    return Table(rows=rows, records=runs, notes=["PacGAN2 minus the baseline, modes [95 % CI], "
+                                                 + "; ".join(notes) + ". " + CI_NOTE])
+
+
+def _modes(r: Record) -> dict[int, float]:
+    return {int(k): v for k, v in r["series"]["val/modes"].items()}
 
 
 def _steps(r: Record) -> set[int]:
-    return {int(k) for k in r["series"]["val/modes"]}
+    return set(_modes(r))
 
 
-@view("stacked_d_loss", header=["run", "steps logged", "D loss: median", "share of logged steps below 0.06",
-                                "largest (step)", "modes at the evaluations"])
+WINDOWS = [(0, 2000), (2000, 3000), (3000, 4000), (4000, 5000)]
+
+
+@view("stacked_d_loss", header=["run", "seed", *(f"median D loss, steps {a:,}-{b:,}" for a, b in WINDOWS),
+                                "logged steps with D loss < 0.06", "largest (step)"])
 def stacked_d_loss(records: list[Record]) -> Table:
-    """The unrolled runs' D loss (train/d_loss every 50 steps) and mode counts, from curves.json."""
-    runs = [r for r in records if r["params"]["preset"] == "stacked_mnist5k_unrolled"]
+    """train/d_loss of the H100 Stacked-MNIST runs (logged every 50 steps, curves.json), by window of steps."""
+    runs = [r for r in records if "train/d_loss" in r.get("series", {})]
+    runs.sort(key=lambda r: (r["params"]["preset"], not r["params"]["second_order"], r["run"]))
     rows = []
     for r in runs:
         d = {int(k): v for k, v in r["series"]["train/d_loss"].items()}
-        xs = sorted(d.values())
-        median = (xs[len(xs) // 2] + xs[(len(xs) - 1) // 2]) / 2
+        cells = []
+        for a, b in WINDOWS:
+            xs = sorted(v for k, v in d.items() if a < k <= b)
+            cells.append(sig((xs[len(xs) // 2] + xs[(len(xs) - 1) // 2]) / 2, 2) if xs else "–")
         top = max(d, key=d.get)
-        modes = {int(k): v for k, v in r["series"]["val/modes"].items()}
-        order = "second order" if r["params"]["second_order"] else "first order"
-        rows.append([f"{order}, seed {r['params']['seed']}",
-                     f"{min(d):,}-{max(d):,}", sig(median, 2), f"{sum(v < 0.06 for v in xs) / len(xs):.0%}",
-                     f"{sig(d[top], 3)} ({top:,})", ", ".join(f"{v:.0f}" for _, v in sorted(modes.items()))])
+        name = f"`{r['params']['preset']}`" + ("" if r["params"]["second_order"] else " first order")
+        rows.append([name, r["params"]["seed"], *cells, f"{sum(v < 0.06 for v in d.values()) / len(d):.0%}",
+                     f"{sig(d[top], 3)} ({top:,})"])
     return Table(rows=rows, records=runs)
