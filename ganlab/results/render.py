@@ -129,8 +129,10 @@ def provenance(records: list[Record], block: Block) -> str:
                     + ("" if not k else ", recovered from git history" if k == len(runs) else f", {k} recovered "
                        "from git history") + (src if k else ""))
     if means:
+        recovered_means = any(r.get("recovered") for r in means)
         what.append((f"{len(means)} record{'s' if len(means) != 1 else ''} of means only: no per-run records"
-                     if runs else "no per-run records (the history kept only the table's means or cells)")
+                     if runs else "no per-run records: only the table's means or cells were kept"
+                     + (", recovered from git history" if recovered_means else ""))
                     + ("" if runs and any(r.get("recovered") for r in runs) else src))
     return f"Records: {links}, view `{block.view}`: {'; '.join(what)}; measured at {where}{inferred}, {when}."
 

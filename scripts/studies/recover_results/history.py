@@ -364,11 +364,13 @@ def speckle_calibration() -> int:
         if " / " in row[1]:  # "Gaussian noise sigma 0.3 / 0.5" -> two sets
             m = re.match(r"(.*?)((?:[\d.]+(?: %)?)(?: / [\d.]+(?: %)?)+)(.*)", row[0])
             labels = [f"{m[1]}{v.strip()}{m[3]}".strip() for v in m[2].split("/")]
+        found = first_with(row[1], doc)
+        code = dict(commit=commit, basis=f"{commit[:7]} added the speckle metric and this table") \
+            if found == commit else {}
         for label, value in zip(labels, values, strict=True):
             put(EXP, "speckle_calibration-cpu", re.sub(r"[^\w.]+", "_", label).strip("_"), {"speckle": value},
                 params={"set": label}, card={"num_images": 2500, "seed": 0, "threshold": 0.0},
-                **recovered(doc, first_with(row[1], doc), commit=commit, basis=f"{commit[:7]} added the speckle "
-                            "metric and this table", command="python -c over ganlab.metrics.distortions and "
+                **recovered(doc, found, **code, command="python -c over ganlab.metrics.distortions and "
                             "ganlab.metrics.speckle (2,500 images, seed 0; the exact command was not recorded)"))
             n += 1
     return n
