@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from common import BASE, CPU, CPU_TORCH, H100, added_by, date_of, put, recovery
+from common import CPU, CPU_TORCH, H100, added_by, date_of, put, recovery
 
 EXP, BENCH = "experiments/results", "benchmarks/results"
 BASIS = "the commit that added {path} (the tool that wrote it recorded no commit)"
@@ -280,5 +280,3 @@ def default_run() -> int:
         n += 1
     return n
 
-
-__all__ = ["BASE"]

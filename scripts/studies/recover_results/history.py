@@ -18,7 +18,6 @@ from common import (
     put,
     recovery,
     show,
-    split_row,
     table_after,
 )
 
@@ -424,5 +423,3 @@ def gpu_switches() -> int:
         n += 1
     return n
 
-
-__all__ = ["split_row"]
