@@ -174,6 +174,46 @@ def halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[: n // 2]), np.sort(perm[n // 2:])
 
 
+class CopyTest:
+    """The held-out side of the tests, computed once: tau from the "fit" half, the held-out distances and cells.
+
+    Args:
+        train: the training set; heldout: held-out real points [H, ...] in the same space.
+        rate, cells, min_per_cell, seed: see ``memorization_scores``.
+    """
+
+    def __init__(self, train: TrainingSet, heldout: Tensor, rate: float = 0.03, cells: int = 10,
+                 min_per_cell: int = 20, seed: int = 0) -> None:
+        self.train, self.cells, self.min_per_cell, self.seed = train, cells, min_per_cell, seed
+        fit, check = halves(len(heldout), seed)
+        ratio, self.dist, _ = train.ratios(heldout)
+        self.tau = fit_threshold(ratio[fit], rate)
+        self.false_alarms = float(np.mean(ratio[check] < self.tau))
+        self.kmeans = train.cells(cells, seed)
+        self.cell = self.kmeans.predict(_flat(heldout))  # [H]
+
+    def scores(self, generated: Tensor) -> dict[str, float]:
+        """The memorization values of generated points [M, ...] (see ``memorization_scores``)."""
+        g_ratio, g_dist, _ = self.train.ratios(generated)
+        g_cell = self.kmeans.predict(_flat(generated))
+        total, weight = 0.0, 0.0
+        for c in range(self.cells):  # C_T: per-cell z-scores weighted by the held-out mass of the cell
+            xh, xg = self.dist[self.cell == c], g_dist[g_cell == c]
+            if len(xh) >= self.min_per_cell and len(xg) >= self.min_per_cell:
+                mass = len(xh) / len(self.dist)
+                total += mass * mann_whitney_z(xg, xh)
+                weight += mass
+        return {
+            "copy_share": float(np.mean(g_ratio < self.tau)),
+            "copy_threshold": self.tau,
+            "copy_share_heldout": self.false_alarms,
+            "copy_ratio_median": float(np.median(g_ratio)),
+            "nn_dist_median": float(np.median(g_dist)),
+            "nn_dist_median_heldout": float(np.median(self.dist)),
+            "ct": total / weight if weight else float("nan"),
+        }
+
+
 def memorization_scores(train: TrainingSet, heldout: Tensor, generated: Tensor, rate: float = 0.03,
                         cells: int = 10, min_per_cell: int = 20, seed: int = 0) -> dict[str, float]:
     """All memorization values of generated points [M, ...] against the training and held-out real points
@@ -185,19 +225,7 @@ def memorization_scores(train: TrainingSet, heldout: Tensor, generated: Tensor, 
         copy_ratio_median: the samples' median copy ratio; nn_dist_median / nn_dist_median_heldout: median
         nearest-training distance of the samples / of all held-out reals; ct: C_T over all held-out reals.
     """
-    fit, check = halves(len(heldout), seed)
-    h_ratio, h_dist, _ = train.ratios(heldout)
-    tau = fit_threshold(h_ratio[fit], rate)
-    g_ratio, g_dist, _ = train.ratios(generated)
-    return {
-        "copy_share": float(np.mean(g_ratio < tau)),
-        "copy_threshold": tau,
-        "copy_share_heldout": float(np.mean(h_ratio[check] < tau)),
-        "copy_ratio_median": float(np.median(g_ratio)),
-        "nn_dist_median": float(np.median(g_dist)),
-        "nn_dist_median_heldout": float(np.median(h_dist)),
-        "ct": ct_statistic(train, heldout, generated, cells=cells, min_per_cell=min_per_cell, seed=seed),
-    }
+    return CopyTest(train, heldout, rate, cells, min_per_cell, seed).scores(generated)
 
 
 def pairs_grid(samples: Tensor, neighbours: Tensor, nrow: int = 8) -> Tensor:
@@ -251,6 +279,7 @@ class Memorization(EvalMetric):
         self.train: TrainingSet | None = None
         self.train_images: Tensor | None = None
         self.heldout: Tensor | None = None
+        self.test: CopyTest | None = None
         self._best: list[tuple[float, Tensor, int]] = []  # (ratio, sample image, nearest training index)
         self._seen = 0
 
@@ -269,6 +298,7 @@ class Memorization(EvalMetric):
             self.feature.to(device)
         self.train = TrainingSet(self._points(train.x), self.max_shift if self.space == "pixels" else 0)
         self.heldout = self._points(heldout.x)
+        self.test = CopyTest(self.train, self.heldout, self.rate, self.cells, self.min_per_cell, self.seed)
         self.train_images = train.x  # [N, C, H, W], for the pairs image
         self.active = True
 
@@ -310,8 +340,7 @@ class Memorization(EvalMetric):
     def compute(self) -> dict[str, float]:
         if not self.active:
             return {}
-        return memorization_scores(self.train, self.heldout, self.rows("points"), rate=self.rate, cells=self.cells,
-                                   min_per_cell=self.min_per_cell, seed=self.seed)
+        return self.test.scores(self.rows("points"))
 
     def closest_pairs(self) -> tuple[Tensor, Tensor] | None:
         """(samples [K, C, H, W], their nearest training images [K, C, H, W]) in [-1, 1], closest first."""
