@@ -164,7 +164,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     speckle = speckle_metric(cfg.speckle, data)
     test_data = test_split(cfg, loaded, data)
     test = metric_test_reference(cfg, metric, test_data, device) if test_data is not None else None
-    memorization = memorization_metric(cfg.memorization, data, test_data, extractor, device)
+    memorization = memorization_metric(cfg.memorization, trained_on(data, loaded.config), test_data, extractor,
+                                       device)
     objects = [metric] + [m for m in (classes, speckle, memorization) if m is not None]
 
     t = time.perf_counter()
@@ -242,6 +243,21 @@ def test_split(cfg: DictConfig, loaded: Any, train: Any) -> Any:
         if mode == "auto":  # the dataset has no test split: the train-only numbers, as before
             return None
         raise
+
+
+def trained_on(data: Any, config: DictConfig) -> Any:
+    """The images the run's D steps drew from: ``data`` (its training split), or the run's ``datamodule.subset``
+    of it (the same fixed, class-balanced draw the datamodule makes)."""
+    from ganlab.data.base import balanced_subset
+    from ganlab.data.split import split_data
+
+    subset = OmegaConf.select(config, "datamodule.subset", default=None)
+    holdout = OmegaConf.select(config, "datamodule.holdout", default=0) or 0
+    if isinstance(holdout, int) and holdout > 0:  # the held-out reals were not trained on either
+        data = split_data(data, holdout, None, OmegaConf.select(config, "datamodule.seed", default=0))[0]
+    if not isinstance(subset, int) or isinstance(subset, bool):
+        return data
+    return balanced_subset(data, subset, seed=0)
 
 
 def metric_test_reference(cfg: DictConfig, metric: Any, data: Any, device: Any) -> tuple[Any, dict, bool]:

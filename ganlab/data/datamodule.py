@@ -113,6 +113,11 @@ class GANDataModule(pl.LightningDataModule):
         self.setup()
         return self.data
 
+    def training_images(self) -> ImageData:
+        """The images the D steps draw from: the subset when ``subset`` is set, else ``real_images()``."""
+        self.setup()
+        return self.train_data
+
     def test_images(self) -> ImageData | None:
         """The dataset's fixed test split (no image of it is trained on), or None when it has none."""
         if self.test is None and self.test_source is not None:

@@ -315,7 +315,8 @@ class Memorization(EvalMetric):
             log.info("memorization: the dataset has no test split and datamodule.holdout=0; not measured")
             self.active = False
             return
-        self.set_reference(dm.real_images(), held, device=pl_module.device)
+        train = dm.training_images() if hasattr(dm, "training_images") else dm.real_images()
+        self.set_reference(train, held, device=pl_module.device)
 
     def reset(self) -> None:
         super().reset()
