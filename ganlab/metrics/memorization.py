@@ -326,12 +326,25 @@ class Memorization(EvalMetric):
         if not self.active:
             return
         if self.max_samples is not None:
-            samples = samples[: max(self.max_samples - self._seen, 0)]
+            # the samples with index < max_samples, whatever the rank; the others keep a NaN row, so that the
+            # rows stay aligned with the sample indices the evaluation gathers them by
+            keep = indices.cpu() < self.max_samples
+            if not keep.all():
+                scored = self._points(samples[keep] if keep.any() else samples[:1])
+                rows = torch.full((len(samples), *scored.shape[1:]), float("nan"), dtype=scored.dtype)
+                rows[keep] = scored[: int(keep.sum())]
+                self.add(points=rows)
+                samples = samples[keep]
+                if not len(samples):
+                    return
+                points = scored
+            else:
+                points = self._points(samples)
+                self.add(points=points)
+        else:
+            points = self._points(samples)
+            self.add(points=points)
         self._seen += len(samples)
-        if not len(samples):
-            return
-        points = self._points(samples)
-        self.add(points=points)
         if self.num_pairs:
             ratio, _, idx = self.train.ratios(points)
             for i in np.argsort(ratio)[: self.num_pairs]:
@@ -341,7 +354,8 @@ class Memorization(EvalMetric):
     def compute(self) -> dict[str, float]:
         if not self.active:
             return {}
-        return self.test.scores(self.rows("points"))
+        points = self.rows("points")
+        return self.test.scores(points[torch.isfinite(points.flatten(1)).all(1)])  # the scored samples' rows
 
     def closest_pairs(self) -> tuple[Tensor, Tensor] | None:
         """(samples [K, C, H, W], their nearest training images [K, C, H, W]) in [-1, 1], closest first."""

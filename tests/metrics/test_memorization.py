@@ -100,6 +100,31 @@ def test_metric_object_and_pairs_image():
     assert pairs_grid(s, n, nrow=2).shape == (3, 2 + 2 * 10, 2 + 4 * 10)
 
 
+def test_max_samples_keeps_rows_aligned_with_the_sample_indices():
+    """The evaluation gathers rows by sample index: samples past max_samples keep a placeholder row, and only those
+    with index < max_samples are scored (on any rank and any batching)."""
+    from ganlab.metrics.distributed import gather_in_order
+
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(120, 1, 8, 8, generator=g) * 255).to(torch.uint8)
+    samples = torch.cat([to_model_space(x[:5]), torch.rand(15, 1, 8, 8, generator=g) * 2 - 1])  # 5 copies first
+    values = {}
+    for max_samples, batches in ((5, [slice(0, 3), slice(3, 12), slice(12, 20)]), (None, [slice(0, 5)])):
+        metric = Memorization(space="pixels", max_shift=1, cells=2, min_per_cell=2, num_pairs=2,
+                              max_samples=max_samples)
+        metric.set_reference(ImageData(x[:80], None, "toy"), ImageData(x[80:], None, "toy"))
+        metric.reset()
+        index = []
+        for b in batches:
+            idx = torch.arange(20)[b]
+            metric.update(samples[b], idx)
+            index.append(idx)
+        metric.sync(gather_in_order(torch.cat(index)))  # what the Evaluation callback does; it failed before
+        values[max_samples] = metric.compute()
+    assert values[5]["copy_share"] == 1.0  # only the five copies were scored
+    assert values[5] == values[None]  # the same as scoring just those five samples
+
+
 def test_bad_settings_are_one_line():
     with pytest.raises(ValueError, match="space='latent'; valid: pixels, features"):
         Memorization(space="latent")
