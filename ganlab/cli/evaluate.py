@@ -260,11 +260,11 @@ def evaluate_all(cfg: DictConfig) -> list[dict[str, Any]]:
         one = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
         one.truncation[key] = value
         evaluations.append(evaluate(one))
-    from ganlab.records import command_line, write_record
+    from ganlab.results import write_record
 
     card = {k: v for k, v in evaluations[0]["card"].items() if k not in ("truncation", "seconds", "date")}
-    write_record(record.parent, record.parent.name, record.stem, sweep_metrics(evaluations, key, values),
-                 command_line(), card=card, sweep={"key": f"truncation.{key}", "values": values,
+    write_record(record.parent.name, record.stem, sweep_metrics(evaluations, key, values), card=card,
+                 root=record.parent.parent, sweep={"key": f"truncation.{key}", "values": values,
                                                    "other": {k: cfg.truncation.get(k) for k in ("psi", "threshold")
                                                              if k != key}})
     plot_sweep(evaluations, key, values, str(figure), title=f"{card['checkpoint']} (step {card['global_step']})")
