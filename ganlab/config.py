@@ -71,6 +71,7 @@ def validate(cfg: DictConfig) -> None:
         value = _get(cfg, key)
         if value is not _MISSING and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"{key}={value}; valid: an integer >= 1")
+    _check_accumulate(cfg, pack)
     every = _get(cfg, "metrics.every_n_steps")
     if isinstance(every, int) and every < 1:
         raise ConfigError(f"metrics.every_n_steps={every}; valid: an integer >= 1")
@@ -89,6 +90,22 @@ def validate(cfg: DictConfig) -> None:
                               f"valid: a multiple of {pack}")
     if _get(cfg, "generator.z_dim") is _MISSING:
         raise ConfigError("generator.z_dim is missing; every generator config must set its latent size")
+
+
+def _check_accumulate(cfg: DictConfig, pack: Any) -> None:
+    """``optim.accumulate=K``: an integer >= 1 that divides the batch (into micro-batches of whole packs)."""
+    k, batch = _get(cfg, "optim.accumulate"), _get(cfg, "dataset.batch_size")
+    if k is _MISSING:
+        return
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ConfigError(f"optim.accumulate={k}; valid: an integer >= 1 (1: no accumulation) that divides "
+                          f"dataset.batch_size={batch}")
+    if isinstance(batch, int) and batch % k:
+        raise ConfigError(f"optim.accumulate={k} does not divide dataset.batch_size={batch}; valid: a divisor of "
+                          f"it (micro-batches of dataset.batch_size / optim.accumulate samples)")
+    if isinstance(batch, int) and isinstance(pack, int) and pack > 1 and (batch // k) % pack:
+        raise ConfigError(f"optim.accumulate={k}: micro-batches of {batch // k} samples do not split into packs of "
+                          f"pack={pack}; valid: dataset.batch_size / optim.accumulate a multiple of {pack}")
 
 
 def build(node: Any, key: str, **kwargs: Any) -> Any:

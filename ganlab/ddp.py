@@ -128,6 +128,11 @@ class GANDDPStrategy(DDPStrategy):
         return fired
 
     def pre_backward(self, closure_loss: Tensor) -> None:
+        if not getattr(self.lightning_module, "sync_gradients", True):
+            # a micro-batch before the last of an accumulated update (ganlab.accumulate): its gradients add up
+            # locally (DDP's no_sync); the last micro-batch's backward all-reduces the sum
+            self._armed = []
+            return
         # arm the reducer of each network that is not frozen: its autograd hooks all-reduce its buckets
         self._armed = [name for name, params in self._params.items() if any(p.requires_grad for p in params)]
         for name in self._armed:

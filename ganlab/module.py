@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+from ganlab import accumulate as accumulation
 from ganlab.augment import Augmentation as AugmentationBase
 from ganlab.ema import EMA
 from ganlab.game import Alternating, Game
@@ -80,6 +81,8 @@ class GANModule(pl.LightningModule):
         sample_seed: seed of that fixed noise batch (the same z for a whole run and across runs).
         num_classes: number of classes for conditional models (0: unconditional).
         config: the resolved run config, stored in checkpoints to rebuild the networks.
+        accumulate: K >= 1: every D and G update sums the gradients of K micro-batches of its batch
+            (``ganlab.accumulate``); 1: the whole batch at once.
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class GANModule(pl.LightningModule):
         sample_seed: int = 0,
         num_classes: int = 0,
         config: dict | None = None,
+        accumulate: int = 1,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -121,6 +125,9 @@ class GANModule(pl.LightningModule):
         self.config = config
         self.z_dim: int = generator.z_dim
         self.game.check(self)
+        accumulation.check(self, accumulate)  # what micro-batches cannot split exactly is refused here
+        self.accumulate = accumulate
+        self.sync_gradients = True  # False in the backwards of micro-batches before the last (ganlab.ddp: no_sync)
         g = torch.Generator().manual_seed(sample_seed)
         # conditional grids: one row per class, the same number of images in each
         self.sample_nrow = max(num_sample_images // num_classes, 1) if num_classes else None
@@ -228,6 +235,8 @@ class GANModule(pl.LightningModule):
 
     def d_step(self, real: Tensor, y: Tensor | None, fake: Tensor, y_fake: Tensor | None, log_now: bool) -> dict:
         """One D update on real [N, ...] (labels y) against fake [N, ...] (labels y_fake, no graph to G)."""
+        if self.accumulate > 1:
+            return accumulation.d_update(self, real, y, fake, y_fake, log_now, self.accumulate)
         opt = self.optimizers()[1]
         real, fake = self.augmented(real), self.augmented(fake)
         real_logits, real_h = self.discriminate(real, y)
@@ -263,6 +272,8 @@ class GANModule(pl.LightningModule):
     def g_step(self, real: Tensor, y_real: Tensor | None, z: Tensor, y_fake: Tensor | None, log_now: bool) -> dict:
         """One G update from noise z [N, z_dim] (labels y_fake); real [N, ...] feeds G terms, unrolling and
         losses that pair each fake with a real (``loss.pairs_real``: D's logits of it go to ``g_loss``)."""
+        if self.accumulate > 1:
+            return accumulation.g_update(self, real, y_real, z, y_fake, log_now, self.accumulate)
         opt = self.optimizers()[0]
         fake = self.augmented(self.generator(z, y_fake))
         pairs_real = getattr(self.loss, "pairs_real", False)  # RpGAN: G's loss compares each fake with a real

@@ -101,7 +101,7 @@ def plan(c: Command, tmp: Path, i: int, first_run: Path) -> list[str]:
     """The argv to run for command c (the i-th), in tmp; first_run is the first training run's folder."""
     prog, args = c.tokens[0], c.tokens[1:]
     ckpt = first_run / "checkpoints" / "last.ckpt"
-    args = [re.sub(r"^(ckpt_path|ckpt)=outputs/.*\.ckpt$", rf"\1={ckpt}", a) for a in args]
+    args = [re.sub(r"^(ckpt_path|ckpt|init_from)=outputs/.*\.ckpt$", rf"\1={ckpt}", a) for a in args]
     if prog == "ganlab-train":
         budget = TINY_TRAIN + [f"paths.cache_dir={tmp / 'cache'}", f"hydra.run.dir={tmp / 'runs' / f'run{i}'}"]
         for applies, extra in ADJUST:

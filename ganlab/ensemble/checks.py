@@ -61,7 +61,7 @@ def check(cfg: DictConfig) -> None:
     flags = [("generator.batchnorm", False), ("generator.spectral_norm", False), ("discriminator.spectral_norm", False),
              ("generator.num_classes", 0), ("discriminator.num_classes", 0), ("pack", 1),
              ("datamodule.holdout", 0), ("trainer.devices", 1), ("trainer.num_nodes", 1), ("freeze.d_blocks", 0),
-             ("init_from", None)]
+             ("init_from", None), ("optim.accumulate", 1)]
     hints = {"generator.num_classes": "conditional=null", "discriminator.num_classes": "conditional=null",
              "trainer.devices": "trainer.devices=1 (no DDP)"}
     for key, valid in flags:

@@ -20,6 +20,8 @@ class BalancedConsistency(Regularizer):
     ``T(x)`` (step 0), so any ``ganlab.augment`` object fits, e.g. ``InstanceNoise`` for flat data.
     """
 
+    accumulates = False  # its own augmentation draws per call: micro-batches would change it (ganlab.accumulate)
+
     def __init__(self, lambda_real: float = 10.0, lambda_fake: float = 10.0,
                  augment: Callable[..., Tensor] | None = None, weight: float = 1.0, every: int = 1) -> None:
         super().__init__(weight, every)

@@ -29,6 +29,8 @@ class FeatureMatching(GeneratorTerm):
     replaces the adversarial G loss, as in the paper.
     """
 
+    accumulates = False  # a squared distance of batch means: micro-batches would change it (ganlab.accumulate)
+
     def __init__(self, weight: float = 1.0, replaces_adversarial: bool = True) -> None:
         super().__init__(weight)
         self.replaces_adversarial = bool(replaces_adversarial)

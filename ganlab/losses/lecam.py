@@ -36,6 +36,8 @@ class LeCam(Regularizer):
             and fake logits below the real average are penalised).
     """
 
+    accumulates = False  # running means of D's outputs, updated per call: micro-batches would change them
+
     def __init__(self, weight: float = 0.3, every: int = 1, decay: float = 0.99, one_sided: bool = False) -> None:
         super().__init__(weight, every)
         if not 0.0 <= decay < 1.0:

@@ -30,7 +30,15 @@ class DiscriminatorOutputs:
 
 
 class Regularizer:
-    """Base class: a penalty on D, with weight and interval (the module applies both)."""
+    """Base class: a penalty on D, with weight and interval (the module applies both).
+
+    ``accumulates``: the penalty is a mean of per-sample terms (or does not depend on the batch), so gradient
+    accumulation (``optim.accumulate``) can split it into micro-batches exactly. A penalty that draws random
+    numbers also has ``draw(real, fake) -> Tensor [N, ...]`` and takes them back as ``drawn=`` (one chunk per
+    micro-batch), so they are drawn once for the whole batch.
+    """
+
+    accumulates: bool = True
 
     def __init__(self, weight: float = 1.0, every: int = 1) -> None:
         if every < 1:
@@ -63,9 +71,14 @@ class GradientPenalty(Regularizer):
         super().__init__(weight, every)
         self.target = target
 
+    def draw(self, real: Tensor, fake: Tensor) -> Tensor:
+        """The interpolation weights e [N, 1, 1, 1], one per sample."""
+        return torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
+
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, *, y_real: Tensor | None = None,
-                 y_fake: Tensor | None = None, out: DiscriminatorOutputs | None = None) -> Tensor:
-        eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)  # [N, 1, 1, 1]
+                 y_fake: Tensor | None = None, out: DiscriminatorOutputs | None = None,
+                 drawn: Tensor | None = None) -> Tensor:
+        eps = self.draw(real, fake) if drawn is None else drawn  # [N, 1, 1, 1]
         x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
         # conditional critics see the real labels at the interpolates
         (grad,) = torch.autograd.grad(discriminator(x_hat, y_real).sum(), x_hat, create_graph=True)
@@ -117,9 +130,14 @@ class DRAGAN(Regularizer):
         a = torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device, dtype=x.dtype)  # [N, 1, 1, 1]
         return x + a * (x_p - x)
 
+    def draw(self, real: Tensor, fake: Tensor) -> Tensor:
+        """The perturbed points x_hat [N, ...] (std(x) taken over the whole batch)."""
+        return self.perturb(real)
+
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, *, y_real: Tensor | None = None,
-                 y_fake: Tensor | None = None, out: DiscriminatorOutputs | None = None) -> Tensor:
-        grad = _input_grads(discriminator, self.perturb(real), y_real)  # [N, D]
+                 y_fake: Tensor | None = None, out: DiscriminatorOutputs | None = None,
+                 drawn: Tensor | None = None) -> Tensor:
+        grad = _input_grads(discriminator, self.perturb(real) if drawn is None else drawn, y_real)  # [N, D]
         return ((grad.norm(2, dim=1) - self.target) ** 2).mean()
 
     def __repr__(self) -> str:
@@ -219,7 +237,8 @@ class HistoricalAveraging(Regularizer):
 
 
 class GeneratorTerm:
-    """Base class: a term of G's objective computed in each G step, with a weight.
+    """Base class: a term of G's objective computed in each G step, with a weight (``accumulates``: as for
+    ``Regularizer``, a mean of per-sample terms or independent of the batch).
 
     Called as ``term(discriminator, real, fake, generator=, y_real=, y_fake=, fake_features=)``:
     ``fake`` [N, ...] carries G's graph, ``real`` is the step's (augmented) real batch,
@@ -228,6 +247,7 @@ class GeneratorTerm:
     """
 
     replaces_adversarial: bool = False
+    accumulates: bool = True
 
     def __init__(self, weight: float = 1.0) -> None:
         self.weight = float(weight)
