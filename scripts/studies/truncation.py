@@ -1,0 +1,55 @@
+"""Truncation sweeps of the default run's recipe and the DCGAN preset, short CPU runs (docs/sampling.md).
+
+    python scripts/studies/truncation.py --work /tmp/truncation
+
+Trains (unless WORK/<name>/checkpoints/last.ckpt exists) the default recipe for 3,000 of its 10,000 steps and
+``experiment=dcgan_mnist5k`` for 2,000 of its 3,000, seed 0, one thread; then for each checkpoint
+``ganlab-eval ... truncation.psi=[1.0,...,0.3]`` writes one results record and its figure to
+experiments/results/truncation-cpu/<name>_psi.json / .png (view ``truncation``), and ``ganlab-sample`` writes a
+spherical latent walk as GIF and MP4 to docs/images/walk_<name>.gif / .mp4 (with ``truncation.psi=0.8``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+RUNS = {"default": ["seed=0", "trainer.max_steps=3000"],
+        "dcgan": ["experiment=dcgan_mnist5k", "seed=0", "trainer.max_steps=2000"]}
+PSI = "[1.0,0.9,0.8,0.7,0.6,0.5,0.4,0.3]"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def run(argv: list[str]) -> None:
+    print("+", shlex.join(argv), flush=True)
+    subprocess.run(argv, env=ENV, check=True, stdout=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, required=True, help="where the runs are trained (not committed)")
+    parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
+    args = parser.parse_args()
+    for name in args.runs:
+        run_dir = args.work / name
+        ckpt = run_dir / "checkpoints" / "last.ckpt"
+        if not ckpt.is_file():
+            run(["ganlab-train", *RUNS[name], "threads=1", f"hydra.run.dir={run_dir}"])
+        record = Path("experiments/results/truncation-cpu") / f"{name}_psi.json"
+        if not record.is_file():
+            run(["ganlab-eval", f"ckpt={ckpt}", "metrics=[fid,prdc]", "num_samples=5000", "threads=1",
+                 f"truncation.psi={PSI}", f"truncation.record={record}", f"out={run_dir / 'eval.json'}"])
+        for fmt in ("gif", "mp4"):
+            walk = Path("docs/images") / f"walk_{name}.png"
+            if not walk.with_name(f"{walk.stem}_interp.{fmt}").is_file():
+                run(["ganlab-sample", f"ckpt={ckpt}", f"out={walk}", "n=16", "nrow=8", "files=false",
+                     "truncation.psi=0.8", "interpolation.rows=8", "interpolation.steps=16",
+                     "interpolation.mode=spherical", f"interpolation.format={fmt}", "interpolation.fps=12",
+                     "overwrite=true", "threads=1"])
+
+
+if __name__ == "__main__":
+    main()
