@@ -169,6 +169,13 @@ CASES = [
     Case("resume", "ckpt_path missing", [*TRAIN, "ckpt_path=missing.ckpt"]),
     Case("resume", "ckpt_path of another architecture", [*TRAIN, "ckpt_path={ckpt}", "generator.hidden=[8,8]"]),
     Case("run dir", "hydra.run.dir is a folder that already holds files", [*TRAIN, "hydra.run.dir=."]),
+    Case("fine-tuning", "init_from of another architecture", [*TRAIN, "init_from={ckpt}"]),
+    Case("fine-tuning", "FreezeD with more blocks than D has", [*TRAIN, "freeze.d_blocks=4"]),
+    Case("config", "gradient accumulation over zero micro-batches", [*TRAIN, "optim.accumulate=0"]),
+    Case("config", "accumulation that does not divide the batch", [*TRAIN, "optim.accumulate=3"]),
+    Case("sampling", "truncation.psi of 0", [*EVAL, "ckpt={ckpt}", "truncation.psi=0"]),
+    Case("sampling", "a truncation sweep with psi above 1", [*EVAL, "ckpt={ckpt}", "truncation.psi=[1.0,1.5]"]),
+    Case("sampling", "truncation.threshold of 0", [*SAMPLE, "ckpt={ckpt}", "truncation.threshold=0"]),
 ]
 
 
