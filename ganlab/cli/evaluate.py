@@ -88,6 +88,16 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     return metric
 
 
+def record_arg(value: Any) -> None:
+    """``record=STUDY/RUN`` (or null), checked before any work."""
+    if value in (None, ""):
+        return
+    study, _, run = str(value).partition("/")
+    if not study or not run or "/" in run or any(c in str(value) for c in ' \\:*?"<>|') or ".." in str(value):
+        raise ConfigError(f"record={value!r}; valid: STUDY/RUN (one folder, one name: experiments/results/STUDY/"
+                          f"RUN.json), e.g. record=default_run-test/seed4")
+
+
 def set_threads(cfg: DictConfig) -> None:
     """``threads`` of the eval/sample configs (auto, an integer; ganlab/threads.py), before torch is imported."""
     try:
@@ -122,6 +132,7 @@ def versions() -> dict[str, str]:
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run the evaluation described by ``cfg``; returns the record appended to metrics.json."""
     checkpoint_arg(cfg, "ganlab-eval")  # before the heavy imports: a missing ckpt= answers at once
+    record_arg(cfg.get("record"))
     set_threads(cfg)
     import torch
 
@@ -227,6 +238,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     }
     record = {"metrics": values, **({"floor": floor["metrics"]} if floor else {}), "card": card}
     append_record(out, record)
+    if cfg.get("record"):  # also a results record (experiments/results/STUDY/RUN.json) for rendered tables
+        from ganlab.results import write_record
+
+        study, run = str(cfg.record).split("/", 1)
+        numbers = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        write_record(study, run, numbers, card=card, params={"checkpoint": str(loaded.path), "global_step":
+                     loaded.global_step, "class_histogram": values.get("class_histogram")}, overwrite=True)
     print_table(values, card, out, floor=record.get("floor"))
     return record
 

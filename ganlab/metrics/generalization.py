@@ -29,7 +29,8 @@ def matched_draw(real: Tensor, n: int, seed: int = 0) -> Tensor:
 
 def train_test_metrics(train: Tensor, test: Tensor, fake: dict[str, Tensor], metrics: Sequence[str], seed: int = 0,
                        **options: Any) -> dict[str, Any]:
-    """``<name>_test``, ``<name>_train_matched`` (a training reference as large as the test split) and
+    """``<name>_test``, ``<name>_train_matched`` (a training reference as large as the test split; both drawn to the
+    smaller size when the training reference is the smaller) and
     ``fid_gap`` = fid_test - fid_train_matched (when fid is asked for), for the two-sample metrics.
 
     Args:
@@ -37,8 +38,9 @@ def train_test_metrics(train: Tensor, test: Tensor, fake: dict[str, Tensor], met
         metrics: metric names (one-sample metrics such as IS are skipped); options: compute_metrics' protocol.
     """
     names = [m for m in metrics if m in TWO_SAMPLE]
-    on_test = compute_metrics(test, fake, names, seed=seed, **options)
-    on_train = compute_metrics(matched_draw(train, test.shape[0], seed), fake, names, seed=seed, **options)
+    n = min(train.shape[0], test.shape[0])  # equal reference sizes (a reference capped by real.max_images too)
+    on_test = compute_metrics(matched_draw(test, n, seed), fake, names, seed=seed, **options)
+    on_train = compute_metrics(matched_draw(train, n, seed), fake, names, seed=seed, **options)
     out = {f"{k}_test": v for k, v in on_test.items() if k not in PROTOCOL}
     out.update({f"{k}_train_matched": v for k, v in on_train.items() if k not in PROTOCOL})
     if "fid" in on_test:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from ganlab.metrics.copy_calibration import SETS, copy_calibration
+from ganlab.metrics.copy_calibration import copy_calibration
 from ganlab.results import write_record
 
 
