@@ -33,7 +33,7 @@ CONFIG = """dataset:
   name: mnist5k
   batch_size: {batch_size}
   feature:
-    _target_: ganlab.metrics.digits.DigitFeatures
+    _target_: ganlab.metrics.extractors.digits.DigitFeatures
     weights: null
     version: v2
 trainer:
