@@ -40,7 +40,7 @@ def numel(module: nn.Module) -> int:
 
 def test_each_update_all_reduces_only_its_network(compose_cfg, tmp_path):
     grads, sent = tmp_path / "grads", tmp_path / "bytes"
-    finish(train("trainer=ddp", "trainer.devices=2", "optim.n_critic=2", "trainer.max_steps=3",
+    finish(train("trainer=ddp", "trainer.devices=2", "game.n_critic=2", "trainer.max_steps=3",
                  "+callbacks.grads._target_=helpers.RecordGrads", f"+callbacks.grads.out={grads}",
                  "+callbacks.bytes._target_=ganlab.tools.bench.AllreduceBytes", f"+callbacks.bytes.out={sent}",
                  cwd=tmp_path))

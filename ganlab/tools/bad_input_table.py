@@ -156,7 +156,7 @@ CASES = [
          [*TRAIN, "trainer=ddp", "+trainer.strategy.find_unused_parameters=true"]),
     Case("config", "G resolution differs from the data's", [*TRAIN, "generator.resolution=64"]),
     Case("config", "batch does not split into PacGAN packs", [*TRAIN, "pack=3"]),
-    Case("config", "simultaneous game with several D steps", [*TRAIN, "game=simultaneous", "optim.n_critic=2"]),
+    Case("config", "simultaneous game with several D steps", [*TRAIN, "game=simultaneous", "game.n_critic=2"]),
     Case("config", "EMA decay out of range", [*TRAIN, "ema.decay=2"]),
     Case("config", "schedule of a hyperparameter the run does not have",
          [*TRAIN, "+schedules.gamma={target:regularizers.r1.gamma,start:1}"]),

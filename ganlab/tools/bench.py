@@ -32,7 +32,7 @@ CASES: dict[str, tuple[list[str], int]] = {
                          "discriminator.hidden=[128,128]", "discriminator.activation=tanh",
                          "optim.g.lr=1e-3", "optim.d.lr=1e-4"], 150),
     "dcgan_wgan_gp": (["generator=dcgan", "discriminator=dcgan", "discriminator.batchnorm=false", "loss=wgan_gp",
-                       "optim.n_critic=5", "optim.g.betas=[0.0,0.9]", "optim.d.betas=[0.0,0.9]",
+                       "game.n_critic=5", "optim.g.betas=[0.0,0.9]", "optim.d.betas=[0.0,0.9]",
                        "optim.g.lr=1e-4", "optim.d.lr=1e-4", "dataset.batch_size=64"], 4),
 }
 
@@ -59,7 +59,7 @@ class PlainLoop:
         self.opt_g = instantiate(cfg.optim.g)(self.generator.parameters())
         self.opt_d = instantiate(cfg.optim.d)(self.discriminator.parameters())
         self.x = instantiate(cfg.dataset.source)().x.to(device)
-        self.n_critic, self.batch = cfg.optim.n_critic, cfg.dataset.batch_size
+        self.n_critic, self.batch = cfg.game.n_critic, cfg.dataset.batch_size
         self.bf16 = "bf16" in str(cfg.trainer.precision)
         self.perm, self.pos = torch.randperm(self.x.shape[0], device=device), 0
 
