@@ -15,10 +15,11 @@ from ganlab.checkpoint import CheckpointError, load_generator, read_checkpoint
 from ganlab.cli.train import train
 from ganlab.config import compose
 from ganlab.data.mnist5k import load_mnist5k
-from ganlab.metrics.digits import DigitFeatures
-from ganlab.metrics.evaluation import compute_metrics, extract, generated_batches, real_batches, real_reference
-from ganlab.metrics.inception import sha256
-from ganlab.metrics.reference import ReferenceCache
+from ganlab.metrics.extraction import extract, generated_batches, real_batches, real_reference
+from ganlab.metrics.extractors.digits import DigitFeatures
+from ganlab.metrics.extractors.inception import sha256
+from ganlab.metrics.reference_cache import ReferenceCache
+from ganlab.metrics.scoring.suite import compute_metrics
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def test_eval_errors_are_one_line(ckpt, tmp_path, override, message):
 def test_floor_and_cmmd_options_are_checked_before_work():
     from ganlab.cli.evaluate import check_floor
     from ganlab.config import ConfigError
-    from ganlab.metrics.features import FeatureMetrics
+    from ganlab.metrics.feature_metrics import FeatureMetrics
 
     assert check_floor("halves", ["fid", "is", "cmmd"]) == ["fid", "cmmd"] and check_floor(None, ["fid"]) == []
     with pytest.raises(ConfigError, match=r"floor=halves compares two real sets, but metrics=\['is'\] has no two-"):
@@ -120,8 +121,8 @@ def test_floor_of_another_split_compares_num_samples_of_it_with_the_reference(tm
 
     from ganlab.cli.evaluate import real_floor
     from ganlab.data.base import ImageData
-    from ganlab.metrics.features import FeatureMetrics
-    from ganlab.metrics.scores import cmmd
+    from ganlab.metrics.feature_metrics import FeatureMetrics
+    from ganlab.metrics.scoring.scores import cmmd
 
     x = load_mnist5k().x
     metric = FeatureMetrics(DigitFeatures(), ["fid", "cmmd"], cache_dir=str(tmp_path), batch_size=100)
@@ -235,9 +236,9 @@ def test_eval_dinov2_fd_cmmd_and_floor_end_to_end(ckpt, tmp_path):
     the card records the extractor's protocol, and the values equal an in-process recomputation."""
     from metrics.test_pretrained import random_dinov2_weights
 
-    from ganlab.metrics.dinov2 import DINOv2Features
-    from ganlab.metrics.evaluation import halves
-    from ganlab.metrics.scores import cmmd
+    from ganlab.metrics.extractors.dinov2 import DINOv2Features
+    from ganlab.metrics.scoring.scores import cmmd
+    from ganlab.metrics.scoring.suite import halves
 
     weights = random_dinov2_weights(tmp_path / "dinov2_vitb14_pretrain.pth")
     out = tmp_path / "m.json"

@@ -25,7 +25,7 @@ from ganlab.config import CONFIG_DIR, ConfigError, build
 if TYPE_CHECKING:
     import torch
 
-    from ganlab.metrics.classes import ClassCoverage
+    from ganlab.metrics.class_coverage import ClassCoverage
     from ganlab.metrics.speckle import Speckle
 
 EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
@@ -72,7 +72,7 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     ``classes=auto``: on when the checkpoint's dataset names a classifier of its classes (``dataset.classifier``);
     ``true`` forces it (the extractor must give class logits of the dataset's labels), ``false`` turns it off.
     """
-    from ganlab.metrics.classes import ClassCoverage
+    from ganlab.metrics.class_coverage import ClassCoverage
 
     if mode not in ("auto", True, False):
         raise ConfigError(f"classes={mode!r}; valid: auto, true, false")
@@ -138,8 +138,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from ganlab import safe
     from ganlab.checkpoint import CheckpointError, load_generator, stored
-    from ganlab.metrics.evaluation import check_metrics, extractor_card, generated_batches
-    from ganlab.metrics.features import FeatureMetrics
+    from ganlab.metrics.extraction import extractor_card, generated_batches
+    from ganlab.metrics.feature_metrics import FeatureMetrics
+    from ganlab.metrics.scoring.suite import check_metrics
 
     metrics = check_metrics(cfg.metrics)
     floor_metrics = check_floor(cfg.get("floor"), metrics)
@@ -193,8 +194,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     t = time.perf_counter()
     values = {k: v for m in objects for k, v in m.compute().items()}
     if test is not None:  # the same generated features against the test split, and the train-test gap
-        from ganlab.metrics.evaluation import protocol_names
-        from ganlab.metrics.generalization import train_test_metrics
+        from ganlab.metrics.scoring.generalization import train_test_metrics
+        from ganlab.metrics.scoring.suite import protocol_names
 
         values.update(protocol_names(train_test_metrics(metric.real, test[0], metric.generated(), metric.metrics,
                                                         seed=cfg.seed,
@@ -280,7 +281,7 @@ def trained_on(data: Any, config: DictConfig) -> Any:
 
 def metric_test_reference(cfg: DictConfig, metric: Any, data: Any, device: Any) -> tuple[Any, dict, bool]:
     """(test features [N, D], the reference identity, cache hit) in the evaluation's features."""
-    from ganlab.metrics.evaluation import real_reference
+    from ganlab.metrics.extraction import real_reference
 
     features, hit, identity = real_reference(data, metric.feature, metric.cache, split="test",
                                              batch_size=cfg.batch_size, device=device)
@@ -345,7 +346,8 @@ def real_floor(cfg: DictConfig, metric: Any, names: list[str], floor_data: Any,
     """
     if not names:
         return None
-    from ganlab.metrics.evaluation import compute_metrics, halves, protocol_names, real_reference
+    from ganlab.metrics.extraction import real_reference
+    from ganlab.metrics.scoring.suite import compute_metrics, halves, protocol_names
 
     if cfg.floor == "halves":
         ref, other = halves(metric.real, cfg.seed)

@@ -40,7 +40,7 @@ from sklearn.cluster import KMeans
 from torch import Tensor, nn
 
 from ganlab.data.base import ImageData, to_model_space
-from ganlab.metrics.base import EvalMetric
+from ganlab.metrics.metric import EvalMetric
 
 log = logging.getLogger(__name__)
 SPACES = ("pixels", "features")
@@ -286,7 +286,7 @@ class Memorization(EvalMetric):
         """What distances are taken on: images in [-1, 1] (clamped) or their features [N, D]."""
         if self.space == "pixels":
             return to_model_space(x).float().clamp(-1, 1).cpu()
-        from ganlab.metrics.evaluation import extract, real_batches
+        from ganlab.metrics.extraction import extract, real_batches
 
         batches = real_batches(x, self.batch_size) if x.dtype == torch.uint8 else [x]
         return extract(self.feature, batches, device=next(self.feature.parameters()).device)["features"].cpu()

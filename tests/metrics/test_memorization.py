@@ -112,7 +112,7 @@ def test_bad_settings_are_one_line():
 @pytest.mark.slow  # ~40 s of CPU: 4,000 x 4,000 translation-tolerant distances, k-means on 4,000 digits
 def test_copies_and_near_copies_of_digits_are_flagged():
     # the bar: >= 95 % of copies and near-copies flagged, <= 5 % of new digits (the held-out check half)
-    from ganlab.metrics.copy_calibration import SETS, copy_calibration
+    from ganlab.metrics.calibration.copies import SETS, copy_calibration
 
     rows = copy_calibration(n=200, sets=[s for s in SETS if s[3]])
     for row in rows:
