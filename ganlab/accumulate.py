@@ -47,9 +47,6 @@ def check(module: GANModule, k: int) -> None:
         if not getattr(part, "accumulates", True):
             raise ValueError(f"optim.accumulate={k} with {key} ({type(part).__name__}): its value is not a mean over "
                              f"samples, so micro-batches would change it; valid: optim.accumulate=1 or without {key}")
-    if module.game.unroll is not None:
-        raise ValueError(f"optim.accumulate={k} with game.unroll: the look-ahead D updates need the whole batch; "
-                         f"valid: optim.accumulate=1 or game=alternating")
     for m in module.discriminator.modules():
         if hasattr(m, "batch_features"):  # minibatch discrimination / stddev: statistics across the batch
             raise ValueError(f"optim.accumulate={k} with minibatch={type(m).__name__}: its features span the whole "
@@ -122,10 +119,17 @@ def d_update(module: GANModule, real: Tensor, y: Tensor | None, fake: Tensor, y_
     return {**stats, "train/d_loss": loss_sum, "train/d_real": real_logits.mean(), "train/d_fake": fake_logits.mean()}
 
 
+UNROLL = ("optim.accumulate={k} with game.unroll: the look-ahead D updates need the whole batch; valid: "
+          "optim.accumulate=1 or game=alternating")
+
+
 def g_update(module: GANModule, real: Tensor, y_real: Tensor | None, z: Tensor, y_fake: Tensor | None,
-             log_now: bool, k: int) -> dict[str, Any]:
-    """``GANModule.g_step`` from K micro-batches of z (and of the paired reals)."""
+             log_now: bool, k: int, judge: Any = None) -> dict[str, Any]:
+    """``GANModule.g_step`` from K micro-batches of z (and of the paired reals); no game judge (refused in config)."""
     from ganlab.module import frozen
+
+    if judge is not None:  # ganlab.config refuses game.unroll with accumulation before any work
+        raise ValueError(UNROLL.format(k=k))
 
     opt = module.optimizers()[0]
     pairs_real = getattr(module.loss, "pairs_real", False)

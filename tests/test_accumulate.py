@@ -16,7 +16,7 @@ from torch import nn
 from ganlab.augment import DiffAugment
 from ganlab.data import GANDataModule, ImageData
 from ganlab.ema import EMA
-from ganlab.game import Alternating, Unroll
+from ganlab.game import Alternating
 from ganlab.losses import R1, GradientPenalty, Hinge, NonSaturating, Wasserstein
 from ganlab.losses.generator_terms import FeatureMatching
 from ganlab.losses.lecam import LeCam
@@ -128,7 +128,6 @@ def make(k: int, **kwargs) -> GANModule:
     ({}, None),
     ({"regularizers": {"lecam": LeCam()}}, "optim.accumulate=2 with regularizers.lecam (LeCam): its value is not"),
     ({"g_terms": {"fm": FeatureMatching()}}, "optim.accumulate=2 with g_terms.fm (FeatureMatching)"),
-    ({"game": Alternating(unroll=Unroll(2))}, "optim.accumulate=2 with game.unroll"),
     ({"discriminator": MinibatchStddev(MLPDiscriminator(resolution=8, channels=1, hidden=[8]))},
      "optim.accumulate=2 with minibatch=MinibatchStddev"),
 ])
@@ -145,6 +144,7 @@ def test_what_micro_batches_cannot_split_is_refused(kwargs, message):
                            "dataset.batch_size=128"),
     ("optim.accumulate=3", "optim.accumulate=3 does not divide dataset.batch_size=128; valid: a divisor of it"),
     ("pack=2 optim.accumulate=128", "optim.accumulate=128: micro-batches of 1 samples do not split into packs"),
+    ("game=unrolled optim.accumulate=2", "optim.accumulate=2 with game.unroll: the look-ahead D updates need"),
 ])
 def test_bad_values_are_one_line_before_any_work(compose_cfg, override, message):
     from ganlab.config import ConfigError, validate

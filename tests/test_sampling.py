@@ -165,11 +165,11 @@ def test_eval_sweep_writes_one_record_and_one_figure(tiny_ckpt, tmp_path):
 
     common = [f"ckpt={tiny_ckpt}", "metrics=[fid,prdc]", "num_samples=200", "batch_size=100", "real.max_images=300",
               f"paths.cache_dir={tmp_path / 'cache'}", "threads=1"]
-    record = tmp_path / "results" / "truncation" / "tiny_psi.json"
-    evaluations = evaluate_all(eval_config(*common, "truncation.psi=[1.0,0.5]", f"truncation.record={record}",
-                                           f"out={tmp_path / 'm.json'}"))
+    record = tiny_ckpt.parent / "truncation_psi.json"  # the default: beside the checkpoint
+    evaluations = evaluate_all(eval_config(*common, "truncation.psi=[1.0,0.5]", f"out={tmp_path / 'm.json'}"))
     data = json.loads(record.read_text())
-    assert data["study"] == "truncation" and data["run"] == "tiny_psi" and data["sweep"]["values"] == [1.0, 0.5]
+    assert data["study"] == tiny_ckpt.parent.name and data["run"] == "truncation_psi"
+    assert data["sweep"]["values"] == [1.0, 0.5]
     assert data["metrics"]["psi=1/fid"] == evaluations[0]["metrics"]["fid"]
     assert data["metrics"]["psi=0.5/recall"] == evaluations[1]["metrics"]["recall"]
     assert evaluations[1]["card"]["truncation"]["psi"] == 0.5 and evaluations[0]["card"]["truncation"] is None
@@ -179,7 +179,7 @@ def test_eval_sweep_writes_one_record_and_one_figure(tiny_ckpt, tmp_path):
     assert plain["metrics"]["fid"] == evaluations[0]["metrics"]["fid"] != evaluations[1]["metrics"]["fid"]
     # an existing sweep is never replaced: refused before any work
     with pytest.raises(ConfigError, match="already exist"):
-        evaluate_all(eval_config(*common, "truncation.psi=[1.0,0.5]", f"truncation.record={record}"))
+        evaluate_all(eval_config(*common, "truncation.psi=[1.0,0.5]"))
 
 
 def test_sample_writes_a_spherical_gif_with_truncated_endpoints(tiny_ckpt, tmp_path):

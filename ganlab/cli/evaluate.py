@@ -26,7 +26,7 @@ from ganlab.truncation import from_config, plot_sweep, sweep, sweep_metrics, tru
 if TYPE_CHECKING:
     import torch
 
-    from ganlab.metrics.classes import ClassCoverage
+    from ganlab.metrics.class_coverage import ClassCoverage
     from ganlab.metrics.speckle import Speckle
 
 EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
@@ -73,7 +73,7 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     ``classes=auto``: on when the checkpoint's dataset names a classifier of its classes (``dataset.classifier``);
     ``true`` forces it (the extractor must give class logits of the dataset's labels), ``false`` turns it off.
     """
-    from ganlab.metrics.classes import ClassCoverage
+    from ganlab.metrics.class_coverage import ClassCoverage
 
     if mode not in ("auto", True, False):
         raise ConfigError(f"classes={mode!r}; valid: auto, true, false")
@@ -87,6 +87,16 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     metric = ClassCoverage(extractor)
     metric.set_real_labels(data.y)
     return metric
+
+
+def record_arg(value: Any) -> None:
+    """``record=STUDY/RUN`` (or null), checked before any work."""
+    if value in (None, ""):
+        return
+    study, _, run = str(value).partition("/")
+    if not study or not run or "/" in run or any(c in str(value) for c in ' \\:*?"<>|') or ".." in str(value):
+        raise ConfigError(f"record={value!r}; valid: STUDY/RUN (one folder, one name: experiments/results/STUDY/"
+                          f"RUN.json), e.g. record=default_run-test/seed4")
 
 
 def set_threads(cfg: DictConfig) -> None:
@@ -124,13 +134,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run the evaluation described by ``cfg``; returns the record appended to metrics.json."""
     checkpoint_arg(cfg, "ganlab-eval")  # before the heavy imports: a missing ckpt= answers at once
     truncation = checked(from_config, cfg.get("truncation"))  # one value; lists are sweeps (evaluate_all)
+    record_arg(cfg.get("record"))
     set_threads(cfg)
     import torch
 
     from ganlab import safe
     from ganlab.checkpoint import CheckpointError, load_generator, stored
-    from ganlab.metrics.evaluation import check_metrics, extractor_card, generated_batches
-    from ganlab.metrics.features import FeatureMetrics
+    from ganlab.metrics.extraction import extractor_card, generated_batches
+    from ganlab.metrics.feature_metrics import FeatureMetrics
+    from ganlab.metrics.scoring.suite import check_metrics
 
     metrics = check_metrics(cfg.metrics)
     floor_metrics = check_floor(cfg.get("floor"), metrics)
@@ -184,8 +196,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     t = time.perf_counter()
     values = {k: v for m in objects for k, v in m.compute().items()}
     if test is not None:  # the same generated features against the test split, and the train-test gap
-        from ganlab.metrics.evaluation import protocol_names
-        from ganlab.metrics.generalization import train_test_metrics
+        from ganlab.metrics.scoring.generalization import train_test_metrics
+        from ganlab.metrics.scoring.suite import protocol_names
 
         values.update(protocol_names(train_test_metrics(metric.real, test[0], metric.generated(), metric.metrics,
                                                         seed=cfg.seed,
@@ -230,6 +242,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     }
     record = {"metrics": values, **({"floor": floor["metrics"]} if floor else {}), "card": card}
     append_record(out, record)
+    if cfg.get("record"):  # also a results record (experiments/results/STUDY/RUN.json) for rendered tables
+        from ganlab.results import write_record
+
+        study, run = str(cfg.record).split("/", 1)
+        numbers = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        write_record(study, run, numbers, card=card, params={"checkpoint": str(loaded.path), "global_step":
+                     loaded.global_step, "class_histogram": values.get("class_histogram")}, overwrite=True)
     print_table(values, card, out, floor=record.get("floor"))
     return record
 
@@ -244,31 +263,38 @@ def checked(check: Any, *args: Any) -> Any:
 
 def evaluate_all(cfg: DictConfig) -> list[dict[str, Any]]:
     """``evaluate(cfg)``, or one evaluation per value of a ``truncation.psi`` / ``truncation.threshold`` list, then
-    the sweep's results record and figure (``truncation.record``; default: beside the checkpoint)."""
+    one results record of the sweep and its figure: ``record=STUDY/RUN`` (experiments/results/STUDY/RUN.json and
+    .png), or ``truncation_<key>.json`` / ``.png`` beside the checkpoint."""
     found = checked(sweep, cfg.get("truncation"))
     if found is None:
         return [evaluate(cfg)]
     key, values = found
-    record = Path(cfg.truncation.get("record") or Path(checkpoint_arg(cfg, "ganlab-eval")).parent
-                  / f"truncation_{key}.json")
-    figure = record.with_suffix(".png")
-    existing = [str(p) for p in (record, figure) if p.exists()]
+    record_arg(cfg.get("record"))
+    from ganlab.results.records import DEFAULT_ROOT
+
+    if cfg.get("record"):
+        (study, run), root = str(cfg.record).split("/", 1), DEFAULT_ROOT
+    else:
+        ckpt_dir = Path(checkpoint_arg(cfg, "ganlab-eval")).parent
+        (study, run), root = (ckpt_dir.name, f"truncation_{key}"), ckpt_dir.parent
+    path = Path(root) / study / f"{run}.json"
+    figure = path.with_suffix(".png")
+    existing = [str(p) for p in (path, figure) if p.exists()]
     if existing:  # before any work: a sweep never replaces an earlier one
-        raise ConfigError(f"{', '.join(existing)} already exist(s); choose another truncation.record=PATH.json")
+        raise ConfigError(f"{', '.join(existing)} already exist(s); choose another record=STUDY/RUN")
     evaluations = []
     for value in values:
         one = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-        one.truncation[key] = value
+        one.truncation[key], one.record = value, None  # each value appended to metrics.json; one record below
         evaluations.append(evaluate(one))
     from ganlab.results import write_record
 
     card = {k: v for k, v in evaluations[0]["card"].items() if k not in ("truncation", "seconds", "date")}
-    write_record(record.parent.name, record.stem, sweep_metrics(evaluations, key, values), card=card,
-                 root=record.parent.parent, sweep={"key": f"truncation.{key}", "values": values,
-                                                   "other": {k: cfg.truncation.get(k) for k in ("psi", "threshold")
-                                                             if k != key}})
+    other = {k: cfg.truncation.get(k) for k in ("psi", "threshold") if k != key}
+    write_record(study, run, sweep_metrics(evaluations, key, values), card=card, root=root,
+                 sweep={"key": f"truncation.{key}", "values": values, "other": other})
     plot_sweep(evaluations, key, values, str(figure), title=f"{card['checkpoint']} (step {card['global_step']})")
-    log.info("truncation sweep: %s, %s", record, figure)
+    log.info("truncation sweep: %s, %s", path, figure)
     return evaluations
 
 
@@ -303,7 +329,7 @@ def trained_on(data: Any, config: DictConfig) -> Any:
 
 def metric_test_reference(cfg: DictConfig, metric: Any, data: Any, device: Any) -> tuple[Any, dict, bool]:
     """(test features [N, D], the reference identity, cache hit) in the evaluation's features."""
-    from ganlab.metrics.evaluation import real_reference
+    from ganlab.metrics.extraction import real_reference
 
     features, hit, identity = real_reference(data, metric.feature, metric.cache, split="test",
                                              batch_size=cfg.batch_size, device=device)
@@ -368,7 +394,8 @@ def real_floor(cfg: DictConfig, metric: Any, names: list[str], floor_data: Any,
     """
     if not names:
         return None
-    from ganlab.metrics.evaluation import compute_metrics, halves, protocol_names, real_reference
+    from ganlab.metrics.extraction import real_reference
+    from ganlab.metrics.scoring.suite import compute_metrics, halves, protocol_names
 
     if cfg.floor == "halves":
         ref, other = halves(metric.real, cfg.seed)

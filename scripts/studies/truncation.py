@@ -38,10 +38,9 @@ def main() -> None:
         ckpt = run_dir / "checkpoints" / "last.ckpt"
         if not ckpt.is_file():
             run(["ganlab-train", *RUNS[name], "threads=1", f"hydra.run.dir={run_dir}"])
-        record = Path("experiments/results/truncation-cpu") / f"{name}_psi.json"
-        if not record.is_file():
+        if not (Path("experiments/results/truncation-cpu") / f"{name}_psi.json").is_file():
             run(["ganlab-eval", f"ckpt={ckpt}", "metrics=[fid,prdc]", "num_samples=5000", "threads=1",
-                 f"truncation.psi={PSI}", f"truncation.record={record}", f"out={run_dir / 'eval.json'}"])
+                 f"truncation.psi={PSI}", f"record=truncation-cpu/{name}_psi", f"out={run_dir / 'eval.json'}"])
         for fmt in ("gif", "mp4"):
             walk = Path("docs/images") / f"walk_{name}.png"
             if not walk.with_name(f"{walk.stem}_interp.{fmt}").is_file():

@@ -100,31 +100,6 @@ def test_metric_object_and_pairs_image():
     assert pairs_grid(s, n, nrow=2).shape == (3, 2 + 2 * 10, 2 + 4 * 10)
 
 
-def test_max_samples_keeps_rows_aligned_with_the_sample_indices():
-    """The evaluation gathers rows by sample index: samples past max_samples keep a placeholder row, and only those
-    with index < max_samples are scored (on any rank and any batching)."""
-    from ganlab.metrics.distributed import gather_in_order
-
-    g = torch.Generator().manual_seed(3)
-    x = (torch.rand(120, 1, 8, 8, generator=g) * 255).to(torch.uint8)
-    samples = torch.cat([to_model_space(x[:5]), torch.rand(15, 1, 8, 8, generator=g) * 2 - 1])  # 5 copies first
-    values = {}
-    for max_samples, batches in ((5, [slice(0, 3), slice(3, 12), slice(12, 20)]), (None, [slice(0, 5)])):
-        metric = Memorization(space="pixels", max_shift=1, cells=2, min_per_cell=2, num_pairs=2,
-                              max_samples=max_samples)
-        metric.set_reference(ImageData(x[:80], None, "toy"), ImageData(x[80:], None, "toy"))
-        metric.reset()
-        index = []
-        for b in batches:
-            idx = torch.arange(20)[b]
-            metric.update(samples[b], idx)
-            index.append(idx)
-        metric.sync(gather_in_order(torch.cat(index)))  # what the Evaluation callback does; it failed before
-        values[max_samples] = metric.compute()
-    assert values[5]["copy_share"] == 1.0  # only the five copies were scored
-    assert values[5] == values[None]  # the same as scoring just those five samples
-
-
 def test_bad_settings_are_one_line():
     with pytest.raises(ValueError, match="space='latent'; valid: pixels, features"):
         Memorization(space="latent")
@@ -137,10 +112,27 @@ def test_bad_settings_are_one_line():
 @pytest.mark.slow  # ~40 s of CPU: 4,000 x 4,000 translation-tolerant distances, k-means on 4,000 digits
 def test_copies_and_near_copies_of_digits_are_flagged():
     # the issue's bar: >= 95 % of copies and near-copies flagged, <= 5 % of new digits (the held-out check half)
-    from ganlab.metrics.copy_calibration import SETS, copy_calibration
+    from ganlab.metrics.calibration.copies import SETS, copy_calibration
 
     rows = copy_calibration(n=200, sets=[s for s in SETS if s[3]])
     for row in rows:
         assert row["copy_share"] >= 0.95, row
         assert row["ct"] < -3, row
     assert rows[0]["copy_share_heldout"] <= 0.05
+
+
+def test_max_samples_scores_the_first_samples_and_keeps_rows_aligned():
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(130, 1, 8, 8, generator=g) * 255).to(torch.uint8)
+    metric = Memorization(space="pixels", cells=2, min_per_cell=5, max_samples=6, num_pairs=3)
+    metric.set_reference(ImageData(x[:80], None, "toy"), ImageData(x[80:120], None, "toy"))
+    metric.reset()
+    copies = to_model_space(x[:6])  # samples 0-5: copies; samples 6-9: noise
+    noise = torch.rand(4, 1, 8, 8, generator=g) * 2 - 1
+    batch = torch.cat([copies, noise])
+    metric.update(batch[:4], torch.arange(4))
+    metric.update(batch[4:], torch.arange(4, 10))
+    metric.sync(lambda rows: rows)  # one process: the gather returns the rows as they are
+    assert metric.rows("points").shape[0] == 10  # a row per sample, as the evaluation gathers them
+    assert metric.compute()["copy_share"] == 1.0  # only the first 6 samples are scored: all copies
+    assert all(ratio < 1e-3 for ratio, _, _ in metric._best)  # the pairs come from the scored samples
