@@ -120,7 +120,8 @@ def test_batchnorm_normalises_each_micro_batch_on_its_own():
 def make(k: int, **kwargs) -> GANModule:
     base = {"generator": MLPGenerator(z_dim=8, resolution=8, channels=1, hidden=[8]),
             "discriminator": MLPDiscriminator(resolution=8, channels=1, hidden=[8]), "loss": NonSaturating(),
-            "g_optimizer": partial(torch.optim.Adam, lr=1e-3), "d_optimizer": partial(torch.optim.Adam, lr=1e-3)}
+            "g_optimizer": partial(torch.optim.Adam, lr=1e-3), "d_optimizer": partial(torch.optim.Adam, lr=1e-3),
+            "game": Alternating()}
     return GANModule(**{**base, **kwargs}, accumulate=k)
 
 

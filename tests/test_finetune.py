@@ -15,6 +15,7 @@ from test_module import fit
 from ganlab.checkpoint import CheckpointError
 from ganlab.ema import EMA
 from ganlab.finetune import apply_init, load_init
+from ganlab.game import Alternating
 from ganlab.losses import NonSaturating
 from ganlab.module import GANModule
 from ganlab.nets.dcgan import DCGANDiscriminator
@@ -31,7 +32,7 @@ def module(seed: int, d_hidden=(16, 8), ema: bool = True, d_freeze: int = 0) -> 
     return GANModule(generator=MLPGenerator(z_dim=8, resolution=8, channels=1, hidden=[16]), discriminator=d,
                      loss=NonSaturating(), g_optimizer=partial(torch.optim.Adam, lr=1e-2),
                      d_optimizer=partial(torch.optim.Adam, lr=1e-2), ema=EMA(0.9) if ema else None,
-                     num_sample_images=4, sample_seed=seed)
+                     num_sample_images=4, sample_seed=seed, game=Alternating())
 
 
 def save(m: GANModule, path: Path) -> Path:
