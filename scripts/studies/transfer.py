@@ -12,7 +12,7 @@ Arms, all ``experiment=transfer_target`` at its step budget, seeds 0..2:
 - freezed: the same plus ``freeze.d_blocks=1`` (FreezeD: D's first hidden layer fixed).
 
 The pretrained checkpoint itself is evaluated on digits 5-9 too (arm ``pretrained``, with
-``real.source={classes:[5,6,7,8,9]}`` and no copy check: it never saw a digit 5-9). Every ganlab-eval measures
+``+real.source.classes=[5,6,7,8,9]`` and no copy check: it never saw a digit 5-9). Every ganlab-eval measures
 the samples against the 500 digits 5-9 of mnist5k's test split (``fid_test``, ``precision_test``,
 ``recall_test``) and checks them for near-copies of the images the run trained on (``copy_share``, ``ct``).
 Every run and evaluation is a subprocess with one thread (a shared 2-core machine), one at a time.
@@ -80,7 +80,7 @@ def main() -> None:
     pre_dir = args.work / "pretrain"
     pre_argv = train(pre_dir, ["experiment=transfer_pretrain", "seed=0"])
     pretrained = pre_dir / "checkpoints" / "last.ckpt"
-    eval_argv, evaluation = evaluate(pre_dir, ["real.source={classes:[5,6,7,8,9]}", "memorization.enabled=false"])
+    eval_argv, evaluation = evaluate(pre_dir, ["+real.source.classes=[5,6,7,8,9]", "memorization.enabled=false"])
     record(args.root, "pretrained-s0", "pretrained", 0, pre_argv, eval_argv, evaluation)
     for seed in args.seeds:
         for arm in args.arms:
