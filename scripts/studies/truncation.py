@@ -2,11 +2,12 @@
 
     python scripts/studies/truncation.py --work /tmp/truncation
 
-Trains (unless WORK/<name>/checkpoints/last.ckpt exists) the default recipe for 3,000 of its 10,000 steps and
-``experiment=dcgan_mnist5k`` for 2,000 of its 3,000, seed 0, one thread; then for each checkpoint
+Trains (or continues, in WORK/<folder>) the default recipe to 3,000 steps (``default``) and then to its full
+10,000 (``default10k``, the same run continued), and ``experiment=dcgan_mnist5k`` for 2,000 of its 3,000 steps,
+seed 0, one thread; after each, for its last checkpoint
 ``ganlab-eval ... truncation.psi=[1.0,...,0.3]`` writes one results record and its figure to
 experiments/results/truncation-cpu/<name>_psi.json / .png (view ``truncation``), and ``ganlab-sample`` writes a
-spherical latent walk as GIF and MP4 to docs/images/walk_<name>.gif / .mp4 (with ``truncation.psi=0.8``).
+spherical latent walk as GIF and MP4 to docs/images/walk_<name>_interp.gif / .mp4 (``truncation.psi=0.8``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ import shlex
 import subprocess
 from pathlib import Path
 
-RUNS = {"default": ["seed=0", "trainer.max_steps=3000"],
-        "dcgan": ["experiment=dcgan_mnist5k", "seed=0", "trainer.max_steps=2000"]}
+from ganlab.rundir import checkpoint_step
+
+# name -> (run folder, overrides, steps): default3k is the default run stopped at 3,000 steps, default10k the same run
+# continued to the recipe's 10,000 (ckpt_path: bit-identical to an uninterrupted run)
+RUNS = {"default": ("default", ["seed=0"], 3000),
+        "dcgan": ("dcgan", ["experiment=dcgan_mnist5k", "seed=0"], 2000),
+        "default10k": ("default", ["seed=0"], 10000)}
 PSI = "[1.0,0.9,0.8,0.7,0.6,0.5,0.4,0.3]"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -34,10 +40,16 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
     args = parser.parse_args()
     for name in args.runs:
-        run_dir = args.work / name
+        folder, overrides, steps = RUNS[name]
+        run_dir = args.work / folder
         ckpt = run_dir / "checkpoints" / "last.ckpt"
-        if not ckpt.is_file():
-            run(["ganlab-train", *RUNS[name], "threads=1", f"hydra.run.dir={run_dir}"])
+        done = checkpoint_step(ckpt) if ckpt.is_file() else 0
+        if done < steps:  # train, or continue the run in its folder to ``steps``
+            resume = [f"ckpt_path={ckpt}"] if done else []
+            run(["ganlab-train", *overrides, f"trainer.max_steps={steps}", *resume, "threads=1",
+                 f"hydra.run.dir={run_dir}"])
+        elif done > steps:
+            raise SystemExit(f"{ckpt} is at step {done}, past {name}'s {steps}; train {name} in another --work")
         if not (Path("experiments/results/truncation-cpu") / f"{name}_psi.json").is_file():
             run(["ganlab-eval", f"ckpt={ckpt}", "metrics=[fid,prdc]", "num_samples=5000", "threads=1",
                  f"truncation.psi={PSI}", f"record=truncation-cpu/{name}_psi", f"out={run_dir / 'eval.json'}"])
