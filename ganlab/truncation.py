@@ -163,11 +163,18 @@ def plot_sweep(evaluations: Sequence[dict], key: str, values: Sequence[float], p
     fig = Figure(figsize=(9, 3.6), dpi=110, layout="constrained")
     left, right = fig.subplots(1, 2)
     if fid is not None:
-        left.plot(values, [m[fid] for m in metrics], marker="o", color="C3")
+        left.plot(values, [m[fid] for m in metrics], marker="o", color="C3", label="train split")
     left.set(xlabel=f"truncation.{key}", ylabel=fid or "(no FID measured)", title="FID (lower is better)")
     for name, color in (("precision", "C0"), ("recall", "C1"), ("coverage", "C2")):
         if name in metrics[0]:
-            right.plot(values, [m[name] for m in metrics], marker="o", color=color, label=name)
+            right.plot(values, [m[name] for m in metrics], marker="o", color=color, label=f"{name} (train)")
+        if f"{name}_test" in metrics[0]:  # against the test split (mnist5k: 1,000 digits, a smaller reference)
+            right.plot(values, [m[f"{name}_test"] for m in metrics], marker="s", linestyle="--", color=color,
+                       label=f"{name} (test)")
+    if f"{fid}_test" in metrics[0]:
+        left.plot(values, [m[f"{fid}_test"] for m in metrics], marker="s", linestyle="--", color="C3",
+                  label="test split")
+        left.legend(fontsize=8)
     right.set(xlabel=f"truncation.{key}", ylim=(-0.02, 1.02), title="precision and recall (k-NN, Kynkäänniemi 2019)")
     right.legend(fontsize=8)
     for ax in (left, right):

@@ -57,7 +57,7 @@ def main() -> None:
             walk = Path("docs/images") / f"walk_{name}.png"
             if not walk.with_name(f"{walk.stem}_interp.{fmt}").is_file():
                 run(["ganlab-sample", f"ckpt={ckpt}", f"out={walk}", "n=16", "nrow=8", "files=false",
-                     "truncation.psi=0.8", "interpolation.rows=8", "interpolation.steps=16",
+                     "truncation.psi=0.8", "interpolation.rows=9", "interpolation.steps=16",
                      "interpolation.mode=spherical", f"interpolation.format={fmt}", "interpolation.fps=12",
                      "overwrite=true", "threads=1"])
 

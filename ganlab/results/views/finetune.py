@@ -50,9 +50,11 @@ def transfer(records: list[Record]) -> Table:
     return Table(rows=rows, notes=notes)
 
 
-@view("truncation", header=["truncation", "FID", "precision", "recall", "coverage"])
+@view("truncation", header=["truncation", "FID", "precision", "recall", "coverage", "FID (test)", "precision (test)",
+                            "recall (test)"])
 def truncation(records: list[Record]) -> Table:
-    """A ganlab-eval truncation sweep (one record: ``<key>=<value>/<metric>`` per value)."""
+    """A ganlab-eval truncation sweep (one record: ``<key>=<value>/<metric>`` per value): against the training
+    reference, and against the test split where the dataset has one (``_test``, ``–`` otherwise)."""
     if len(records) != 1:
         raise ValueError(f"view truncation: one sweep record per marker, got {len(records)}")
     r = records[0]
@@ -61,7 +63,8 @@ def truncation(records: list[Record]) -> Table:
                                                                        if k.split("/")[1].startswith("fd_"))
     rows = []
     for v in r["sweep"]["values"]:
-        prefix = f"{key}={v:g}/"
-        rows.append([f"`{key}={v:g}`", num(metrics.get(prefix + fid), 2),
-                     *(num(metrics.get(prefix + m), 3) for m in ("precision", "recall", "coverage"))])
+        m = {k.split("/", 1)[1]: x for k, x in metrics.items() if k.startswith(f"{key}={v:g}/")}
+        rows.append([f"`{key}={v:g}`", num(m.get(fid), 1), *(num(m.get(n), 3) for n in ("precision", "recall",
+                                                                                           "coverage")),
+                     num(m.get(f"{fid}_test"), 1), num(m.get("precision_test"), 3), num(m.get("recall_test"), 3)])
     return Table(rows=rows)
