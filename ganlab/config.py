@@ -14,13 +14,14 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from ganlab.errors import UserError
 from ganlab.threads import parse_setting
 
 # the config tree lives beside the package in the repository (installed with `pip install -e`)
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """An inconsistent or invalid configuration, reported before any work starts."""
 
 

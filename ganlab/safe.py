@@ -27,6 +27,8 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from ganlab.errors import UserError
+
 # Module prefixes a stored config may name: ganlab's component packages and torch's layers and
 # optimizers. Not ganlab itself: ganlab.cli, ganlab.callbacks, ganlab.checkpoint, ganlab.sweep, ...
 # run programs, write files or read more files, and a checkpoint never needs to build them.
@@ -44,7 +46,7 @@ FUNCTION_TARGETS = ("ganlab.data.",)
 Spec = type | tuple | Mapping
 
 
-class BadFileError(ValueError):
+class BadFileError(UserError, ValueError):
     """An external file that cannot be used: unreadable, not what it should be, or naming code."""
 
 

@@ -19,6 +19,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab import threads
+from ganlab.cli import boundary
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import CONFIG_DIR, ConfigError, build
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from ganlab.metrics.speckle import Speckle
 
 EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
+# user errors besides ganlab's own: a weights file that is not there, settings the metric code refuses
+USER_ERRORS = (FileNotFoundError, ValueError)
 
 log = logging.getLogger("ganlab.cli.evaluate")
 
@@ -300,13 +303,12 @@ def _cell(value: Any) -> str:
 
 @hydra.main(version_base="1.3", config_path=EVAL_CONFIG_DIR, config_name="eval")
 def _main(cfg: DictConfig) -> None:
-    try:
+    with boundary.task("ganlab-eval", user=USER_ERRORS):
         evaluate(cfg)
-    except (ConfigError, FileNotFoundError, ValueError) as e:  # CheckpointError is a ValueError
-        sys.exit(f"ganlab-eval: error: {str(e).splitlines()[0]}")
 
 
-def main() -> None:
+@boundary.command("ganlab-eval", user=USER_ERRORS)
+def main() -> int | None:
     """Console entry point (``ganlab-eval``)."""
     if wants_help(sys.argv[1:]):
         sys.exit(print_help("ganlab-eval", __doc__.splitlines()[0], (
@@ -319,4 +321,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -31,14 +31,16 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from ganlab.cli import boundary
 from ganlab.cli.compare import read_run
 from ganlab.config import CONFIG_DIR, compose
+from ganlab.errors import UserError
 
 EXPERIMENTS = Path(CONFIG_DIR) / "experiment"
 NOT_SCORES = {"eval_seconds"}
 
 
-class ReproduceError(Exception):
+class ReproduceError(UserError):
     """A problem reported in one line."""
 
 
@@ -307,13 +309,10 @@ def reproduce(args: argparse.Namespace) -> int:
     return 0 if all(r["ok"] for rs in results.values() for r in rs) else 1
 
 
+@boundary.command("ganlab-reproduce", code=2)
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return reproduce(args)
-    except ReproduceError as e:
-        print(f"ganlab-reproduce: error: {e}", file=sys.stderr)
-        return 2
+    """Console entry point (``ganlab-reproduce``); returns the exit code."""
+    return reproduce(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ganlab import console, threads
+from ganlab.cli import boundary
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import CONFIG_DIR, ConfigError, build, register_resolvers, validate
 from ganlab.ensemble import checks as ensemble
@@ -130,6 +131,12 @@ def train(cfg: DictConfig) -> float | None:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float | None:
     run_dir = HydraConfig.get().runtime.output_dir
+    with boundary.task("ganlab-train", run_dir):
+        return _run(cfg, run_dir)
+
+
+def _run(cfg: DictConfig, run_dir: str) -> float | None:
+    """Train; a sweep's trial records its result or failure, a run its failure (failed.json)."""
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         # one failed trial must not end the sweep: record why (failed.json, summary); the basic
         # sweeper gets NaN (it would stop after the batch on an exception), the Optuna sweeper the
@@ -146,19 +153,15 @@ def _main(cfg: DictConfig) -> float | None:
         return value
     try:
         return train(cfg)
-    except ConfigError as e:
-        # one line, before any training; nothing written by earlier runs is touched
-        log.error("%s", e)
-        sys.exit(f"ganlab-train: error: {e}")
+    except ConfigError:
+        raise  # refused before any training: nothing to record
     except Exception as e:
         # an error while training: failed.json tells ganlab-compare (and a later reader) why the run ended
         record_failure(run_dir, e)
         from ganlab.health.actions import HealthStop  # torch is loaded by now
 
-        if isinstance(e, HealthStop):
-            # a clean stop: last.ckpt and health.json are written; the status says the run did not succeed
-            log.error("stopped by the health monitor: %s", e)
-            sys.exit(f"ganlab-train: stopped by the health monitor: {e}")
+        if isinstance(e, HealthStop):  # a clean stop: last.ckpt and health.json are written
+            raise HealthStop(f"stopped by the health monitor: {e}") from e
         raise
 
 
@@ -171,7 +174,8 @@ EXAMPLES = (
 )
 
 
-def main() -> None:
+@boundary.command("ganlab-train")
+def main() -> int | None:
     """Console entry point (``ganlab-train``): process-wide settings belong here, not at import."""
     register_resolvers()  # before Hydra composes: sweep run folders use ${ganlab.run_name:...}
     if wants_help(sys.argv[1:]):
@@ -183,4 +187,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ganlab.errors import UserError
 from ganlab.runs.status import HEALTH_FILE, SAMPLE_PNG, Status, read_json, run_status, trained_step, verdict
 
 LOWER_IS_BETTER = {"fid", "kid", "fid_inf", "reverse_kl", "class_kl", "speckle"}
@@ -23,7 +24,7 @@ RESUME_ONLY = {"resume", "ckpt_path"}  # overrides that continue a run rather th
 EVALUATION = "metrics.callbacks.evaluation.metrics"  # the training-time metric objects (conf/metrics/*.yaml)
 
 
-class CompareError(Exception):
+class CompareError(UserError):
     """A problem to report to the user in one line."""
 
 
