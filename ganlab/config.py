@@ -90,6 +90,9 @@ def validate(cfg: DictConfig) -> None:
                               f"valid: a multiple of {pack}")
     if _get(cfg, "generator.z_dim") is _MISSING:
         raise ConfigError("generator.z_dim is missing; every generator config must set its latent size")
+    from ganlab.checks import check_config  # every value in its domain, +keys, combinations (imports this module)
+
+    check_config(cfg)
 
 
 def build(node: Any, key: str, **kwargs: Any) -> Any:

@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from ganlab import console, threads
+from ganlab import checks, console, threads
 from ganlab.cli import boundary
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import CONFIG_DIR, ConfigError, build, register_resolvers, validate
@@ -100,6 +100,7 @@ def train(cfg: DictConfig) -> float | None:
     callbacks = build_callbacks(cfg)
     if len(seeds) > 1:  # per-member metrics, their mean and SE, appended to checkpoints/metrics.json
         callbacks = ensemble_callbacks(callbacks, len(seeds), f"{cfg.paths.output_dir}/checkpoints/metrics.json")
+    checks.before_fit(cfg, model, datamodule, callbacks)  # optimizers, data vs batch, shapes: one line each
     logger = build(cfg.logger, "logger") if cfg.get("logger") else False
     trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
 

@@ -18,6 +18,9 @@ class AdversarialLoss:
 
     # True: g_loss needs D's logits of a real batch paired with the fakes (the module computes them)
     pairs_real: bool = False
+    # True: the critic's values are meaningful only when D is kept Lipschitz (clipping, a gradient penalty or
+    # spectral norm); ganlab.checks warns when nothing does
+    needs_lipschitz: bool = False
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
@@ -85,6 +88,8 @@ class Hinge(AdversarialLoss):
 class Wasserstein(AdversarialLoss):
     """Arjovsky et al. 2017: the critic estimates E[f(x)] - E[f(G(z))]; needs a Lipschitz constraint
     (weight clipping or a gradient penalty, see ganlab.losses.regularizers)."""
+
+    needs_lipschitz = True
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return fake_logits.mean() - real_logits.mean()
