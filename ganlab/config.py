@@ -119,11 +119,8 @@ def _check_evaluation(cfg: DictConfig) -> None:
     devices, nodes = _get(cfg, "trainer.devices"), _get(cfg, "trainer.num_nodes")
     world = (devices if isinstance(devices, int) and devices > 0 else len(devices) if isinstance(devices, list)
              else 1) * (nodes if isinstance(nodes, int) and nodes > 0 else 1)
-    batches = -(-n // batch)  # evaluation batches, dealt round-robin to the ranks
-    if world > 1 and batches < world:
-        raise ConfigError(f"metrics.num_samples={n} in batches of metrics.batch_size={batch} gives {batches} "
-                          f"evaluation batch(es) for {world} processes; valid: num_samples >= {world * batch} "
-                          f"or a metrics.batch_size <= {n // world}")
+    if n < world:  # every process generates at least one sample (ganlab.data.datamodule.IndexBatches)
+        raise ConfigError(f"metrics.num_samples={n} for {world} processes; valid: num_samples >= {world}")
 
 
 def _check_console(cfg: DictConfig) -> None:

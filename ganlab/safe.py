@@ -7,16 +7,20 @@ Three guards, each failing with one line that names the file:
 2. ``check_shape``: what came back has the expected types and keys, so a wrong file is named here,
    not met later as an ``AttributeError`` or ``KeyError`` deep inside a loader.
 3. ``check_targets``: a config read from a file is built only when every ``_target_`` in it
-   (nested nodes and ``_partial_`` ones included) is a ganlab or torch component class (``ALLOWED_TARGETS``)
-   or a ganlab dataset factory (``FUNCTION_TARGETS``),
-   since ``hydra.utils.instantiate`` calls whatever the config names.
+   (nested nodes and ``_partial_`` ones included) is a ganlab or torch component class (``ALLOWED_TARGETS``),
+   since ``hydra.utils.instantiate`` calls whatever the config names; a stored ``dataset.source``
+   (``check_dataset_source``) may call only one of ganlab's dataset factories, with arguments that factory
+   takes, and never with ``download=true``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import inspect
 import io
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,8 +42,6 @@ ALLOWED_TARGETS = (
 )
 
 ALLOWED_TEXT = ", ".join(p.rstrip(".") for p in ALLOWED_TARGETS)
-# of those, where functions (not only classes) may be named: the dataset factories
-FUNCTION_TARGETS = ("ganlab.data.",)
 
 # what a spec may say about a value: a type, a tuple of types, or a mapping {key: spec} for a dict
 # with those keys (a key ending in "?" is optional); ``Tensors`` is a dict of str -> Tensor
@@ -80,6 +82,21 @@ def load(path: str | Path, spec: Spec, *, what: str, data: bytes | None = None,
         raise error(f"{path} is not {what}: {_refusal(e)}") from e
     check_shape(obj, spec, path=path, what=what, error=error)
     return obj
+
+
+@contextlib.contextmanager
+def weights_only_loads():
+    """Every ``torch.load`` in the block loads data only, whatever its caller passes (for libraries that read
+    a file ganlab hands them with ``weights_only=False``); torch's own switch, TORCH_FORCE_WEIGHTS_ONLY_LOAD."""
+    saved = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
+        else:
+            os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = saved
 
 
 def _refusal(e: Exception) -> str:
@@ -125,17 +142,17 @@ def check_shape(obj: Any, spec: Spec, *, path: str | Path, what: str, where: str
         raise error(f"{path} is not {what}: {label}is {type(obj).__name__}, expected {_type_names(spec)}")
 
 
-def _allowed_object(target: str) -> bool:
-    """True when ``target`` resolves, without leaving the allowed packages, to a class defined in them
-    (or a dataset factory function of ``FUNCTION_TARGETS``).
+def _resolve(target: str) -> Any:
+    """The object ``target`` names, reached without leaving the allowed packages, or None.
 
     The prefix alone is not enough: ``ganlab.data.folder.Path.write_text`` starts with an allowed prefix
     but reaches pathlib through a name imported into the module; so the resolved object's own module
-    must be allowed too, and private names (``__globals__``, ``_private``) are never followed.
+    must be allowed too (checked by the callers), and private names (``__globals__``, ``_private``) are
+    never followed.
     """
     parts = target.split(".")
     if not target.startswith(ALLOWED_TARGETS) or any(not p or p.startswith("_") for p in parts):
-        return False
+        return None
     obj: Any = importlib.import_module(parts[0])  # "ganlab" or "torch", by the prefix check
     for i, part in enumerate(parts[1:], start=2):
         if hasattr(obj, part):
@@ -144,15 +161,20 @@ def _allowed_object(target: str) -> bool:
             try:
                 obj = importlib.import_module(".".join(parts[:i]))
             except ImportError:
-                return False
+                return None
         else:
-            return False
-    home = f"{getattr(obj, '__module__', None)}."
-    if inspect.isclass(obj):
-        return home.startswith(ALLOWED_TARGETS)
-    # functions only as dataset factories: elsewhere a function may do work with side effects
-    # (ganlab.metrics.digits.train_digit_classifier writes its ``out`` file)
-    return inspect.isfunction(obj) and home.startswith(FUNCTION_TARGETS)
+            return None
+    return obj
+
+
+def _allowed_object(target: str) -> bool:
+    """True when ``target`` resolves, without leaving the allowed packages, to a class defined in them.
+
+    Functions are never allowed here (one may do work with side effects: ganlab.metrics.digits'
+    train_digit_classifier writes its ``out`` file); a stored dataset source is checked by ``check_dataset_source``.
+    """
+    obj = _resolve(target)
+    return inspect.isclass(obj) and f"{getattr(obj, '__module__', None)}.".startswith(ALLOWED_TARGETS)
 
 
 def check_targets(node: Any, *, path: str | Path, where: str, error: type[BadFileError] = BadFileError) -> None:
@@ -199,3 +221,53 @@ def build_stored(node: Any, *, path: str | Path, where: str, error: type[BadFile
     except InstantiationException as e:  # the component refused its arguments
         cause = e.__cause__ if e.__cause__ is not None else e
         raise error(f"{path}: its config's {where} cannot be built: {cause}".splitlines()[0]) from e
+
+
+@functools.lru_cache(maxsize=1)
+def dataset_factories() -> frozenset[str]:
+    """The dataset factories a stored config may call: the ``source._target_`` of each of ganlab's dataset
+    configs (conf/dataset/*.yaml), read without resolving anything."""
+    from ganlab.config import CONFIG_DIR
+
+    names = set()
+    for path in sorted((Path(CONFIG_DIR) / "dataset").glob("*.yaml")):
+        source = OmegaConf.to_container(OmegaConf.load(path), resolve=False).get("source")
+        if isinstance(source, dict) and isinstance(source.get("_target_"), str):
+            names.add(source["_target_"])
+    return frozenset(names)
+
+
+def check_dataset_source(node: Any, *, path: str | Path, error: type[BadFileError] = BadFileError) -> None:
+    """Refuse a stored ``dataset.source`` unless it calls one of ``dataset_factories`` (``_partial_``) with plain
+    arguments that factory takes and no download: what ganlab-train saves, nothing a crafted file could add.
+
+    Args:
+        node: the stored ``dataset.source`` (a plain container or an OmegaConf node).
+        path: the file it came from (named in the error).
+    """
+    where = "dataset.source"
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=False)
+    if not isinstance(node, dict) or node.get("_target_") not in dataset_factories():
+        target = node.get("_target_") if isinstance(node, dict) else type(node).__name__
+        raise error(f"{path}: its config's {where} names {target}, which is not one of ganlab's dataset factories; "
+                    f"refusing to call it (allowed: {', '.join(sorted(dataset_factories()))})")
+    factory = _resolve(node["_target_"])
+    if not inspect.isfunction(factory) or not f"{factory.__module__}.".startswith("ganlab.data."):
+        raise error(f"{path}: its config's {where} names {node['_target_']}, which does not resolve to a ganlab "
+                    f"dataset factory; refusing to call it")
+    known = set(inspect.signature(factory).parameters)
+    for key, value in node.items():
+        if key in ("_target_", "_partial_"):
+            continue
+        if key not in known:
+            raise error(f"{path}: its config's {where}.{key} is not an argument of {node['_target_']} (arguments: "
+                        f"{', '.join(sorted(known))}); refusing to call it")
+        plain = value is None or isinstance(value, (str, int, float, bool)) or (
+            isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value))
+        if not plain or (isinstance(value, str) and "${" in value):
+            raise error(f"{path}: its config's {where}.{key} is {str(value)[:60]!r}, not a plain value as "
+                        f"ganlab-train saves it; refusing to call {node['_target_']}")
+    if node.get("download") not in (None, False):
+        raise error(f"{path}: its config's {where}.download={node['download']}: a stored config never downloads; "
+                    f"put the files under {where}.root, or pass real.source.download=true to allow it")

@@ -59,7 +59,7 @@ def real_data(config: DictConfig, split: str, source_overrides: DictConfig, path
     from ganlab.checkpoint import CheckpointError, stored
 
     stored_source = stored(config, "dataset.source", path)
-    safe.check_targets(stored_source, path=path, where="dataset.source", error=CheckpointError)
+    safe.check_dataset_source(stored_source, path=path, error=CheckpointError)  # a factory, saved arguments
     source = OmegaConf.merge(stored_source, source_overrides)
     if split != "train" or "split" in source:
         if "split" not in source:

@@ -70,9 +70,9 @@ def train(cfg: DictConfig) -> float | None:
     import pytorch_lightning as pl  # the heavy imports, after the checks and the thread count
 
     from ganlab.callbacks.health import raise_if_stopped
-    from ganlab.checkpoint import CheckpointError, check_resume
+    from ganlab.checkpoint import CheckpointError
     from ganlab.config import build_callbacks, build_module
-    from ganlab.rundir import checkpoint_step
+    from ganlab.resume import resume_from
 
     pl.seed_everything(cfg.seed, workers=True, verbose=verbose)
 
@@ -107,10 +107,9 @@ def train(cfg: DictConfig) -> float | None:
     start = 0
     if cfg.get("ckpt_path"):
         try:
-            check_resume(model, cfg.ckpt_path)
+            start = resume_from(trainer, model, cfg.ckpt_path)  # read once: Lightning restores the checked copy
         except CheckpointError as e:
             raise ConfigError(str(e)) from e
-        start = checkpoint_step(cfg.ckpt_path)
     total = cfg.trainer.max_steps
     if start:
         log.info("Training for %s more steps (resuming at step %s of %s from %s)", f"{total - start:,}",
