@@ -47,6 +47,9 @@ def _get(cfg: DictConfig, key: str) -> Any:
 
 def validate(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` (one line, naming the keys) when G, D, data and optim disagree."""
+    from ganlab.checks import check_config  # every value in its domain, +keys, combinations (imports this module)
+
+    check_config(cfg)
     for key, ref in _MUST_MATCH:
         a, b = _get(cfg, key), _get(cfg, ref)
         if a is not _MISSING and b is not _MISSING and a != b:
@@ -90,9 +93,6 @@ def validate(cfg: DictConfig) -> None:
                               f"valid: a multiple of {pack}")
     if _get(cfg, "generator.z_dim") is _MISSING:
         raise ConfigError("generator.z_dim is missing; every generator config must set its latent size")
-    from ganlab.checks import check_config  # every value in its domain, +keys, combinations (imports this module)
-
-    check_config(cfg)
 
 
 def build(node: Any, key: str, **kwargs: Any) -> Any:

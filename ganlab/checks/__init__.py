@@ -57,7 +57,7 @@ def check_config(cfg: DictConfig, overrides: Sequence[str] | None = None) -> Non
     """
     from ganlab.config import ConfigError
 
-    problem = config_problem(cfg, overrides)
+    problem = config_problem(cfg, overrides) or next(filter(None, (r(cfg) for r in together.CONFIG_ERRORS)), None)
     if problem:
         raise ConfigError(problem)
     together.warn([rule(cfg) for rule in together.CONFIG_RULES])

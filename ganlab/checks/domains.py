@@ -10,6 +10,7 @@ before torch is imported; the components keep their own checks of what only they
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import signal
 from collections.abc import Callable, Sequence
@@ -207,6 +208,8 @@ DOMAINS: list[tuple[str, Domain]] = [
     ("dataset.source.on_error", choice("skip", "raise")),
     ("dataset.source.max_images", integer(1, null="all images")),
     ("dataset.source.path", folder("a folder of images; it must exist")),
+    ("dataset.source.resolution", integer(1, null="flat data")),
+    ("dataset.source.channels", choice(1, 3)),
     # networks
     ("*.z_dim", integer(1)),
     ("*.hidden", ints(1)),
@@ -239,6 +242,8 @@ DOMAINS: list[tuple[str, Domain]] = [
     ("optim.beta1", number(0, 1, hi_open=True)),
     ("optim.beta2", number(0, 1, hi_open=True)),
     ("optim.*.lr", POSITIVE),
+    ("optim.*.betas", Domain("list", "a list of two numbers in [0, 1)", lambda v: isinstance(v, (list, tuple))
+                             and len(v) == 2 and all(_is_num(b) and 0 <= b < 1 for b in v))),
     ("optim.*.eps", POSITIVE),
     ("optim.*.weight_decay", NON_NEGATIVE),
     ("optim.*.momentum", number(0, 1, hi_open=True)),
@@ -255,6 +260,8 @@ DOMAINS: list[tuple[str, Domain]] = [
     ("ema.start", START_STEP),
     ("ema.rampup", number(0, lo_open=True, null="no ramp-up")),
     ("ema.half_life_images", number(0, null="use ema.decay")),
+    ("ema.batch_size", integer(1)),
+    ("*.batch_size", integer(1)),
     ("regularizers.*.gamma", NON_NEGATIVE),
     ("regularizers.*.weight", NON_NEGATIVE),
     ("regularizers.*.every", integer(1, note="lazy regularization: every k-th D step")),
@@ -364,12 +371,13 @@ DOMAINS: list[tuple[str, Domain]] = [
     # a preset's published numbers (read by ganlab-reproduce)
     ("published.source", text()),
     ("published.protocol", text()),
-    ("published.*", number(null="not stated")),
+    ("published.*", number(0, null="not stated")),
     # your own keys: +user.NAME=VALUE (no check)
     ("user.*", Domain("any", "anything (your own keys)", lambda v: True)),
 ]
 
 
+@functools.lru_cache(maxsize=4096)
 def domain_of(key: str) -> Domain | None:
     """The domain of ``key`` (a dotted path, list indices as ``[i]``), or None when the table has none."""
     for pattern, domain in DOMAINS:

@@ -8,6 +8,7 @@ own code go under ``+user.*``, which is never checked.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,10 @@ from typing import Any
 USER_NAMESPACE = "user"
 
 
-def groups(config_dir: str | Path) -> set[str]:
+@functools.lru_cache(maxsize=8)
+def groups(config_dir: str | Path) -> frozenset[str]:
     """The top-level config groups: the folders of the config tree (Hydra's own ``hydra`` included)."""
-    return {p.name for p in Path(config_dir).iterdir() if p.is_dir()}
+    return frozenset(p.name for p in Path(config_dir).iterdir() if p.is_dir())
 
 
 def _parse(override: str) -> tuple[str, str] | None:
@@ -32,7 +34,8 @@ def _covered(leaf: str, keys: Iterable[str]) -> bool:
     return any(leaf == k or leaf.startswith(f"{k}.") or leaf.startswith(f"{k}[") for k in keys)
 
 
-def unknown_additions(raw: dict[str, Any], overrides: Sequence[str], group_names: set[str]) -> list[tuple[str, str]]:
+def unknown_additions(raw: dict[str, Any], overrides: Sequence[str],
+                      group_names: frozenset[str] | set[str]) -> list[tuple[str, str]]:
     """(override, its top-level name) of each ``+`` override whose top-level name is new: neither a group nor
     a key that the config has apart from what the ``+`` overrides themselves put there.
 
@@ -62,14 +65,14 @@ def unknown_additions(raw: dict[str, Any], overrides: Sequence[str], group_names
     return unknown
 
 
-def suggestion(name: str, raw: dict[str, Any], group_names: set[str], new: set[str]) -> str | None:
+def suggestion(name: str, raw: dict[str, Any], group_names: frozenset[str] | set[str], new: set[str]) -> str | None:
     """The existing group or top-level key nearest to ``name`` (None when nothing is close)."""
     candidates = sorted((group_names | set(raw)) - new - {"hydra"})
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return close[0] if close else None
 
 
-def refusal(raw: dict[str, Any], overrides: Sequence[str], group_names: set[str]) -> str | None:
+def refusal(raw: dict[str, Any], overrides: Sequence[str], group_names: frozenset[str] | set[str]) -> str | None:
     """The one-line refusal of the first unknown ``+`` key, or None when every added key is known."""
     unknown = unknown_additions(raw, overrides, group_names)
     if not unknown:

@@ -28,6 +28,15 @@ def evaluation_never_runs(cfg: DictConfig) -> str | None:
     return None
 
 
+def evaluation_turned_off(cfg: DictConfig) -> str | None:
+    """Metrics on, but Lightning told to run no evaluation batch: no metric is ever computed."""
+    limit = OmegaConf.select(cfg, "metrics.limit_val_batches")
+    if OmegaConf.select(cfg, "metrics.callbacks", default=None) and limit == 0 and not isinstance(limit, bool):
+        return ("metrics.limit_val_batches=0 runs no evaluation batch, but metrics are on (metrics.callbacks); "
+                "valid: a fraction in (0, 1] or a number of batches >= 1, or metrics=none")
+    return None
+
+
 def _has_batchnorm(net: Any) -> bool:
     from torch import nn
 
@@ -82,6 +91,7 @@ def best_checkpoint_backwards(callbacks: Sequence[Any]) -> str | None:
 
 
 CONFIG_RULES: tuple[Callable[[DictConfig], str | None], ...] = (evaluation_never_runs,)
+CONFIG_ERRORS: tuple[Callable[[DictConfig], str | None], ...] = (evaluation_turned_off,)
 MODEL_RULES: tuple[Callable[[Any], str | None], ...] = (penalty_with_batchnorm, critic_without_constraint)
 # rules whose combination makes the result meaningless: an error, not a warning
 CALLBACK_ERRORS: tuple[Callable[[Sequence[Any]], str | None], ...] = (best_checkpoint_backwards,)
