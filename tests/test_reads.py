@@ -54,10 +54,10 @@ def _source(**kwargs) -> dict:
 
 
 def test_a_stored_source_never_downloads(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
     from torchvision.datasets import MNIST
 
     from ganlab.cli.evaluate import real_data
-    from omegaconf import OmegaConf
 
     calls = []
     monkeypatch.setattr(MNIST, "download", lambda self: calls.append(self.root) or (_ for _ in ()).throw(

@@ -285,6 +285,9 @@ DOMAINS: list[tuple[str, Domain]] = [
     ("schedules.*.shape", choice("constant", "linear", "cosine")),
     ("schedules.*.unit", choice("steps", "images")),
     ("schedules.*.length", integer(1)),
+    ("schedules.*.target", either(text(note="a hyperparameter's key, e.g. optim.d.lr"), names(), kind="text")),
+    ("schedules.*.warmup", integer(0)),
+    ("schedules.*.warmup_from", number()),
     ("schedules.*.start", number()),
     ("schedules.*.end", number()),
     # trainer and logger
@@ -367,6 +370,7 @@ DOMAINS: list[tuple[str, Domain]] = [
     ("health.detectors.*.mode", choice("min", "max")),
     # paths
     ("paths.data_dir", folder("torchvision datasets read or download there")),
+    ("paths.output_dir", folder("the run directory")),
     ("paths.*_weights", existing_file("a local copy of the network's weights")),
     # a preset's published numbers (read by ganlab-reproduce)
     ("published.source", text()),

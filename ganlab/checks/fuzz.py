@@ -256,3 +256,55 @@ def run_all(configs: dict[str, list[str]] = CONFIGS, output_dir: str = "/tmp/gan
 def as_rows(results: list[Result]) -> list[dict[str, Any]]:
     """Plain dicts (JSON) of the results."""
     return [asdict(r) for r in results]
+
+
+def pick(results: list[Result], n: int = 30) -> list[Result]:
+    """``n`` refused cases spread over configs and kinds of bad value (one per (config, kind) in turn), for
+    running end to end."""
+    groups: dict[tuple[str, str], list[Result]] = {}
+    for r in results:
+        if r.outcome == "refused":
+            groups.setdefault((r.config, r.kind), []).append(r)
+    picked, depth = [], 0
+    while len(picked) < n and any(len(g) > depth for g in groups.values()):
+        for group in groups.values():
+            # spread over keys too: the depth-th case of the group, counted from both ends in turn
+            if len(group) > depth and len(picked) < n:
+                picked.append(group[depth // 2 if depth % 2 == 0 else -(depth // 2 + 1)])
+        depth += 1
+    return picked
+
+
+@dataclass
+class EndToEnd:
+    """One case run as ``ganlab-train``: what a user sees."""
+
+    config: str
+    override: str
+    returncode: int
+    stderr: str  # all of it
+    traceback: bool
+    training_started: bool  # "Training for" was printed
+
+    @property
+    def ok(self) -> bool:
+        lines = self.stderr.strip().splitlines()
+        return (self.returncode != 0 and len(lines) == 1 and lines[0].startswith("ganlab-train: error: ")
+                and self.override.split("=", 1)[0] in lines[0] and not self.traceback and not self.training_started)
+
+
+def run_end_to_end(result: Result, workdir: str, env: dict[str, str] | None = None) -> EndToEnd:
+    """``ganlab-train PRESET OVERRIDE`` as a subprocess in ``workdir`` (a few steps if it were to train)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    env = dict(os.environ if env is None else env, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", HYDRA_FULL_ERROR="0")
+    run_dir = tempfile.mkdtemp(prefix="run-", dir=workdir)
+    cmd = [sys.executable, "-m", "ganlab.cli.train", *CONFIGS[result.config], result.override,
+           "trainer.max_steps=2", f"hydra.run.dir={run_dir}/run"]
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    both = proc.stdout + proc.stderr
+    return EndToEnd(result.config, result.override, proc.returncode, proc.stderr.strip(), "Traceback" in both,
+                    "Training for" in both)
