@@ -40,7 +40,7 @@ from sklearn.cluster import KMeans
 from torch import Tensor, nn
 
 from ganlab.data.base import ImageData, to_model_space
-from ganlab.metrics.base import EvalMetric
+from ganlab.metrics.metric import EvalMetric
 
 log = logging.getLogger(__name__)
 SPACES = ("pixels", "features")
@@ -174,6 +174,46 @@ def halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[: n // 2]), np.sort(perm[n // 2:])
 
 
+class CopyTest:
+    """The held-out side of the tests, computed once: tau from the "fit" half, the held-out distances and cells.
+
+    Args:
+        train: the training set; heldout: held-out real points [H, ...] in the same space.
+        rate, cells, min_per_cell, seed: see ``memorization_scores``.
+    """
+
+    def __init__(self, train: TrainingSet, heldout: Tensor, rate: float = 0.03, cells: int = 10,
+                 min_per_cell: int = 20, seed: int = 0) -> None:
+        self.train, self.cells, self.min_per_cell, self.seed = train, cells, min_per_cell, seed
+        fit, check = halves(len(heldout), seed)
+        ratio, self.dist, _ = train.ratios(heldout)
+        self.tau = fit_threshold(ratio[fit], rate)
+        self.false_alarms = float(np.mean(ratio[check] < self.tau))
+        self.kmeans = train.cells(cells, seed)
+        self.cell = self.kmeans.predict(_flat(heldout))  # [H]
+
+    def scores(self, generated: Tensor) -> dict[str, float]:
+        """The memorization values of generated points [M, ...] (see ``memorization_scores``)."""
+        g_ratio, g_dist, _ = self.train.ratios(generated)
+        g_cell = self.kmeans.predict(_flat(generated))
+        total, weight = 0.0, 0.0
+        for c in range(self.cells):  # C_T: per-cell z-scores weighted by the held-out mass of the cell
+            xh, xg = self.dist[self.cell == c], g_dist[g_cell == c]
+            if len(xh) >= self.min_per_cell and len(xg) >= self.min_per_cell:
+                mass = len(xh) / len(self.dist)
+                total += mass * mann_whitney_z(xg, xh)
+                weight += mass
+        return {
+            "copy_share": float(np.mean(g_ratio < self.tau)),
+            "copy_threshold": self.tau,
+            "copy_share_heldout": self.false_alarms,
+            "copy_ratio_median": float(np.median(g_ratio)),
+            "nn_dist_median": float(np.median(g_dist)),
+            "nn_dist_median_heldout": float(np.median(self.dist)),
+            "ct": total / weight if weight else float("nan"),
+        }
+
+
 def memorization_scores(train: TrainingSet, heldout: Tensor, generated: Tensor, rate: float = 0.03,
                         cells: int = 10, min_per_cell: int = 20, seed: int = 0) -> dict[str, float]:
     """All memorization values of generated points [M, ...] against the training and held-out real points
@@ -185,19 +225,7 @@ def memorization_scores(train: TrainingSet, heldout: Tensor, generated: Tensor, 
         copy_ratio_median: the samples' median copy ratio; nn_dist_median / nn_dist_median_heldout: median
         nearest-training distance of the samples / of all held-out reals; ct: C_T over all held-out reals.
     """
-    fit, check = halves(len(heldout), seed)
-    h_ratio, h_dist, _ = train.ratios(heldout)
-    tau = fit_threshold(h_ratio[fit], rate)
-    g_ratio, g_dist, _ = train.ratios(generated)
-    return {
-        "copy_share": float(np.mean(g_ratio < tau)),
-        "copy_threshold": tau,
-        "copy_share_heldout": float(np.mean(h_ratio[check] < tau)),
-        "copy_ratio_median": float(np.median(g_ratio)),
-        "nn_dist_median": float(np.median(g_dist)),
-        "nn_dist_median_heldout": float(np.median(h_dist)),
-        "ct": ct_statistic(train, heldout, generated, cells=cells, min_per_cell=min_per_cell, seed=seed),
-    }
+    return CopyTest(train, heldout, rate, cells, min_per_cell, seed).scores(generated)
 
 
 def pairs_grid(samples: Tensor, neighbours: Tensor, nrow: int = 8) -> Tensor:
@@ -251,14 +279,14 @@ class Memorization(EvalMetric):
         self.train: TrainingSet | None = None
         self.train_images: Tensor | None = None
         self.heldout: Tensor | None = None
+        self.test: CopyTest | None = None
         self._best: list[tuple[float, Tensor, int]] = []  # (ratio, sample image, nearest training index)
-        self._seen = 0
 
     def _points(self, x: Tensor) -> Tensor:
         """What distances are taken on: images in [-1, 1] (clamped) or their features [N, D]."""
         if self.space == "pixels":
             return to_model_space(x).float().clamp(-1, 1).cpu()
-        from ganlab.metrics.evaluation import extract, real_batches
+        from ganlab.metrics.extraction import extract, real_batches
 
         batches = real_batches(x, self.batch_size) if x.dtype == torch.uint8 else [x]
         return extract(self.feature, batches, device=next(self.feature.parameters()).device)["features"].cpu()
@@ -269,6 +297,7 @@ class Memorization(EvalMetric):
             self.feature.to(device)
         self.train = TrainingSet(self._points(train.x), self.max_shift if self.space == "pixels" else 0)
         self.heldout = self._points(heldout.x)
+        self.test = CopyTest(self.train, self.heldout, self.rate, self.cells, self.min_per_cell, self.seed)
         self.train_images = train.x  # [N, C, H, W], for the pairs image
         self.active = True
 
@@ -285,33 +314,32 @@ class Memorization(EvalMetric):
             log.info("memorization: the dataset has no test split and datamodule.holdout=0; not measured")
             self.active = False
             return
-        self.set_reference(dm.real_images(), held, device=pl_module.device)
+        train = dm.training_images() if hasattr(dm, "training_images") else dm.real_images()
+        self.set_reference(train, held, device=pl_module.device)
 
     def reset(self) -> None:
         super().reset()
-        self._best, self._seen = [], 0
+        self._best = []
 
     def update(self, samples: Tensor, indices: Tensor) -> None:
         if not self.active:
             return
-        if self.max_samples is not None:
-            samples = samples[: max(self.max_samples - self._seen, 0)]
-        self._seen += len(samples)
-        if not len(samples):
-            return
         points = self._points(samples)
-        self.add(points=points)
-        if self.num_pairs:
-            ratio, _, idx = self.train.ratios(points)
+        self.add(points=points)  # every sample's row, so that rows and sample indices stay aligned across ranks
+        limit = self.max_samples if self.max_samples is not None else len(samples) + int(indices.max()) + 1
+        scored = indices.cpu() < limit  # [B]: the samples compute() scores
+        if self.num_pairs and scored.any():
+            ratio, _, idx = self.train.ratios(points[scored])
+            kept = samples[scored.to(samples.device)]
             for i in np.argsort(ratio)[: self.num_pairs]:
-                self._best.append((float(ratio[i]), samples[i].detach().cpu(), int(idx[i])))
+                self._best.append((float(ratio[i]), kept[i].detach().cpu(), int(idx[i])))
             self._best = sorted(self._best, key=lambda t: t[0])[: self.num_pairs]
 
     def compute(self) -> dict[str, float]:
         if not self.active:
             return {}
-        return memorization_scores(self.train, self.heldout, self.rows("points"), rate=self.rate, cells=self.cells,
-                                   min_per_cell=self.min_per_cell, seed=self.seed)
+        points = self.rows("points")  # [N, ...] in sample order
+        return self.test.scores(points[: self.max_samples] if self.max_samples is not None else points)
 
     def closest_pairs(self) -> tuple[Tensor, Tensor] | None:
         """(samples [K, C, H, W], their nearest training images [K, C, H, W]) in [-1, 1], closest first."""

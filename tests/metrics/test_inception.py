@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganlab.metrics.inception import InceptionFeatures, sha256
+from ganlab.metrics.extractors.inception import InceptionFeatures, sha256
 
 
 def random_inception_weights(path: Path) -> Path:
@@ -62,7 +62,7 @@ def test_crafted_weights_file_is_refused(tmp_path):
 
 def test_weights_from_the_hub_cache_take_the_same_safe_path(weights, tmp_path, monkeypatch):
     """No paths.inception_weights: torch.hub's cached copy is read as data, hashed, and its hash recorded."""
-    from ganlab.metrics.inception import INCEPTION_FILE
+    from ganlab.metrics.extractors.inception import INCEPTION_FILE
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cached = tmp_path / "hub" / "checkpoints" / INCEPTION_FILE
