@@ -51,7 +51,7 @@ def test_divergence_is_one_line(tmp_path):
 
 @pytest.mark.parametrize(("overrides", "message"), [
     (["optim.g.lr=-1e-4"], "ganlab-train: error: optim.g.lr=-0.0001; valid: a number > 0"),
-    (["dataset.batch_size=8000"], "ganlab-train: error: dataset.batch_size=8000 x optim.n_critic=1 = 8000 real "
+    (["dataset.batch_size=8000"], "ganlab-train: error: dataset.batch_size=8000 x game.n_critic=1 = 8000 real "
                                   "samples per step, but dataset 'mnist5k' has 4000 training samples; valid: "
                                   "dataset.batch_size <= 4000"),
     (["dataset=folder"], "ganlab-train: error: dataset.source.path is required (??? in the config); valid: a "

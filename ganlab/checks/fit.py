@@ -71,7 +71,7 @@ def check_data(cfg: DictConfig, datamodule: Any) -> None:
     world = world_size(cfg)
     per_rank = len(data) // world
     if per_rank < per_step:
-        n_critic = "optim.n_critic" if OmegaConf.select(cfg, "optim.n_critic") is not None else "game.n_critic"
+        n_critic = "game.n_critic"  # datamodule.batches_per_step follows it
         over = f" over {world} processes ({per_rank} each)" if world > 1 else ""
         raise ConfigError(f"dataset.batch_size={datamodule.batch_size} x {n_critic}={datamodule.batches_per_step} = "
                           f"{per_step} real samples per step, but dataset {datamodule.name!r} has {len(data)} training "
