@@ -168,7 +168,7 @@ def test_ddp_two_cpu_processes(tmp_path):
     ddp_fid = [e.value for e in events(run).Scalars("val/fid") if e.step == 6][0]
     loaded = load_generator(run / "checkpoints" / "last.ckpt")
     feats = DigitFeatures()
-    real = extract(feats, real_batches(load_mnist5k().x, 500))["features"]
+    real = extract(feats, real_batches(load_mnist5k(split="train").x, 500))["features"]
     fake = extract(feats, generated_batches(loaded.generator, 200, 100))
     assert ddp_fid == pytest.approx(compute_metrics(real, fake, ["fid"])["fid"], rel=1e-4)
 

@@ -66,13 +66,9 @@ def check_config(cfg: DictConfig, overrides: Sequence[str] | None = None) -> Non
 def before_fit(cfg: DictConfig, model: Any, datamodule: Any, callbacks: Sequence[Any] = ()) -> None:
     """The checks that need the built module, data and callbacks; ``ConfigError`` or warnings, before step one."""
     from ganlab.checks import fit
-    from ganlab.config import ConfigError
 
     fit.check_optimizers(model)
     fit.check_data(cfg, datamodule)
     fit.check_shapes(cfg, model, datamodule)
-    for rule in together.CALLBACK_ERRORS:
-        problem = rule(callbacks)
-        if problem:
-            raise ConfigError(problem)
-    together.warn([rule(model) for rule in together.MODEL_RULES])
+    together.warn([rule(model) for rule in together.MODEL_RULES]
+                  + [rule(callbacks) for rule in together.CALLBACK_RULES])

@@ -1,8 +1,8 @@
 """Valid alone, wrong together: settings each fine on its own whose combination the literature warns about.
 
 Each rule is one function returning the one-line message, or None; ``warn`` logs the warnings, an error
-(``ConfigError``) is raised where the combination makes the result meaningless. The rules are listed in
-docs/bad-input.md ("Valid alone, wrong together").
+(``ConfigError``, ``CONFIG_ERRORS``) is raised where the combination makes the run's purpose void. The rules
+are listed in docs/bad-input.md ("Valid alone, wrong together").
 """
 
 from __future__ import annotations
@@ -93,8 +93,7 @@ def best_checkpoint_backwards(callbacks: Sequence[Any]) -> str | None:
 CONFIG_RULES: tuple[Callable[[DictConfig], str | None], ...] = (evaluation_never_runs,)
 CONFIG_ERRORS: tuple[Callable[[DictConfig], str | None], ...] = (evaluation_turned_off,)
 MODEL_RULES: tuple[Callable[[Any], str | None], ...] = (penalty_with_batchnorm, critic_without_constraint)
-# rules whose combination makes the result meaningless: an error, not a warning
-CALLBACK_ERRORS: tuple[Callable[[Sequence[Any]], str | None], ...] = (best_checkpoint_backwards,)
+CALLBACK_RULES: tuple[Callable[[Sequence[Any]], str | None], ...] = (best_checkpoint_backwards,)
 
 
 def warn(messages: Sequence[str | None]) -> list[str]:

@@ -192,8 +192,7 @@ CASES = [
     Case("config", "a key that does not exist (without +)", [*TRAIN, "lss=hinge"]),
     Case("config", "an option a group does not have", [*TRAIN, "loss=nope"]),
     Case("config", "metrics on, but no evaluation batch", [*TRAIN, "metrics.limit_val_batches=0"]),
-    Case("config", "best.ckpt kept in the wrong direction for its metric",
-         [*TRAIN, "callbacks.model_checkpoint.mode=max"]),
+
     Case("data", "batch larger than the data", [*TRAIN, "dataset.batch_size=8000"]),
     Case("data", "image folder dataset without a path", [*TRAIN, "dataset=folder"]),
     Case("training", "diverges (non-finite loss)", [*TRAIN, "optim.g.lr=1e10", "optim.d.lr=1e10",
@@ -206,6 +205,9 @@ CASES = [
          [*TRAIN, "loss=wasserstein", "~regularizers.clip", "metrics=none"], expect="warning"),
     Case("together", "evaluation every N steps in a shorter run", [*TRAIN, "metrics.every_n_steps=100"],
          expect="warning"),
+    Case("together", "best.ckpt kept in the wrong direction for its metric",
+         [*TRAIN, "callbacks.model_checkpoint.mode=max", "metrics.every_n_steps=2", "metrics.num_samples=200",
+          "metrics.batch_size=100"], expect="warning"),
     # reads: files from elsewhere are data
     Case("checkpoint", "stored dataset source asks for a download", [*EVAL, "ckpt={bad}"],
          file=edited(lambda c: c["dataset"].update(name="mnist", source=TORCHVISION))),
