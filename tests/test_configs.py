@@ -172,8 +172,9 @@ def test_integer_betas_from_the_command_line_become_floats(compose_cfg):
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    (["seed=abc"], "seed=abc; valid: an integer >= 0"),
-    (["seed=-1"], "seed=-1; valid: an integer >= 0"),
+    (["seed=abc"], "seed=abc; valid: an integer in [0, 4294967295]"),
+    (["seed=-1"], "seed=-1; valid: an integer in [0, 4294967295]"),
+    (["seed=4294967296"], "seed=4294967296; valid: an integer in [0, 4294967295]"),
     (["metrics.num_samples=1"], "metrics.num_samples=1; valid: an integer >= 2"),
     (["trainer=ddp", "trainer.devices=5", "metrics.num_samples=4", "metrics.batch_size=4"],
      "metrics.num_samples=4 for 5 processes; valid: num_samples >= 5"),

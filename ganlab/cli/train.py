@@ -131,6 +131,9 @@ def train(cfg: DictConfig) -> float | None:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float | None:
     run_dir = HydraConfig.get().runtime.output_dir
+    if HydraConfig.get().mode == RunMode.MULTIRUN:  # a trial's failure is the sweeper's to record (_run)
+        boundary.note_run_dir(run_dir)
+        return _run(cfg, run_dir)
     with boundary.task("ganlab-train", run_dir):
         return _run(cfg, run_dir)
 
