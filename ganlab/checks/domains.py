@@ -182,7 +182,7 @@ DOMAINS: list[tuple[str, Domain]] = [
     ("verbose", flag()),
     ("ensemble.size", integer(1, note="1: a normal run")),
     ("ensemble.seeds", ints(0, null="size seeds from seed")),
-    ("ckpt_path", existing_file("a checkpoint written by ganlab-train")),
+    ("ckpt_path", existing_file("a checkpoint written by ganlab-train, e.g. <run>/checkpoints/last.ckpt")),
     ("resume", choice("auto", null="start a new run")),
     ("perf.*", flag()),
     ("pack", integer(1, note="1: no packing")),
