@@ -78,6 +78,7 @@ def test_a_user_namespace_key_is_accepted(compose_cfg):
     assert config_problem(compose_cfg("+trainer.enable_progress_bar=false"), ["+trainer.enable_progress_bar=false"]) \
         is None  # a new key under an existing node
     assert config_problem(compose_cfg("+regularizers=r1"), ["+regularizers=r1"]) is None  # a group
+    assert config_problem(compose_cfg("++seed=3"), ["++seed=3"]) is None  # a key of the root config
     problem = config_problem(compose_cfg("+foo.bar=1"), ["+foo.bar=1"])
     assert problem.startswith("+foo.bar=1: 'foo' is neither a config group nor a key of the config (no group or key "
                               "is close)")

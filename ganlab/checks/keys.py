@@ -18,8 +18,14 @@ USER_NAMESPACE = "user"
 
 @functools.lru_cache(maxsize=8)
 def groups(config_dir: str | Path) -> frozenset[str]:
-    """The top-level config groups: the folders of the config tree (Hydra's own ``hydra`` included)."""
-    return frozenset(p.name for p in Path(config_dir).iterdir() if p.is_dir())
+    """The top-level names that always exist: the config groups (the folders of the config tree, Hydra's own
+    ``hydra`` included) and the root config's own keys (conf/train.yaml: ``seed``, ``threads``, ...)."""
+    from omegaconf import OmegaConf
+
+    root = Path(config_dir)
+    primary = root / "train.yaml"
+    own = OmegaConf.to_container(OmegaConf.load(primary), resolve=False) if primary.is_file() else {}
+    return frozenset({p.name for p in root.iterdir() if p.is_dir()} | {k for k in own if k != "defaults"})
 
 
 def _parse(override: str) -> tuple[str, str] | None:
