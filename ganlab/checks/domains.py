@@ -113,7 +113,8 @@ def flag(*, null: bool | str = False, also: Sequence[Any] = ()) -> Domain:
 
 def choice(*options: Any, null: bool | str = False) -> Domain:
     """One of ``options``."""
-    return Domain("choice", _or_null(f"one of {', '.join(map(str, options))}", null),
+    about = str(options[0]) if len(options) == 1 else f"one of {', '.join(map(str, options))}"
+    return Domain("choice", _or_null(about, null),
                   lambda v: (v is None and bool(null)) or (isinstance(v, (str, int)) and v in options),
                   ("not_an_option",))
 
