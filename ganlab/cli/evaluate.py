@@ -219,6 +219,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                   "gap": "fid_test - fid_train_matched: the training reference drawn to the test split's size "
                          f"(seed {cfg.seed})"} if test is not None else None),
         "memorization": ({"space": memorization.space, "max_shift": memorization.max_shift,
+                          "train_images": len(memorization.train.points),
                           "rate": memorization.rate, "cells": memorization.cells, "heldout": test_data.name + "/test",
                           "threshold_fit": "half of the test split; copy_share_heldout: the other half",
                           "pairs": str(pairs) if pairs else None} if memorization is not None else None),
@@ -244,8 +245,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
         study, run = str(cfg.record).split("/", 1)
         numbers = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        run_params = {k: OmegaConf.select(loaded.config, k, default=None)
+                      for k in ("seed", "datamodule.subset", "trainer.max_steps")}
         write_record(study, run, numbers, card=card, params={"checkpoint": str(loaded.path), "global_step":
-                     loaded.global_step, "class_histogram": values.get("class_histogram")}, overwrite=True)
+                     loaded.global_step, "class_histogram": values.get("class_histogram"), **run_params},
+                     overwrite=True)
     print_table(values, card, out, floor=record.get("floor"))
     return record
 
