@@ -39,7 +39,8 @@ def cli(module: str, *overrides: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_eval_cli_writes_card_and_reuses_cache(ckpt, tmp_path):
     out = tmp_path / "metrics.json"
     args = [f"ckpt={ckpt}", f"out={out}", "num_samples=300", "metrics=[fid,kid,is,prdc]", "kid.subsets=10",
-            "kid.subset_size=100", f"paths.cache_dir={tmp_path / 'cache'}", "real.max_images=1000"]
+            "kid.subset_size=100", f"paths.cache_dir={tmp_path / 'cache'}", "real.max_images=1000",
+            "record=evals-test/tiny"]
     first = cli("ganlab.cli.evaluate", *args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     for name in ("fid", "kid", "is", "precision", "recall", "density", "coverage"):
@@ -59,6 +60,18 @@ def test_eval_cli_writes_card_and_reuses_cache(ckpt, tmp_path):
     assert len(m["class_histogram"]) == 10 and abs(sum(m["class_histogram"]) - 1) < 1e-4
     assert card["real"]["num_images"] == 1000 and card["num_generated"] == 300
     assert card["kid"] == {"subsets": 10, "subset_size": 100} and card["is_splits"] == 10
+    # the test split (mnist5k's 1,000 held-out digits): the same samples against it, and the gap
+    assert card["test"]["split"] == "test" and card["test"]["num_images"] == 1000
+    assert m["fid_gap"] == pytest.approx(m["fid_test"] - m["fid_train_matched"])
+    assert 0 <= m["precision_test"] <= 1 and 0 <= m["recall_test"] <= 1 and "kid_subsets_test" not in m
+    # memorization against the test split, with the closest pairs beside metrics.json
+    assert card["memorization"]["space"] == "pixels" and 0 <= m["copy_share"] <= 1
+    assert 0 < m["copy_share_heldout"] <= 0.06 and m["nn_dist_median"] > 0
+    assert Path(card["memorization"]["pairs"]).is_file()
+    # record=STUDY/RUN: the same numbers as a results record, with the commit and the command
+    rec = json.loads((tmp_path / "experiments" / "results" / "evals-test" / "tiny.json").read_text())
+    assert rec["metrics"]["fid_test"] == b["metrics"]["fid_test"] and rec["card"]["test"] == b["card"]["test"]
+    assert rec["command"].endswith("record=evals-test/tiny") and len(rec["commit"]) == 40
     assert {"torch", "torchmetrics", "torch-fidelity", "ganlab"} <= set(card["versions"])
     assert 0 <= a["metrics"]["precision"] <= 1 and a["metrics"]["fid"] > 0
     assert a["metrics"]["kid_subset_size"] == 100
@@ -75,10 +88,12 @@ def test_eval_default_out_is_next_to_checkpoint(ckpt, tmp_path):
     ("override", "message"),
     [
         ("metrics=[fid,fidd]", "unknown ['fidd']; valid: fid, kid, is, prdc, fid_inf"),
-        ("real.split=test", "real.split=test: dataset 'mnist5k' has only the train split"),
+        ("real.split=val", "dataset.source.split='val'; valid: train, test, all"),
+        ("record=a/b/c", "record='a/b/c'; valid: STUDY/RUN"),
+        ("memorization.enabled=maybe", "memorization.enabled='maybe'; valid: auto, true, false"),
         ("ckpt=/nonexistent.ckpt", "checkpoint not found: /nonexistent.ckpt"),
         ("feature=dinov2_vitb14", "set paths.dinov2_vitb14_weights=/path/to/dinov2_vitb14_pretrain.pth"),
-        ("floor=test", "floor=test: dataset 'mnist5k' has only the train split"),
+        ("floor=val", "dataset.source.split='val'; valid: train, test, all"),
     ],
 )
 def test_eval_errors_are_one_line(ckpt, tmp_path, override, message):

@@ -19,9 +19,12 @@ from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # runnable from a checkout, uninstalled
 from ganlab.data.base import to_model_space  # noqa: E402
-from ganlab.data.mnist5k import load_mnist5k  # noqa: E402
+from ganlab.data.mnist5k import (
+    held_out_split,  # noqa: E402
+    load_mnist5k,  # noqa: E402
+)
 from ganlab.metrics.calibration.distortions import rotate_by  # noqa: E402
-from ganlab.metrics.extractors.digits import DigitClassifier, default_weights_path, held_out_split  # noqa: E402
+from ganlab.metrics.extractors.digits import DigitClassifier, default_weights_path  # noqa: E402
 
 
 def random_shift(x: Tensor, max_shift: int, g: torch.Generator) -> Tensor:
