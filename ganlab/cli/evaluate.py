@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab import threads
+from ganlab.cli.common import EVAL_CONFIG_DIR, allowed_packages, checkpoint_arg, pick_device, set_threads
 from ganlab.cli.help import print_help, wants_help
-from ganlab.config import CONFIG_DIR, ConfigError, build
+from ganlab.config import ConfigError, build
 
 if TYPE_CHECKING:
     import torch
@@ -28,35 +28,17 @@ if TYPE_CHECKING:
     from ganlab.metrics.class_coverage import ClassCoverage
     from ganlab.metrics.speckle import Speckle
 
-EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
-
 log = logging.getLogger("ganlab.cli.evaluate")
 
 
-def pick_device(name: str) -> torch.device:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def checkpoint_arg(cfg: DictConfig, tool: str) -> str:
-    """The ``ckpt=`` argument, or a one-line error naming it (Hydra's own is a traceback)."""
-    if OmegaConf.is_missing(cfg, "ckpt") or cfg.ckpt in (None, ""):
-        raise ConfigError(f"ckpt=PATH is required: the checkpoint to read, e.g. "
-                          f"{tool} ckpt=outputs/DATE/TIME/checkpoints/best.ckpt")
-    return str(cfg.ckpt)
-
-
 def real_data(config: DictConfig, split: str, source_overrides: DictConfig, path: str | Path,
-              key: str = "real.split"):
+              key: str = "real.split", allow: tuple[str, ...] = ()):
     """The checkpoint's training data (or another split of it, chosen by the config key ``key``)."""
     from ganlab import safe
     from ganlab.checkpoint import CheckpointError, stored
 
     stored_source = stored(config, "dataset.source", path)
-    safe.check_targets(stored_source, path=path, where="dataset.source", error=CheckpointError)
+    safe.check_targets(stored_source, path=path, where="dataset.source", error=CheckpointError, allow=allow)
     source = OmegaConf.merge(stored_source, source_overrides)
     if split != "train" or "split" in source:
         if "split" not in source:
@@ -98,16 +80,6 @@ def record_arg(value: Any) -> None:
                           f"RUN.json), e.g. record=default_run-test/seed4")
 
 
-def set_threads(cfg: DictConfig) -> None:
-    """``threads`` of the eval/sample configs (auto, an integer; ganlab/threads.py), before torch is imported."""
-    try:
-        choice = threads.choose(cfg.get("threads", "auto"))
-    except ValueError as e:
-        raise ConfigError(str(e)) from e
-    threads.apply(choice.threads)
-    log.debug("CPU threads: %d (%s)", choice.threads, choice.reason)
-
-
 def speckle_metric(mode: str | bool, data: Any) -> Speckle | None:
     """Speckle against the real images' share, or None (``speckle=auto``: on for grayscale images)."""
     if mode not in ("auto", True, False):
@@ -145,15 +117,16 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     metrics = check_metrics(cfg.metrics)
     floor_metrics = check_floor(cfg.get("floor"), metrics)
     device = pick_device(cfg.device)
+    allow = allowed_packages(cfg)  # the user's own packages the checkpoint's config may name (safe.allow)
     loaded = load_generator(checkpoint_arg(cfg, "ganlab-eval"), ema=cfg.ema, device=device,
-                            member=cfg.get("member"))
+                            member=cfg.get("member"), allow=allow)
     if cfg.get("feature"):  # the command line's choice: trusted like any config of this run
         extractor = build(cfg.feature, "feature").to(device)
     else:  # the checkpoint's own: built only if it names a ganlab/torch component
         feature = stored(loaded.config, "dataset.feature", loaded.path,
                          fix="its dataset has no feature extractor; pass feature=digits or feature=inception")
         extractor = safe.build_stored(feature, path=loaded.path, where="dataset.feature",
-                                      error=CheckpointError).to(device)
+                                      error=CheckpointError, allow=allow).to(device)
     out = Path(cfg.out) if cfg.out else loaded.path.parent / "metrics.json"
 
     # the metric object of training-time evaluation, under this command's protocol
@@ -165,9 +138,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     times: dict[str, float] = {}
     t = time.perf_counter()
-    data = real_data(loaded.config, cfg.real.split, cfg.real.source, loaded.path)
+    data = real_data(loaded.config, cfg.real.split, cfg.real.source, loaded.path, allow=allow)
     # the floor's split is read before any feature is computed: a split the dataset lacks fails at once
-    floor_data = (real_data(loaded.config, cfg.floor, cfg.real.source, loaded.path, key="floor")
+    floor_data = (real_data(loaded.config, cfg.floor, cfg.real.source, loaded.path, key="floor", allow=allow)
                   if floor_metrics and cfg.floor != "halves" else None)
     hit, identity = metric.reference(data, split=cfg.real.split, device=device)
     floor = real_floor(cfg, metric, floor_metrics, floor_data, device)
@@ -261,7 +234,8 @@ def test_split(cfg: DictConfig, loaded: Any, train: Any) -> Any:
         return None
     split = "test" if mode == "auto" else str(mode)
     try:
-        return real_data(loaded.config, split, cfg.real.source, loaded.path, key="real.test_split")
+        return real_data(loaded.config, split, cfg.real.source, loaded.path, key="real.test_split",
+                         allow=allowed_packages(cfg))
     except ConfigError:
         if mode == "auto":  # the dataset has no test split: the train-only numbers, as before
             return None
