@@ -124,7 +124,11 @@ def check_resume(module: nn.Module, path: str | Path) -> None:
     if not Path(path).is_file():
         raise CheckpointError(f"ckpt_path={path} is not a file; valid: a checkpoint written by ganlab-train "
                               f"(<run>/checkpoints/last.ckpt)")
-    ckpt = read_checkpoint(path)  # through ganlab.safe: weights only, layout checked
+    check_fits(module, read_checkpoint(path), path)  # through ganlab.safe: weights only, layout checked
+
+
+def check_fits(module: nn.Module, ckpt: dict[str, Any], path: str | Path) -> None:
+    """Refuse a checkpoint (as ``read_checkpoint`` returned it) whose weights or running state do not fit ``module``."""
     theirs, mine = ckpt["state_dict"], module.state_dict()
     problems = [f"missing {k}" for k in mine if k not in theirs]
     problems += [f"unexpected {k}" for k in theirs if k not in mine]

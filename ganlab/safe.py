@@ -7,15 +7,18 @@ Three guards, each failing with one line that names the file:
 2. ``check_shape``: what came back has the expected types and keys, so a wrong file is named here,
    not met later as an ``AttributeError`` or ``KeyError`` deep inside a loader.
 3. ``check_targets``: a config read from a file is built only when every ``_target_`` in it
-   (nested nodes and ``_partial_`` ones included) is a ganlab or torch component class (``ALLOWED_TARGETS``)
-   or a ganlab dataset factory (``FUNCTION_TARGETS``),
-   since ``hydra.utils.instantiate`` calls whatever the config names. A researcher's own package is added to
-   the allowlist only when its user names it (``safe.allow=[mypkg]`` for ganlab-eval and ganlab-sample, or
-   ``GANLAB_SAFE_ALLOW=mypkg``); then its classes and functions may be named too. Never by default.
+   (nested nodes and ``_partial_`` ones included) is a ganlab or torch component class (``ALLOWED_TARGETS``),
+   since ``hydra.utils.instantiate`` calls whatever the config names; a stored ``dataset.source``
+   (``check_dataset_source``) may call only one of ganlab's dataset factories, with arguments that factory
+   takes, and never with ``download=true``. A researcher's own package is added to the allowlist only when
+   its user names it (``safe.allow=[mypkg]`` for ganlab-eval and ganlab-sample, or ``GANLAB_SAFE_ALLOW=mypkg``);
+   then its classes and functions may be named too. Never by default.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import inspect
 import io
@@ -30,6 +33,8 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from ganlab.errors import UserError
+
 # Module prefixes a stored config may name: ganlab's component packages and torch's layers and
 # optimizers. Not ganlab itself: ganlab.cli, ganlab.callbacks, ganlab.checkpoint, ganlab.sweep, ...
 # run programs, write files or read more files, and a checkpoint never needs to build them.
@@ -39,8 +44,6 @@ ALLOWED_TARGETS = (
 )
 
 ALLOWED_TEXT = ", ".join(p.rstrip(".") for p in ALLOWED_TARGETS)
-# of those, where functions (not only classes) may be named: the dataset factories
-FUNCTION_TARGETS = ("ganlab.data.",)
 # the user's own packages, allowed by name (comma-separated) in the environment, besides ``safe.allow``
 ALLOW_ENV = "GANLAB_SAFE_ALLOW"
 HOW_TO_ALLOW = f"your own package: safe.allow=[PACKAGE] or {ALLOW_ENV}=PACKAGE"
@@ -72,7 +75,7 @@ MOVED = {
 Spec = type | tuple | Mapping
 
 
-class BadFileError(ValueError):
+class BadFileError(UserError, ValueError):
     """An external file that cannot be used: unreadable, not what it should be, or naming code."""
 
 
@@ -106,6 +109,21 @@ def load(path: str | Path, spec: Spec, *, what: str, data: bytes | None = None,
         raise error(f"{path} is not {what}: {_refusal(e)}") from e
     check_shape(obj, spec, path=path, what=what, error=error)
     return obj
+
+
+@contextlib.contextmanager
+def weights_only_loads():
+    """Every ``torch.load`` in the block loads data only, whatever its caller passes (for libraries that read
+    a file ganlab hands them with ``weights_only=False``); torch's own switch, TORCH_FORCE_WEIGHTS_ONLY_LOAD."""
+    saved = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
+        else:
+            os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = saved
 
 
 def _refusal(e: Exception) -> str:
@@ -166,22 +184,22 @@ def allowed_packages(allow: Sequence[str] | None = ()) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _allowed_object(target: str, allow: Sequence[str] = ()) -> bool:
-    """True when ``target`` resolves, without leaving the allowed packages, to a class defined in them
-    (or a dataset factory function of ``FUNCTION_TARGETS``, or anything defined in a package of ``allow``).
+def _resolve(target: str, allow: Sequence[str] = ()) -> Any:
+    """The object ``target`` names, reached without leaving the allowed packages (and ``allow``), or None.
 
     The prefix alone is not enough: ``ganlab.data.folder.Path.write_text`` starts with an allowed prefix
     but reaches pathlib through a name imported into the module; so the resolved object's own module
-    must be allowed too, and private names (``__globals__``, ``_private``) are never followed.
+    must be allowed too (checked by the callers), and private names (``__globals__``, ``_private``) are
+    never followed.
     """
     parts = target.split(".")
     user = tuple(f"{p}." for p in allow)
     if not target.startswith(ALLOWED_TARGETS + user) or any(not p or p.startswith("_") for p in parts):
-        return False
+        return None
     try:
         obj: Any = importlib.import_module(parts[0])  # "ganlab", "torch" or an allowed package, by the prefix check
     except ImportError:
-        return False
+        return None
     for i, part in enumerate(parts[1:], start=2):
         if hasattr(obj, part):
             obj = getattr(obj, part)
@@ -189,17 +207,25 @@ def _allowed_object(target: str, allow: Sequence[str] = ()) -> bool:
             try:
                 obj = importlib.import_module(".".join(parts[:i]))
             except ImportError:
-                return False
+                return None
         else:
-            return False
+            return None
+    return obj
+
+
+def _allowed_object(target: str, allow: Sequence[str] = ()) -> bool:
+    """True when ``target`` resolves, without leaving the allowed packages, to a class defined in them, or to a
+    class or function of a package the user allows (``allow``).
+
+    Other functions are never allowed here (one may do work with side effects:
+    ganlab.metrics.extractors.clip.convert_openai_release writes its ``out`` file); a stored dataset source is
+    checked by ``check_dataset_source``.
+    """
+    obj = _resolve(target, allow)
     home = f"{getattr(obj, '__module__', None)}."
-    if home.startswith(user):  # the user's own package, allowed by name: its classes and functions
+    if allow and home.startswith(tuple(f"{p}." for p in allow)):  # the user's own package, allowed by name
         return inspect.isclass(obj) or inspect.isfunction(obj)
-    if inspect.isclass(obj):
-        return home.startswith(ALLOWED_TARGETS)
-    # functions only as dataset factories: elsewhere a function may do work with side effects
-    # (ganlab.metrics.extractors.clip.convert_openai_release writes its ``out`` file)
-    return inspect.isfunction(obj) and home.startswith(FUNCTION_TARGETS)
+    return inspect.isclass(obj) and home.startswith(ALLOWED_TARGETS)
 
 
 def current_target(target: str) -> str:
@@ -269,3 +295,53 @@ def build_stored(node: Any, *, path: str | Path, where: str, error: type[BadFile
     except InstantiationException as e:  # the component refused its arguments
         cause = e.__cause__ if e.__cause__ is not None else e
         raise error(f"{path}: its config's {where} cannot be built: {cause}".splitlines()[0]) from e
+
+
+@functools.lru_cache(maxsize=1)
+def dataset_factories() -> frozenset[str]:
+    """The dataset factories a stored config may call: the ``source._target_`` of each of ganlab's dataset
+    configs (conf/dataset/*.yaml), read without resolving anything."""
+    from ganlab.config import CONFIG_DIR
+
+    names = set()
+    for path in sorted((Path(CONFIG_DIR) / "dataset").glob("*.yaml")):
+        source = OmegaConf.to_container(OmegaConf.load(path), resolve=False).get("source")
+        if isinstance(source, dict) and isinstance(source.get("_target_"), str):
+            names.add(source["_target_"])
+    return frozenset(names)
+
+
+def check_dataset_source(node: Any, *, path: str | Path, error: type[BadFileError] = BadFileError) -> None:
+    """Refuse a stored ``dataset.source`` unless it calls one of ``dataset_factories`` (``_partial_``) with plain
+    arguments that factory takes and no download: what ganlab-train saves, nothing a crafted file could add.
+
+    Args:
+        node: the stored ``dataset.source`` (a plain container or an OmegaConf node).
+        path: the file it came from (named in the error).
+    """
+    where = "dataset.source"
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=False)
+    if not isinstance(node, dict) or node.get("_target_") not in dataset_factories():
+        target = node.get("_target_") if isinstance(node, dict) else type(node).__name__
+        raise error(f"{path}: its config's {where} names {target}, which is not one of ganlab's dataset factories; "
+                    f"refusing to call it (allowed: {', '.join(sorted(dataset_factories()))})")
+    factory = _resolve(node["_target_"])
+    if not inspect.isfunction(factory) or not f"{factory.__module__}.".startswith("ganlab.data."):
+        raise error(f"{path}: its config's {where} names {node['_target_']}, which does not resolve to a ganlab "
+                    f"dataset factory; refusing to call it")
+    known = set(inspect.signature(factory).parameters)
+    for key, value in node.items():
+        if key in ("_target_", "_partial_"):
+            continue
+        if key not in known:
+            raise error(f"{path}: its config's {where}.{key} is not an argument of {node['_target_']} (arguments: "
+                        f"{', '.join(sorted(known))}); refusing to call it")
+        plain = value is None or isinstance(value, (str, int, float, bool)) or (
+            isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value))
+        if not plain or (isinstance(value, str) and "${" in value):
+            raise error(f"{path}: its config's {where}.{key} is {str(value)[:60]!r}, not a plain value as "
+                        f"ganlab-train saves it; refusing to call {node['_target_']}")
+    if node.get("download") not in (None, False):
+        raise error(f"{path}: its config's {where}.download={node['download']}: a stored config never downloads; "
+                    f"put the files under {where}.root, or pass real.source.download=true to allow it")

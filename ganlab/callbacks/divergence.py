@@ -6,8 +6,10 @@ import math
 
 import pytorch_lightning as pl
 
+from ganlab.errors import UserError
 
-class TrainingDiverged(RuntimeError):
+
+class TrainingDiverged(UserError, RuntimeError):
     """Raised when a logged loss is not finite."""
 
 

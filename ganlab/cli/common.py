@@ -54,3 +54,8 @@ def set_threads(cfg: DictConfig) -> None:
         raise ConfigError(str(e)) from e
     threads.apply(choice.threads)
     log.debug("CPU threads: %d (%s)", choice.threads, choice.reason)
+
+
+# user errors of ganlab-eval / ganlab-sample besides ganlab's own: a weights file that is not there, settings the
+# metric code refuses
+USER_ERRORS = (FileNotFoundError, ValueError)

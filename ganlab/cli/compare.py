@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from ganlab.cli import boundary
 from ganlab.runs.read import CompareError, find_runs, read_run
 from ganlab.runs.report import REPORT_TAGS, plot, write_html
 from ganlab.runs.table import (
@@ -121,14 +122,10 @@ def compare(args: argparse.Namespace) -> None:
         print(f"wrote {args.html}")
 
 
+@boundary.command("ganlab-compare", code=2)
 def main(argv: list[str] | None = None) -> int:
     """Console entry point (``ganlab-compare``); returns the exit code."""
-    args = parse_args(argv)
-    try:
-        compare(args)
-    except CompareError as e:
-        print(f"ganlab-compare: error: {e}", file=sys.stderr)
-        return 2
+    compare(parse_args(argv))
     return 0
 
 

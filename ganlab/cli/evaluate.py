@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab.cli.common import EVAL_CONFIG_DIR, allowed_packages, checkpoint_arg, pick_device, set_threads
+from ganlab.cli import boundary
+from ganlab.cli.common import EVAL_CONFIG_DIR, USER_ERRORS, allowed_packages, checkpoint_arg, pick_device, set_threads
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import ConfigError, build
 
@@ -38,7 +39,7 @@ def real_data(config: DictConfig, split: str, source_overrides: DictConfig, path
     from ganlab.checkpoint import CheckpointError, stored
 
     stored_source = stored(config, "dataset.source", path)
-    safe.check_targets(stored_source, path=path, where="dataset.source", error=CheckpointError, allow=allow)
+    safe.check_dataset_source(stored_source, path=path, error=CheckpointError)  # a factory, saved arguments
     source = OmegaConf.merge(stored_source, source_overrides)
     if split != "train" or "split" in source:
         if "split" not in source:
@@ -390,13 +391,12 @@ def _cell(value: Any) -> str:
 
 @hydra.main(version_base="1.3", config_path=EVAL_CONFIG_DIR, config_name="eval")
 def _main(cfg: DictConfig) -> None:
-    try:
+    with boundary.task("ganlab-eval", user=USER_ERRORS):
         evaluate(cfg)
-    except (ConfigError, FileNotFoundError, ValueError) as e:  # CheckpointError is a ValueError
-        sys.exit(f"ganlab-eval: error: {str(e).splitlines()[0]}")
 
 
-def main() -> None:
+@boundary.command("ganlab-eval", user=USER_ERRORS)
+def main() -> int | None:
     """Console entry point (``ganlab-eval``)."""
     if wants_help(sys.argv[1:]):
         sys.exit(print_help("ganlab-eval", __doc__.splitlines()[0], (
@@ -409,4 +409,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

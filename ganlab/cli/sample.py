@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import hydra
 from omegaconf import DictConfig
 
-from ganlab.cli.common import EVAL_CONFIG_DIR, allowed_packages, checkpoint_arg, pick_device, set_threads
+from ganlab.cli import boundary
+from ganlab.cli.common import EVAL_CONFIG_DIR, USER_ERRORS, allowed_packages, checkpoint_arg, pick_device, set_threads
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import ConfigError
 
@@ -98,13 +99,12 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
 
 @hydra.main(version_base="1.3", config_path=EVAL_CONFIG_DIR, config_name="sample")
 def _main(cfg: DictConfig) -> None:
-    try:
+    with boundary.task("ganlab-sample", user=USER_ERRORS):
         sample(cfg)
-    except (ConfigError, FileNotFoundError, ValueError) as e:  # CheckpointError is a ValueError
-        sys.exit(f"ganlab-sample: error: {str(e).splitlines()[0]}")
 
 
-def main() -> None:
+@boundary.command("ganlab-sample", user=USER_ERRORS)
+def main() -> int | None:
     """Console entry point (``ganlab-sample``)."""
     if wants_help(sys.argv[1:]):
         sys.exit(print_help("ganlab-sample", __doc__.splitlines()[0], (
@@ -115,4 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

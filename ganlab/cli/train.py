@@ -16,7 +16,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ganlab import console, launch, threads
+from ganlab import checks, console, launch, threads
+from ganlab.cli import boundary
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config.checks import check_overrides, validate
 from ganlab.config.compose import CONFIG_DIR
@@ -46,8 +47,9 @@ def train(cfg: DictConfig) -> float | None:
     run = assemble(cfg)  # data loaded, module, callbacks, logger (a seed ensemble's when ensemble.size > 1)
     choice = threads.fit_to(choice, run.work)  # one thread for a small model when the count is automatic
     log.info("CPU threads: %d per process (%s)", choice.threads, choice.reason)
+    checks.before_fit(cfg, run.model, run.datamodule, run.callbacks)  # optimizers, data vs batch, shapes
     trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=run.callbacks, logger=run.logger)
-    start = resume_step(run.model, cfg.get("ckpt_path"))
+    start = resume_step(trainer, run.model, cfg.get("ckpt_path"))
     log_plan(start, cfg.trainer.max_steps, cfg.get("ckpt_path"))
     began = time.perf_counter()
     trainer.fit(run.model, datamodule=run.datamodule, ckpt_path=cfg.get("ckpt_path"))
@@ -55,18 +57,18 @@ def train(cfg: DictConfig) -> float | None:
     return finished(trainer, cfg, time.perf_counter() - began)
 
 
-def resume_step(model: object, ckpt_path: str | None) -> int:
-    """The step ``ckpt_path`` resumes at (0 without one); a checkpoint that does not fit ``model`` is refused."""
+def resume_step(trainer: pl.Trainer, model: object, ckpt_path: str | None) -> int:
+    """The step ``ckpt_path`` resumes at (0 without one); a checkpoint that does not fit ``model`` is refused. The
+    file is read once: Lightning restores the very dictionary that was checked (ganlab.resume)."""
     if not ckpt_path:
         return 0
-    from ganlab.checkpoint import CheckpointError, check_resume
-    from ganlab.rundir import checkpoint_step
+    from ganlab.checkpoint import CheckpointError
+    from ganlab.resume import resume_from
 
     try:
-        check_resume(model, ckpt_path)
+        return resume_from(trainer, model, ckpt_path)
     except CheckpointError as e:
         raise ConfigError(str(e)) from e
-    return checkpoint_step(ckpt_path)
 
 
 def log_plan(start: int, total: int, ckpt_path: str | None) -> None:
@@ -92,23 +94,22 @@ def finished(trainer: pl.Trainer, cfg: DictConfig, seconds: float) -> float | No
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float | None:
     if launch.multirun():  # one failed trial must not end the sweep (ganlab.launch)
+        boundary.note_run_dir(HydraConfig.get().runtime.output_dir)
         return launch.run_trial(train, cfg)
-    try:
-        return train(cfg)
-    except ConfigError as e:
-        # one line, before any training; nothing written by earlier runs is touched
-        log.error("%s", e)
-        sys.exit(f"ganlab-train: error: {e}")
-    except Exception as e:
-        # an error while training: failed.json tells ganlab-compare (and a later reader) why the run ended
-        record_failure(HydraConfig.get().runtime.output_dir, e)
-        from ganlab.health.actions import HealthStop  # torch is loaded by now
+    run_dir = HydraConfig.get().runtime.output_dir
+    with boundary.task("ganlab-train", run_dir):
+        try:
+            return train(cfg)
+        except ConfigError:
+            raise  # refused before any training: nothing to record
+        except Exception as e:
+            # an error while training: failed.json tells ganlab-compare (and a later reader) why the run ended
+            record_failure(run_dir, e)
+            from ganlab.health.actions import HealthStop  # torch is loaded by now
 
-        if isinstance(e, HealthStop):
-            # a clean stop: last.ckpt and health.json are written; the status says the run did not succeed
-            log.error("stopped by the health monitor: %s", e)
-            sys.exit(f"ganlab-train: stopped by the health monitor: {e}")
-        raise
+            if isinstance(e, HealthStop):  # a clean stop: last.ckpt and health.json are written
+                raise HealthStop(f"stopped by the health monitor: {e}") from e
+            raise
 
 
 EXAMPLES = (
@@ -120,7 +121,8 @@ EXAMPLES = (
 )
 
 
-def main() -> None:
+@boundary.command("ganlab-train")
+def main() -> int | None:
     """Console entry point (``ganlab-train``): process-wide settings belong here, not at import."""
     register_resolvers()  # before Hydra composes: sweep run folders use ${ganlab.run_name:...}
     if wants_help(sys.argv[1:]):
@@ -136,4 +138,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -70,6 +70,9 @@ def validate(cfg: DictConfig) -> None:
         value = _get(cfg, key)
         if value is not _MISSING:  # a preset or a user's yaml still sets the old key
             raise renamed(key, value if not isinstance(value, (dict, DictConfig)) else "...")
+    from ganlab.checks import check_config  # every value in its domain, +keys, combinations (imports this module)
+
+    check_config(cfg)
     for key, ref in _MUST_MATCH:
         a, b = _get(cfg, key), _get(cfg, ref)
         if a is not _MISSING and b is not _MISSING and a != b:
@@ -147,11 +150,8 @@ def _check_evaluation(cfg: DictConfig) -> None:
     devices, nodes = _get(cfg, "trainer.devices"), _get(cfg, "trainer.num_nodes")
     world = (devices if isinstance(devices, int) and devices > 0 else len(devices) if isinstance(devices, list)
              else 1) * (nodes if isinstance(nodes, int) and nodes > 0 else 1)
-    batches = -(-n // batch)  # evaluation batches, dealt round-robin to the ranks
-    if world > 1 and batches < world:
-        raise ConfigError(f"metrics.num_samples={n} in batches of metrics.batch_size={batch} gives {batches} "
-                          f"evaluation batch(es) for {world} processes; valid: num_samples >= {world * batch} "
-                          f"or a metrics.batch_size <= {n // world}")
+    if n < world:  # every process generates at least one sample (ganlab.data.datamodule.IndexBatches)
+        raise ConfigError(f"metrics.num_samples={n} for {world} processes; valid: num_samples >= {world}")
 
 
 def _check_console(cfg: DictConfig) -> None:

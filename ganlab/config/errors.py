@@ -7,8 +7,10 @@ from typing import Any
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
+from ganlab.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """An inconsistent or invalid configuration, reported before any work starts."""
 
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganlab.errors import UserError
+
 HEALTH_FILE = "health.json"
 VERSIONS = (1, 2)  # health.json schema versions this reads
 # the monitor's detector names; events_alerts uses the same names for what it can see
@@ -32,7 +34,7 @@ DETECTORS = ("divergence", "mode_collapse", "discriminator_winning", "discrimina
 LOSSES = ("train/d_loss", "train/g_loss")
 
 
-class DiagnoseError(Exception):
+class DiagnoseError(UserError):
     """A problem to report to the user in one line."""
 
 

@@ -21,6 +21,9 @@ class AdversarialLoss:
     # True: both halves are means of per-sample terms, so on K seed-ensemble members' stacked batches each
     # member's weights get exactly their own gradient (ganlab.ensemble.checks)
     batches_members: bool = False
+    # True: the critic's values are meaningful only when D is kept Lipschitz (clipping, a gradient penalty or
+    # spectral norm); ganlab.checks warns when nothing does
+    needs_lipschitz: bool = False
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
@@ -96,6 +99,7 @@ class Wasserstein(AdversarialLoss):
     (weight clipping or a gradient penalty, see ganlab.losses.regularizers)."""
 
     batches_members = True  # a mean of per-sample terms
+    needs_lipschitz = True
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return fake_logits.mean() - real_logits.mean()

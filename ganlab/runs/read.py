@@ -12,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ganlab.errors import UserError
 from ganlab.runs.status import HEALTH_FILE, SAMPLE_PNG, Status, read_json, run_status, trained_step, verdict
 
 LOWER_IS_BETTER = {"fid", "kid", "fid_inf", "reverse_kl", "class_kl", "speckle"}
@@ -23,7 +24,7 @@ RESUME_ONLY = {"resume", "ckpt_path"}  # overrides that continue a run rather th
 EVALUATION = "metrics.callbacks.evaluation.metrics"  # the training-time metric objects (conf/metrics/*.yaml)
 
 
-class CompareError(Exception):
+class CompareError(UserError):
     """A problem to report to the user in one line."""
 
 
@@ -110,15 +111,58 @@ def read_config(run: Path) -> DictConfig | None:
     return None
 
 
+# a reference to another key of the same file (``${dataset.feature}``); anything else inside ``${...}`` is a
+# resolver (``oc.env``, ``hydra:``, ``ganlab.*``), which ganlab-compare never runs on a file it reads
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\])*)\}")
+_ABSENT = object()
+
+
+def _at(raw: Any, key: str) -> Any:
+    """The raw value at dotted ``key`` (list indices as ``.0`` or ``[0]``), or ``_ABSENT``."""
+    node = raw
+    for part in re.findall(r"[^.\[\]]+", key):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _ABSENT
+    return node
+
+
+def _resolve(raw: Any, value: Any, depth: int = 0) -> Any:
+    """``value`` with references to other keys of ``raw`` followed; None where it needs a resolver (or loops)."""
+    if depth > 32:
+        return None
+    if isinstance(value, dict):
+        return {k: _resolve(raw, v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(raw, v, depth + 1) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    whole = _REFERENCE.fullmatch(value)
+    if whole:
+        target = _at(raw, whole.group(1))
+        return None if target is _ABSENT else _resolve(raw, target, depth + 1)
+    if "${" in _REFERENCE.sub("", value):  # a resolver call, or a reference written in another form
+        return None
+    parts = {m.group(1): _resolve(raw, _at(raw, m.group(1)), depth + 1) for m in _REFERENCE.finditer(value)}
+    if any(p is None or p is _ABSENT or isinstance(p, (dict, list)) for p in parts.values()):
+        return None
+    return _REFERENCE.sub(lambda m: str(parts[m.group(1)]), value)
+
+
 def select(config: DictConfig | None, key: str) -> Any:
-    """``key`` of the config, resolved; None when absent or when it only resolves inside ganlab-train."""
+    """``key`` of a config read from a run directory, as plain data, with references to its other keys followed.
+
+    Never resolved by OmegaConf: a resolver in someone else's file (``${oc.env:...}``) would read this machine's
+    environment into the table and the report. Values that need a resolver are None (unknown here).
+    """
     if config is None:
         return None
-    try:
-        value = OmegaConf.select(config, key, default=None)
-    except Exception:  # e.g. ${hydra:...}: needs a running Hydra; the key says nothing here then
-        return None
-    return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+    raw = OmegaConf.to_container(config, resolve=False)
+    value = _at(raw, key)
+    return None if value is _ABSENT else _resolve(raw, value)
 
 
 def number(value: float) -> str:

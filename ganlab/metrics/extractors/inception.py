@@ -15,6 +15,8 @@ from ganlab import safe
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 # torch.hub convention: the file name carries the first hex digits of the file's SHA-256
 EXPECTED_SHA256_PREFIX = "6726825d"
+# where torch-fidelity publishes it (fetched into torch.hub's checkpoint folder when no local copy is set)
+URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
 
 
 def sha256(path: str | Path) -> str:
@@ -25,12 +27,41 @@ def sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def locate(weights: str | None) -> Path:
+    """The weights file to read: ``weights``, or torch.hub's cached copy (downloaded there when absent).
+
+    Either way the file is then read by the same safe path (``InceptionFeatures``); the download only writes
+    the published bytes into torch.hub's checkpoint folder and loads nothing.
+    """
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"Inception weights not found at {weights}; set paths.inception_weights (or "
+                                    f"feature.weights) to a local copy of {INCEPTION_FILE}")
+        return path
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(URL, str(cached), hash_prefix=EXPECTED_SHA256_PREFIX, progress=False)
+        except (OSError, RuntimeError) as e:  # URLError is an OSError; a wrong hash a RuntimeError
+            raise FileNotFoundError(
+                f"could not download the Inception weights {INCEPTION_FILE} ({type(e).__name__}); put a local "
+                f"copy on disk and set paths.inception_weights=/path/to/{INCEPTION_FILE}"
+            ) from e
+    return cached
+
+
 class InceptionFeatures(nn.Module):
     """2048-d pool features of the TF-ported Inception-v3 (as pytorch-fid, torch-fidelity, torchmetrics).
 
     Args:
-        weights: path to a local copy of ``weights-inception-2015-12-05-6726825d.pth``; None lets
-            torch-fidelity download it (fails offline with a message naming the config key).
+        weights: path to a local copy of ``weights-inception-2015-12-05-6726825d.pth``; None: torch.hub's
+            cached copy, downloaded there first when absent (fails offline with a message naming the config key).
+        expected_sha256: a prefix the file's SHA-256 must start with (None: any file; its hash is recorded).
+
+    Whatever the source, the file's bytes are read once, loaded as data only, hashed (``sha256``, on the
+    evaluation card), and the network is built from exactly those tensors.
     """
 
     num_features = 2048
@@ -41,38 +72,24 @@ class InceptionFeatures(nn.Module):
         super().__init__()
         from torchmetrics.image.fid import NoTrainInceptionV3
 
-        self.sha256 = None
-        data = None
-        if weights is not None:
-            if not Path(weights).is_file():
-                raise FileNotFoundError(
-                    f"Inception weights not found at {weights}; set paths.inception_weights (or "
-                    f"feature.weights) to a local copy of {INCEPTION_FILE}"
-                )
-            data = Path(weights).read_bytes()
-            # data only (a crafted file cannot run code) and a state dict of tensors
-            safe.load(weights, safe.Tensors, data=data, what=f"Inception weights (a state dict like {INCEPTION_FILE})")
-            self.sha256 = hashlib.sha256(data).hexdigest()
-            if expected_sha256 and not self.sha256.startswith(expected_sha256):
-                raise ValueError(
-                    f"{weights} has SHA-256 {self.sha256[:16]}..., expected {expected_sha256}...: not the standard "
-                    f"FID Inception, so its FIDs are not comparable; to use it anyway set feature.expected_sha256=null"
-                )
+        path = locate(weights)
+        data = path.read_bytes()
+        # data only (a crafted file cannot run code) and a state dict of tensors
+        state = safe.load(path, safe.Tensors, data=data, what=f"Inception weights (a state dict like {INCEPTION_FILE})")
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        if expected_sha256 and not self.sha256.startswith(expected_sha256):
+            raise ValueError(
+                f"{path} has SHA-256 {self.sha256[:16]}..., expected {expected_sha256}...: not the standard "
+                f"FID Inception, so its FIDs are not comparable; to use it anyway set feature.expected_sha256=null"
+            )
         with tempfile.TemporaryDirectory() as tmp:
-            vetted = None
-            if data is not None:
-                # torch-fidelity reads the file again with weights_only=False: hand it a private copy of
-                # exactly the bytes checked above, so a file swapped in meanwhile is never unpickled
-                vetted = Path(tmp) / INCEPTION_FILE
-                vetted.write_bytes(data)
-            try:
+            # torch-fidelity reads a weights file itself (torch.load with weights_only=False): it gets a private
+            # file that ganlab writes from the tensors checked above, read with weights-only loading forced
+            own = Path(tmp) / INCEPTION_FILE
+            torch.save(state, own)
+            with safe.weights_only_loads():
                 self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"],
-                                              feature_extractor_weights_path=None if vetted is None else str(vetted))
-            except (OSError, RuntimeError) as e:  # URLError is an OSError
-                raise FileNotFoundError(
-                    f"could not download the Inception weights {INCEPTION_FILE} ({type(e).__name__}); put a local "
-                    f"copy on disk and set paths.inception_weights=/path/to/{INCEPTION_FILE}"
-                ) from e
+                                              feature_extractor_weights_path=str(own))
 
     def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Images in [-1, 1] [N, C, H, W] (C = 1 or 3) -> (pool features [N, 2048], logits [N, 1008])."""
