@@ -21,6 +21,7 @@ from ganlab import console, threads
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import CONFIG_DIR, ConfigError, build, register_resolvers, validate
 from ganlab.ensemble import checks as ensemble
+from ganlab.loggers import build_loggers, check_installed, check_names
 from ganlab.sweep import record_failure, record_result
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ def train(cfg: DictConfig) -> float | None:
     """Validate -> threads -> instantiate -> fit; returns ``cfg.optimized_metric`` (None when not logged)."""
     register_resolvers()  # idempotent; for callers that composed the config elsewhere (launcher workers)
     validate(cfg)
+    try:
+        check_installed(cfg.get("logger"))  # logger=mlflow without mlflow installed: now, not after the data loads
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
     ensemble.check(cfg)  # ensemble.size > 1: what the batched members cannot express, refused now
     seeds = ensemble.member_seeds(cfg)
     verbose = bool(cfg.get("verbose", False))
@@ -99,7 +104,7 @@ def train(cfg: DictConfig) -> float | None:
     callbacks = build_callbacks(cfg)
     if len(seeds) > 1:  # per-member metrics, their mean and SE, appended to checkpoints/metrics.json
         callbacks = ensemble_callbacks(callbacks, len(seeds), f"{cfg.paths.output_dir}/checkpoints/metrics.json")
-    logger = build(cfg.logger, "logger") if cfg.get("logger") else False
+    logger = build_loggers(cfg.get("logger")) or False  # logger=[tensorboard,csv,mlflow,wandb], any subset
     trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
 
     start = 0
@@ -177,6 +182,10 @@ def main() -> None:
     if wants_help(sys.argv[1:]):
         sys.exit(print_help("ganlab-train", __doc__.splitlines()[0], EXAMPLES, CONFIG_DIR, "train", sys.argv[1:],
                             skip=("hydra", "eval")))
+    try:
+        check_names(sys.argv[1:])  # an unknown logger= name: one line, before Hydra's listing
+    except ValueError as e:
+        sys.exit(f"ganlab-train: error: {e}")
     # warnings raised while Lightning is imported, before the config is composed
     console.configure(verbose="verbose=true" in (a.lower() for a in sys.argv[1:]))
     _main()
