@@ -13,19 +13,17 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO, cli_env
+from generator_checkpoints import write_checkpoint
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ganlab.checkpoint import CheckpointError, load_generator
 from ganlab.cli.evaluate import EVAL_CONFIG_DIR
 from ganlab.cli.export import export as cli_export
-from ganlab.config import ConfigError, build, compose
+from ganlab.config import ConfigError
 from ganlab.export import example_inputs, export, read_metadata
 
-# the generator configs of conf/generator at test size (a config without an entry is tested at its own size)
-TINY = {"mlp": ["generator.hidden=[16,16]"], "dcgan": ["generator.width=8"], "resnet": ["generator.width=16"],
-        "r3gan": ["generator.widths=[16,16]", "generator.group_size=8"]}
 CASES = [(name, classes) for name in sorted(p.stem for p in (REPO / "conf" / "generator").glob("*.yaml"))
          for classes in (0, 10)]
 N = 64  # samples compared per file
@@ -56,40 +54,6 @@ for case in CASES:
     np.save(f"{case}.onnx_out.npy", session.run(["images"], feeds)[0])
 assert not any(m.split(".")[0] in ("ganlab", "torch") for m in sys.modules)
 """
-
-
-def perturb(module: torch.nn.Module, seed: int, scale: float = 0.05) -> None:
-    """Weights moved off their initialisation and BatchNorm statistics away from (0, 1), so eval-mode layers and
-    zero-initialised residual branches (R3GAN's fix-up) all count."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in module.state_dict().items():
-            if not t.is_floating_point():
-                continue
-            if name.endswith("running_var"):
-                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
-            elif name.endswith("running_mean"):
-                t.copy_(torch.randn(t.shape, generator=g) * 0.1)
-            elif not name.endswith(("_u", "_v")):  # spectral norm's power-iteration vectors stay unit vectors
-                t.add_(torch.randn(t.shape, generator=g) * scale)
-
-
-def write_checkpoint(folder: Path, name: str, classes: int, ema: bool) -> Path:
-    """A checkpoint in ganlab-train's layout holding a perturbed generator (and a different EMA of it)."""
-    overrides = [f"generator={name}", "dataset.resolution=32", f"generator.num_classes={classes}", *TINY.get(name, [])]
-    if classes and "spectral_norm" in compose([f"generator={name}", f"paths.output_dir={folder}"]).generator:
-        overrides.append("generator.spectral_norm=true")  # exported with the normalisation baked in
-    cfg = compose([f"paths.output_dir={folder}", *overrides])
-    generator = build(cfg.generator, "generator").eval()
-    perturb(generator, seed=1)
-    state = {f"generator.{k}": v.clone() for k, v in generator.state_dict().items()}
-    if ema:
-        perturb(generator, seed=2)
-        state.update({f"generator_ema.{k}": v.clone() for k, v in generator.state_dict().items()})
-    path = folder / f"{name}{classes}.ckpt"
-    torch.save({"state_dict": state, "global_step": 7, "ganlab": {"config": OmegaConf.to_container(cfg, resolve=True)}},
-               path)
-    return path
 
 
 def run(script: str, cases: list[str], cwd: Path, blocked: tuple[str, ...]) -> None:
