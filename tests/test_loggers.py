@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -51,8 +52,8 @@ def csv_logger(run: Path) -> dict:
             for tag, cell in row.items():
                 if cell not in ("", None) and tag not in NOT_TAGS:
                     scalars.setdefault(tag, {})[int(row["step"])] = float(cell)
-    with (run / "csv" / "text.csv").open(newline="") as f:
-        texts = list(csv.DictReader(f))
+    text = run / "csv" / "text.csv"  # written at the first text entry (a health alert)
+    texts = list(csv.DictReader(text.open(newline=""))) if text.is_file() else []
     return {"scalars": scalars, "texts": texts, "hparams": yaml.safe_load((run / "csv" / "hparams.yaml").read_text()),
             "config": yaml.safe_load((run / "csv" / "config.yaml").read_text())}
 
@@ -60,6 +61,7 @@ def csv_logger(run: Path) -> dict:
 def mlflow_logger(run: Path) -> dict:
     from mlflow.tracking import MlflowClient
 
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # as ganlab's logger sets it: MLflow 3 asks for it
     ids = json.loads((run / "loggers.json").read_text())["mlflow"]
     client = MlflowClient(ids["tracking_uri"])
     info = client.get_run(ids["run_id"])
