@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlab.bench import CASES, markdown, run_case
 from ganlab.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganlab.perf import apply_perf
+from ganlab.tools.bench import CASES, markdown, run_case
 
 
 def test_channels_last_and_tf32_switches():

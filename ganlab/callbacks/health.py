@@ -30,9 +30,9 @@ from ganlab.health.report import HealthReport
 from ganlab.health.samples import SampleProbe, no_rng_change
 from ganlab.health.signals import DOutputStats, GradientTrend, SpectralNorms, g_loss_slope, median, sigma_summary
 from ganlab.loggers.base import add_text, log_metrics
-from ganlab.metrics.classes import ClassCoverage
-from ganlab.metrics.features import FeatureMetrics
-from ganlab.metrics.modes import ModeCoverage
+from ganlab.metrics.class_coverage import ClassCoverage
+from ganlab.metrics.feature_metrics import FeatureMetrics
+from ganlab.metrics.mode_coverage import ModeCoverage
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from ganlab.loggers.base import add_run_info, add_summary
 
 # the settings every run shows in the HParams tab (callbacks.run_info.settings replaces the list)
 SETTINGS = ("dataset.name", "generator._target_", "discriminator._target_", "loss._target_", "optim.g.lr",
-            "optim.d.lr", "optim.beta1", "optim.beta2", "dataset.batch_size", "optim.n_critic", "trainer.max_steps",
+            "optim.d.lr", "optim.beta1", "optim.beta2", "dataset.batch_size", "game.n_critic", "trainer.max_steps",
             "seed", "ema.decay", "augment", "regularizers")
 # command-line keys that say where things are, not how the GAN is trained
 NOT_SETTINGS = ("dir", "path", "_target_", "root", "weights", "resume")

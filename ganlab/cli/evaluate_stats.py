@@ -49,8 +49,8 @@ def save_fid_stats(cfg: DictConfig, out: Path, real: Any, generated: Any, extrac
     """
     if not cfg.get("stats", {}).get("save", True):
         return None
-    from ganlab.metrics.reference import cache_key
-    from ganlab.metrics.stats import gaussian, save_stats
+    from ganlab.metrics.reference_cache import cache_key
+    from ganlab.metrics.scoring.fid_stats import gaussian, save_stats
 
     folder, paths = stats_dir(out), {}
     if real is not None:
@@ -71,7 +71,7 @@ def reference_stats(cfg: DictConfig, extractor_info: dict[str, Any], metrics: li
     path = cfg.real.get("stats")
     if not path:
         return None
-    from ganlab.metrics.stats import StatsError, check_protocol, load_stats
+    from ganlab.metrics.scoring.fid_stats import StatsError, check_protocol, load_stats
 
     others = [m for m in metrics if m != "fid"]
     if others:
@@ -95,14 +95,9 @@ def evaluate_with_stats(cfg: DictConfig, loaded: Any, extractor: Any, device: An
                         versions: dict[str, str]) -> dict[str, Any]:
     """FID of ``loaded``'s samples against ``reference`` statistics; returns the record (appended to ``out``)."""
     from ganlab.cli.evaluate import append_record, print_table
-    from ganlab.metrics.evaluation import (
-        extract,
-        extractor_card,
-        feature_suffix,
-        generated_batches,
-        protocol_names,
-    )
-    from ganlab.metrics.stats import file_sha256, frechet_distance, gaussian
+    from ganlab.metrics.extraction import extract, extractor_card, generated_batches
+    from ganlab.metrics.scoring.fid_stats import file_sha256, frechet_distance, gaussian
+    from ganlab.metrics.scoring.suite import feature_suffix, protocol_names
 
     card_feature = extractor_card(extractor)
     times: dict[str, float] = {}

@@ -17,11 +17,11 @@ from test_inception import random_inception_weights
 
 from ganlab.cli.evaluate import EVAL_CONFIG_DIR, evaluate
 from ganlab.config import ConfigError
-from ganlab.metrics import scores
-from ganlab.metrics.evaluation import extractor_card
-from ganlab.metrics.inception import RESIZES, InceptionFeatures, resize_clean, resize_torch
-from ganlab.metrics.reference import cache_key
-from ganlab.metrics.stats import StatsError, frechet_distance, gaussian, load_stats, save_stats
+from ganlab.metrics.extraction import extractor_card
+from ganlab.metrics.extractors.inception import RESIZES, InceptionFeatures, resize_clean, resize_torch
+from ganlab.metrics.reference_cache import cache_key
+from ganlab.metrics.scoring import scores
+from ganlab.metrics.scoring.fid_stats import StatsError, frechet_distance, gaussian, load_stats, save_stats
 
 
 def features(n: int, d: int, shift: float, seed: int) -> torch.Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ganlab.results.registry import Record, view
+from ganlab.results.registry import Record, Table, view
 from ganlab.results.tables import select
 
 UNITS = {"half": "", "gaussian_noise": "sigma", "salt": "fraction", "box_blur": "px", "shift": "px",
@@ -73,3 +73,22 @@ def speckle_calibration(records: list[Record]) -> list[list[Any]]:
     """The speckle share of real digits and of distortions of them (2,500 images, seed 0)."""
     rows = sorted(records, key=lambda r: r["metrics"]["speckle"])
     return [[r["params"]["set"], f"{r['metrics']['speckle']:.6f}".rstrip("0")] for r in rows]
+
+
+@view("copy_calibration", header=["set", "must be flagged", "flagged as near-copies", "median copy ratio", "C_T"])
+def copy_calibration(records: list[Record]) -> Table:
+    """The memorization check on known copies and near-copies of training digits, and its false-alarm rate."""
+    order = {name: i for i, name in enumerate(("memorize 1000", "memorize 100", "memorize 10", "shift 1",
+                                               "gaussian_noise 0.05", "gaussian_noise 0.1", "gaussian_noise 0.2",
+                                               "shift 2", "box_blur 3", "rotate 5"))}
+    rows = []
+    for r in sorted(records, key=lambda r: order.get(r["params"]["set"], len(order))):
+        m = r["metrics"]
+        rows.append([r["params"]["what"], "yes" if r["params"]["required"] else "no",
+                     f"{100 * m['copy_share']:.1f} %", f"{m['copy_ratio_median']:.3f}", f"{m['ct']:.1f}"])
+    held = {round(r["metrics"]["copy_share_heldout"], 4) for r in records}
+    tau = {round(r["metrics"]["copy_threshold"], 4) for r in records}
+    notes = [f"New digits (the held-out check half of the test split, 500 digits) flagged: "
+             f"{', '.join(f'{100 * h:.1f} %' for h in sorted(held))}; copy threshold tau = "
+             f"{', '.join(f'{t:.3f}' for t in sorted(tau))} (fitted on the other half at rate 0.03)."]
+    return Table(rows=rows, notes=notes)
