@@ -5,11 +5,12 @@
 
 Each round runs ``ganlab-train`` (the default config: MLP on mnist5k, FID evaluation, health monitor, sample
 grids) as a fresh process for ``--steps`` steps with ``logger=tensorboard`` and with
-``logger=[tensorboard,csv,mlflow,wandb]``, alternating which goes first. Timed: the whole process (imports,
-the backends' start-up and shutdown included) and ``trainer.fit`` (ganlab-train's "after N s" line). Printed:
-both ratios (median over rounds), the extra start-up seconds, the extra milliseconds per step, those two
-extrapolated to the 10,000-step default run, and the disk each backend wrote. ``--record`` writes the numbers as
-a results record (``benchmarks/results/loggers_cost-<machine>/``).
+``logger=[tensorboard,csv,mlflow,wandb]``, alternating which goes first. Timed: the whole process (imports, the
+backends' start-up and shutdown included), as wall time and as CPU time with its children's (W&B's service
+among them), ``trainer.fit`` (ganlab-train's "after N s" line) and the steady-state step (its progress lines).
+Printed: the ratios (median over rounds), the extra start-up seconds and milliseconds per step, those two
+extrapolated to the 10,000-step default run, and the disk each backend wrote. ``--record`` writes the numbers
+as a results record (``benchmarks/results/loggers_cost-<machine>/``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import datetime
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,9 +51,13 @@ def run(kind: str, steps: int, workdir: Path, extra: list[str]) -> dict:
            "WANDB_CACHE_DIR": str(workdir / ".wandb-cache"), "WANDB_DATA_DIR": str(workdir / ".wandb-data")}
     cmd = [sys.executable, "-m", "ganlab.cli.train", LOGGERS[kind], f"trainer.max_steps={steps}",
            f"hydra.run.dir={run_dir}", *extra]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of the process and its children (W&B's service included): less sensitive than wall time to
+    # other work on a shared machine
+    cpu_s = (used.ru_utime - cpu.ru_utime) + (used.ru_stime - cpu.ru_stime)
     log = proc.stdout + proc.stderr
     found, progress = FIT.findall(log), PROGRESS.findall(log)
     if proc.returncode != 0 or not found or len(progress) < 2:
@@ -61,7 +67,8 @@ def run(kind: str, steps: int, workdir: Path, extra: list[str]) -> dict:
     clock = [datetime.datetime.strptime(t, "%Y-%m-%d %H:%M:%S,%f").timestamp() for t in (t0, t1)]
     sizes = {name: disk(run_dir / name) for name in BACKEND_DIRS}
     sizes["mlruns"] = disk(run_dir / "mlruns")  # hydra.run.dir given literally: the store is in the run directory
-    return {"process_s": wall, "fit_s": float(found[-1][1]), "steps": int(found[-1][0].replace(",", "")),
+    return {"process_s": wall, "cpu_s": cpu_s, "fit_s": float(found[-1][1]),
+            "steps": int(found[-1][0].replace(",", "")),
             "step_s": (clock[1] - clock[0]) / (int(s1.replace(",", "")) - int(s0.replace(",", ""))), "bytes": sizes}
 
 
@@ -71,13 +78,16 @@ def summarize(rows: list[dict], steps: int, default_steps: int) -> dict:
     al = [r for r in rows if r["kind"] == "all"]
     fit_ratio = statistics.median(a["fit_s"] / b["fit_s"] for a, b in zip(al, tb, strict=True))
     process_ratio = statistics.median(a["process_s"] / b["process_s"] for a, b in zip(al, tb, strict=True))
+    cpu_ratio = statistics.median(a["cpu_s"] / b["cpu_s"] for a, b in zip(al, tb, strict=True))
     # a run = a fixed part (imports, set-up, the backends' start and end) + steady steps (evaluations included)
     per_step = {k: statistics.median(r["step_s"] for r in rs) for k, rs in (("tb", tb), ("all", al))}
     setup = {k: statistics.median(r["process_s"] - r["step_s"] * r["steps"] for r in rs)
              for k, rs in (("tb", tb), ("all", al))}
     extra_setup, extra_step = setup["all"] - setup["tb"], per_step["all"] - per_step["tb"]
     default_tb = setup["tb"] + per_step["tb"] * default_steps  # the default run's process, TensorBoard alone
-    out = {"fit_ratio": fit_ratio, "process_ratio": process_ratio, "extra_startup_s": extra_setup,
+    out = {"fit_ratio": fit_ratio, "process_ratio": process_ratio, "cpu_ratio": cpu_ratio,
+           "extra_cpu_s": statistics.median(a["cpu_s"] - b["cpu_s"] for a, b in zip(al, tb, strict=True)),
+           "extra_startup_s": extra_setup,
            "step_ratio": per_step["all"] / per_step["tb"],
            "extra_ms_per_step": 1000 * extra_step, "tb_ms_per_step": 1000 * per_step["tb"],
            "default_run_ratio": (default_tb + extra_setup + extra_step * default_steps) / default_tb}
@@ -86,6 +96,7 @@ def summarize(rows: list[dict], steps: int, default_steps: int) -> dict:
         out[f"process_ratio_round{i}"] = a["process_s"] / b["process_s"]
         out[f"all_fit_s_round{i}"], out[f"tb_fit_s_round{i}"] = a["fit_s"], b["fit_s"]
         out[f"all_process_s_round{i}"], out[f"tb_process_s_round{i}"] = a["process_s"], b["process_s"]
+        out[f"all_cpu_s_round{i}"], out[f"tb_cpu_s_round{i}"] = a["cpu_s"], b["cpu_s"]
     for name, size in al[-1]["bytes"].items():
         out[f"mb_{name.replace('.', '_')}"] = size / 1e6
     return out
@@ -108,11 +119,13 @@ def main() -> None:
                 workdir.mkdir(exist_ok=True)
                 res = run(kind, args.steps, workdir, args.set)
                 rows.append({"round": r, "kind": kind, **res})
-                print(f"round {r} {kind:>11}: process {res['process_s']:6.1f} s, fit {res['fit_s']:6.1f} s "
+                print(f"round {r} {kind:>11}: process {res['process_s']:6.1f} s (CPU {res['cpu_s']:6.1f} s), "
+                      f"fit {res['fit_s']:6.1f} s "
                       f"({res['steps']} steps)", flush=True)
     m = summarize(rows, args.steps, args.default_steps)
-    print(f"all four / TensorBoard alone: fit {m['fit_ratio']:.3f}, whole process {m['process_ratio']:.3f}, "
-          f"steady step {m['step_ratio']:.3f} (median of {args.rounds} rounds)")
+    print(f"all four / TensorBoard alone: whole process {m['process_ratio']:.3f} (CPU time {m['cpu_ratio']:.3f}, "
+          f"+{m['extra_cpu_s']:.1f} s), fit {m['fit_ratio']:.3f}, steady step {m['step_ratio']:.3f} "
+          f"(median of {args.rounds} rounds)")
     print(f"extra start-up {m['extra_startup_s']:.1f} s, extra {m['extra_ms_per_step']:.2f} ms per step "
           f"(TensorBoard alone: {m['tb_ms_per_step']:.1f} ms); the {args.default_steps:,}-step default run: "
           f"x{m['default_run_ratio']:.3f}")

@@ -21,7 +21,14 @@ from ganlab.metrics.extraction import extractor_card
 from ganlab.metrics.extractors.inception import RESIZES, InceptionFeatures, resize_clean, resize_torch
 from ganlab.metrics.reference_cache import cache_key
 from ganlab.metrics.scoring import scores
-from ganlab.metrics.scoring.fid_stats import StatsError, frechet_distance, gaussian, load_stats, save_stats
+from ganlab.metrics.scoring.fid_stats import (
+    StatsError,
+    check_protocol,
+    frechet_distance,
+    gaussian,
+    load_stats,
+    save_stats,
+)
 
 
 def features(n: int, d: int, shift: float, seed: int) -> torch.Tensor:
@@ -77,6 +84,15 @@ def test_bad_statistics_files_are_one_line_errors(tmp_path, write, message):
     with pytest.raises(StatsError, match=re.escape(message)) as e:
         load_stats(path, num_features=2048)
     assert len(str(e.value).splitlines()) == 1 and "real.stats=" in str(e.value)
+
+
+def test_a_ganlab_file_of_another_extractor_is_refused(tmp_path):
+    card = {"name": "inception-v3-compat", "sha256": "ab", "num_features": 2048, "resize": RESIZES["tf1"]}
+    save_stats(tmp_path / "real.npz", gaussian(features(10, 4, 0.0, 5), {"extractor": card}))
+    stats = load_stats(tmp_path / "real.npz")
+    check_protocol(stats, card, tmp_path / "real.npz")  # the same extractor: accepted
+    with pytest.raises(StatsError, match=r"whose resize is .tf1: .*, this evaluation's is .clean: "):
+        check_protocol(stats, {**card, "resize": RESIZES["clean"]}, tmp_path / "real.npz")
 
 
 # ------------------------------------------------------------------ resizes
