@@ -234,6 +234,8 @@ class WandbLogger(pl_wandb.WandbLogger, RunLogger):
         name = name or (_run_name(run_dir, output_root(run_dir)) if run_dir else None)
         super().__init__(name=name, save_dir=save_dir, offline=offline, id=run_id, project=project,
                          resume="allow", **kwargs)
+        if self._wandb_init.get("anonymous") is None:  # Lightning passes anonymous=None, which W&B warns about
+            self._wandb_init.pop("anonymous", None)
         self.run_file = run_file
         write_run_ids(run_file, "wandb", {"id": run_id, "project": project})
 

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # this checkout's ganlab measures and records (its commit), not another install
 LOGGERS = {"tensorboard": "logger=tensorboard", "all": "logger=[tensorboard,csv,mlflow,wandb]"}
 BACKEND_DIRS = ("tensorboard", "csv", "wandb", "loggers.json")  # in the run directory; MLflow's store: mlruns/
 FIT = re.compile(r"Finished at step ([\d,]+) of [\d,]+ after ([\d.]+) s")
