@@ -9,8 +9,8 @@ from ganlab.results.registry import Record, view
 
 @view("loggers_cost", header=["measure", "all four / TensorBoard alone"])
 def loggers_cost(records: list[Record]) -> list[list[Any]]:
-    """scripts/bench/loggers.py: whole-process, fit and steady-step ratios, the extra start-up and per-step time,
-    the extrapolation to the 10,000-step default run and the disk the backends wrote."""
+    """scripts/bench/bench_loggers.py: whole-process, fit and steady-step ratios, the extra start-up and per-step
+    time, the extrapolation to the 10,000-step default run and the disk the backends wrote."""
     r = records[-1]
     m, p = r["metrics"], r["params"]
     rounds = sorted(k for k in m if k.startswith("process_ratio_round"))

@@ -1,7 +1,7 @@
 """Cost of logging the default run to all four backends (TensorBoard, CSV, MLflow, W&B offline) vs TensorBoard alone.
 
-    python scripts/bench/loggers.py                      # 300 steps per run, 3 rounds (A B, B A, A B)
-    python scripts/bench/loggers.py --steps 1000 --rounds 2 --record
+    python scripts/bench/bench_loggers.py                # 300 steps per run, 3 rounds (A B, B A, A B)
+    python scripts/bench/bench_loggers.py --steps 1000 --rounds 2 --record
 
 Each round runs ``ganlab-train`` (the default config: MLP on mnist5k, FID evaluation, health monitor, sample
 grids) as a fresh process for ``--steps`` steps with ``logger=tensorboard`` and with
