@@ -99,4 +99,6 @@ def assemble(cfg: DictConfig) -> Assembly:
     log.info("GAN: G <%s> %s params, D <%s> %s params, loss <%s>", cfg.generator._target_, _count(g),
              cfg.discriminator._target_, _count(d), cfg.loss._target_)
     callbacks = parts.callbacks(cfg, build_callbacks(cfg))
-    return Assembly(datamodule, model, callbacks, build(cfg.logger, "logger") if cfg.get("logger") else False)
+    from ganlab.loggers import build_loggers  # logger=[tensorboard,csv,mlflow,wandb], any subset
+
+    return Assembly(datamodule, model, callbacks, build_loggers(cfg.get("logger")) or False)

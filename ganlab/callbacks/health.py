@@ -29,6 +29,7 @@ from ganlab.health.replay import EVAL_SIGNALS, LOGGED  # the readings fed to det
 from ganlab.health.report import HealthReport
 from ganlab.health.samples import SampleProbe, no_rng_change
 from ganlab.health.signals import DOutputStats, GradientTrend, SpectralNorms, g_loss_slope, median, sigma_summary
+from ganlab.loggers.base import add_text, log_metrics
 from ganlab.metrics.metric import PROVIDED
 
 log = logging.getLogger(__name__)
@@ -195,10 +196,10 @@ class HealthMonitor(pl.Callback):
         self.report.add_row(step, values)
         reading = {**values, **(self.probe.reference if self.probe is not None else {})}  # + classes_real, ...
         self._act(trainer, pl_module, self._feed(trainer, "check", step, reading), step)
-        if trainer.is_global_zero and trainer.logger is not None:
+        if trainer.is_global_zero:
             scalars = {f"health/{k}": v for k, v in values.items() if isinstance(v, (int, float))}
             scalars.update({f"health/alert/{k}": float(d.active) for k, d in self.detectors.items()})
-            trainer.logger.log_metrics(scalars, step=step)
+            log_metrics(trainer, scalars, step)
         healthy = not any(d.active for d in self.detectors.values()) and all(
             math.isfinite(v) for v in values.values() if isinstance(v, float))
         if healthy and self._uses_rollback():
@@ -232,8 +233,7 @@ class HealthMonitor(pl.Callback):
         for alert in ended:
             log.info("health: %s ended at step %s (began %s)%s", alert.detector.replace("_", " "),
                      f"{alert.end_step:,}", f"{alert.start_step:,}", why)
-            if trainer.logger is not None:
-                trainer.logger.log_metrics({f"health/alert/{alert.detector}": 0.0}, step=alert.end_step)
+            log_metrics(trainer, {f"health/alert/{alert.detector}": 0.0}, alert.end_step)
 
     # ------------------------------------------------------------------ actions
     def _act(self, trainer: pl.Trainer, pl_module: pl.LightningModule, alerts: list[Alert], step: int) -> None:
@@ -267,13 +267,8 @@ class HealthMonitor(pl.Callback):
 
     @staticmethod
     def _log_alert(trainer: pl.Trainer, alert: Alert) -> None:
-        logger = trainer.logger
-        if logger is None:
-            return
-        logger.log_metrics({f"health/alert/{alert.detector}": 1.0}, step=alert.step)
-        if hasattr(logger.experiment, "add_text"):
-            logger.experiment.add_text("health/alerts", f"**{alert.detector}** ({alert.action}): {alert.message}",
-                                       alert.step)
+        log_metrics(trainer, {f"health/alert/{alert.detector}": 1.0}, alert.step)
+        add_text(trainer, "health/alerts", f"**{alert.detector}** ({alert.action}): {alert.message}", alert.step)
 
     # ------------------------------------------------------------------ end of the run
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -64,7 +64,8 @@ def compare(args: argparse.Namespace) -> None:
 
     paths = find_runs(args.dirs)
     if not paths:
-        raise CompareError(f"no runs (tensorboard/events.out.tfevents.*) under {', '.join(map(str, args.dirs))}")
+        raise CompareError(f"no runs (tensorboard/events.out.tfevents.* or csv/metrics.csv) under "
+                           f"{', '.join(map(str, args.dirs))}")
     for item in args.filter:
         if "=" not in item:
             raise CompareError(f"--filter {item}: expected KEY=VALUE")

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganlab.cli import boundary
 from ganlab.cli.common import EVAL_CONFIG_DIR, USER_ERRORS, allowed_packages, checkpoint_arg, pick_device, set_threads
+from ganlab.cli.evaluate_stats import evaluate_with_stats, reference_stats, save_fid_stats
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import ConfigError, build
 
@@ -129,6 +130,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         extractor = safe.build_stored(feature, path=loaded.path, where="dataset.feature",
                                       error=CheckpointError, allow=allow).to(device)
     out = Path(cfg.out) if cfg.out else loaded.path.parent / "metrics.json"
+    reference = reference_stats(cfg, extractor_card(extractor), metrics)  # real.stats=PATH, checked before work
+    if reference is not None:  # FID against a statistics file (pytorch-fid, clean-fid, ganlab): no real images read
+        return evaluate_with_stats(cfg, loaded, extractor, device, out, reference, versions())
 
     # the metric object of training-time evaluation, under this command's protocol
     metric = FeatureMetrics(extractor, metrics, cache_dir=cfg.paths.cache_dir, max_real=cfg.real.max_images,
@@ -184,7 +188,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "global_step": loaded.global_step,
         "generator": "ema" if loaded.ema else "trained",
         "feature": {**extractor_card(extractor), "version": getattr(extractor, "version", None),
-                    "input_size": getattr(extractor, "input_size", None), "tag": getattr(extractor, "tag", None)},
+                    "input_size": getattr(extractor, "input_size", None), "tag": getattr(extractor, "tag", None),
+                    "resize_mode": getattr(extractor, "resize_mode", None)},
         "names": {"suffix": metric.suffix},  # protocol_names: fid -> fd_<suffix>, cmmd -> cmmd_<suffix>, ...
         "classes": ({"classifier": extractor_card(extractor)["name"], "min_share": classes.min_share}
                     if classes else None),
@@ -207,6 +212,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                   "normalized": True} if "cmmd" in metrics else None),
         "floor": {k: v for k, v in floor.items() if k != "metrics"} if floor else None,
         "reference_cache": {"dir": str(cfg.paths.cache_dir), "hit": hit},
+        # FID statistics as .npz (mu, sigma), for pytorch-fid, clean-fid and real.stats=
+        "stats": save_fid_stats(cfg, out, metric.real, metric.generated()["features"], extractor_card(extractor),
+                                identity),
         "device": str(device),
         "seconds": {k: round(v, 3) for k, v in times.items()},
         "versions": versions(),
@@ -380,9 +388,15 @@ def print_table(values: dict[str, Any], card: dict[str, Any], out: Path,
         f"protocol: {card['num_generated']} generated vs {card['real']['num_images']} real "
         f"({card['real']['dataset']}, {card['real']['split']}); features {feature['name']} "
         f"(sha256 {str(feature['sha256'])[:12]}); seed {card['seeds']['noise']}; "
-        f"reference cache {'hit' if card['reference_cache']['hit'] else 'miss'}; "
+        f"reference {cache_state(card)}; "
         f"times {card['seconds']}\nappended to {out}"
     )
+
+
+def cache_state(card: dict[str, Any]) -> str:
+    """How the reference was obtained, for the protocol line: cache hit or miss, or the statistics file."""
+    cache = card.get("reference_cache")
+    return f"statistics {card['real'].get('stats')}" if cache is None else f"cache {'hit' if cache['hit'] else 'miss'}"
 
 
 def _cell(value: Any) -> str:

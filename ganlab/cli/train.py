@@ -23,6 +23,7 @@ from ganlab.config.checks import check_overrides, validate
 from ganlab.config.compose import CONFIG_DIR
 from ganlab.config.errors import ConfigError, build
 from ganlab.config.resolvers import register_resolvers
+from ganlab.loggers import check_installed, check_names
 from ganlab.sweep import record_failure
 
 if TYPE_CHECKING:
@@ -35,6 +36,10 @@ def train(cfg: DictConfig) -> float | None:
     """Validate -> threads -> assemble -> trainer -> resume check -> fit; returns ``cfg.optimized_metric``."""
     register_resolvers()  # idempotent; for callers that composed the config elsewhere (launcher workers)
     validate(cfg)
+    try:
+        check_installed(cfg.get("logger"))  # logger=mlflow without mlflow installed: now, not after the data loads
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
     console.configure(bool(cfg.get("verbose", False)))
     choice = threads.settle(cfg.get("threads", "auto"), launch.processes(cfg))  # before torch starts its pools
 
@@ -130,7 +135,8 @@ def main() -> int | None:
                             skip=("hydra", "eval")))
     try:
         check_overrides(sys.argv[1:])  # a moved key (optim.n_critic) is named in one line, not Hydra's traceback
-    except ConfigError as e:
+        check_names(sys.argv[1:])  # an unknown logger= name: one line, before Hydra's listing
+    except ValueError as e:  # ConfigError is one
         sys.exit(f"ganlab-train: error: {e}")
     # warnings raised while Lightning is imported, before the config is composed
     console.configure(verbose="verbose=true" in (a.lower() for a in sys.argv[1:]))

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from ganlab.assembly import build_callbacks, build_module
 from ganlab.config import compose
 from ganlab.data.base import to_model_space
+from ganlab.loggers import build_loggers
 from ganlab.module import frozen
 from ganlab.perf import apply_perf
 
@@ -134,7 +135,7 @@ def time_ganlab(cfg: DictConfig, steps: int, warmup: int, device: torch.device,
     datamodule = instantiate(cfg.datamodule)
     model = build_module(cfg)
     timer = StepTimer(device, PlainLoop(cfg, device) if interleave else None)
-    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    logger = build_loggers(cfg.get("logger")) or False
     trainer = instantiate(cfg.trainer, callbacks=[*build_callbacks(cfg), timer], logger=logger,
                           max_steps=warmup + steps, enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(model, datamodule=datamodule)

@@ -23,6 +23,7 @@ from ganlab.callbacks.health import HealthMonitor
 from ganlab.cli.train import train
 from ganlab.config import ConfigError, build, validate
 from ganlab.health import Alert, Divergence, HealthStop, Rollback
+from ganlab.loggers import build_loggers
 from ganlab.losses import NonSaturating
 
 FAST = [*TINY_MLP, *TINY, "health.every_n_steps=2"]
@@ -49,7 +50,7 @@ def fit(cfg, extra_callbacks=()) -> tuple[pl.Trainer, torch.nn.Module, list]:
     model = build_module(cfg)
     callbacks = build_callbacks(cfg)
     trainer = build(cfg.trainer, "trainer", callbacks=[*callbacks, *extra_callbacks],
-                    logger=build(cfg.logger, "logger"))
+                    logger=build_loggers(cfg.logger))
     trainer.fit(model, datamodule=datamodule)
     return trainer, model, callbacks
 
