@@ -1,0 +1,318 @@
+"""What each part of ganlab's training step costs: every default component switched off in turn, beside two references.
+
+For one benchmark case (``ganlab.bench.CASES``) each round runs, as separate short ``Trainer.fit`` runs:
+
+- ``ganlab``: the run with every default (callbacks, logger, health monitor, evaluation, EMA, ...);
+- ``bare``: a bare LightningModule with manual optimization doing the plain loop's arithmetic, no callbacks, no
+  logger: what Lightning itself costs, which ganlab cannot remove;
+- ``no_<component>``: the ganlab run with one component switched off (``COMPONENTS``).
+
+Every run has the plain loop (``ganlab.bench.PlainLoop``) interleaved step by step, so each run's step time is read
+as a ratio to the plain step measured beside it, and drifts in machine speed between runs cancel. The order of the
+runs rotates between rounds. A component's cost is the ganlab run's ratio less the run without it, times the plain
+step. Results records (one per invocation) go to ``benchmarks/results/<study>/``; ``component_table`` and
+``ratio_table`` render them (the median of the invocations, with their range) as the tables of benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
+
+from ganlab import console
+from ganlab.bench import CASES, PlainLoop, StepTimer, compose_case, time_ganlab
+
+# component -> (label in the table, overrides that switch it off)
+COMPONENTS: dict[str, tuple[str, list[str]]] = {
+    "checkpoint": ("checkpoint policy", ["~callbacks.model_checkpoint"]),
+    "health": ("health monitor", ["health=none"]),
+    "samples": ("sample grids", ["~callbacks.samples"]),
+    "evaluation": ("evaluation (FID callback)", ["metrics=none"]),
+    "progress": ("progress bar", ["~callbacks.progress_bar"]),
+    "run_info": ("run info", ["~callbacks.run_info"]),
+    "divergence": ("divergence guard", ["~callbacks.divergence"]),
+    "logging": ("logging (TensorBoard logger)", ["~logger"]),
+    "schedules": ("schedules (hyperparameters, LR schedulers)",
+                  ["model.schedules.entries={}", "optim.g_scheduler=null", "optim.d_scheduler=null"]),
+    "ema": ("EMA of G", ["ema.decay=null", "ema.half_life_images=null"]),
+}
+
+# the cases' names in the tables
+LABELS = {"mlp_mnist5k": "seed MLP (batch 64)", "toy_ring_veegan": "toy ring (VEEGAN MLP, batch 512)",
+          "dcgan32_mnist5k": "DCGAN 32 (batch 64)", "dcgan_wgan_gp": "DCGAN WGAN-GP (n_critic 5, batch 64)"}
+# the issue's targets: ratio to the plain loop, and to the bare LightningModule
+TARGET_PLAIN = {"mlp_mnist5k": 1.05, "dcgan32_mnist5k": 1.05, "dcgan_wgan_gp": 1.05, "toy_ring_veegan": 1.10}
+TARGET_BARE = 1.02
+
+
+class _Endless:
+    """The plain loop's data path for Lightning: one gathered real batch [n_critic * N, ...] per training step."""
+
+    def __init__(self, plain: PlainLoop) -> None:
+        self.plain = plain
+
+    def __iter__(self) -> Iterator[Tensor]:
+        while True:
+            yield self.plain.real_batch()
+
+
+class BareModule(pl.LightningModule):
+    """The plain loop's arithmetic (``PlainLoop.iterate``) as a LightningModule with manual optimization."""
+
+    def __init__(self, plain: PlainLoop) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.plain = plain
+        self.generator, self.discriminator = plain.generator, plain.discriminator
+
+    def configure_optimizers(self):
+        return [self.plain.opt_g, self.plain.opt_d]
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        self.plain.iterate(batch, opt_g, opt_d, self.manual_backward)
+
+
+def time_bare(cfg: DictConfig, steps: int, warmup: int, device: torch.device,
+              clock: Callable[[], float] = time.perf_counter) -> tuple[list[float], list[float]]:
+    """Per-step seconds of the bare LightningModule and of the interleaved plain loop (after warm-up)."""
+    plain = PlainLoop(cfg, device, clock)
+    timer = StepTimer(device, PlainLoop(cfg, device, clock), clock)
+    # Lightning counts every optimizer step of manual optimization: n_critic D steps + 1 G step per iteration
+    trainer = pl.Trainer(accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
+                         precision=cfg.trainer.precision, max_steps=(warmup + steps) * (plain.n_critic + 1),
+                         max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[timer], num_sanity_val_steps=0,
+                         default_root_dir=cfg.paths.output_dir)
+    trainer.fit(BareModule(plain), train_dataloaders=_Endless(plain))
+    return timer.steps[warmup - 1:], timer.plain_steps[warmup:]
+
+
+def _key(override: str) -> str:
+    return override.lstrip("~+").split("=", 1)[0]
+
+
+def variant_configs(case: str, extra: Sequence[str], out: Path, device: torch.device,
+                    components: Sequence[str] = tuple(COMPONENTS)) -> tuple[DictConfig, dict[str, DictConfig | None]]:
+    """The case's full config and, per component, the config with it switched off (None: not on in this case)."""
+    overrides, _ = CASES[case]
+    accel = "gpu" if device.type == "cuda" else "cpu"
+    base = [*overrides, f"trainer.accelerator={accel}", *extra]
+    full = compose_case(base, out / case)
+    resolved = OmegaConf.to_container(full, resolve=True)
+    variants: dict[str, DictConfig | None] = {}
+    for name in components:
+        off = COMPONENTS[name][1]
+        keys = {_key(o) for o in off}
+        cfg = compose_case([o for o in base if _key(o) not in keys] + off, out / case)
+        variants[name] = None if OmegaConf.to_container(cfg, resolve=True) == resolved else cfg
+    return full, variants
+
+
+def _ratios(step_s: list[float], plain_s: list[float]) -> dict[str, float]:
+    m, p = statistics.median(step_s), statistics.median(plain_s)
+    return {"ms": m * 1000, "plain_ms": p * 1000, "ratio": m / p, "mean_ms": statistics.fmean(step_s) * 1000}
+
+
+def run_components(case: str, extra: Sequence[str], rounds: int, warmup: int, device: torch.device, out: Path,
+                   steps: int | None = None, clock: Callable[[], float] = time.perf_counter,
+                   components: Sequence[str] = tuple(COMPONENTS), log: Callable[[str], None] = print) -> dict:
+    """``rounds`` rounds of the ganlab run, the bare LightningModule and each ``no_<component>`` run, each with the
+    plain loop interleaved; returns the per-run readings (``raw``) and the case's summary (``summary``)."""
+    steps = steps or CASES[case][1]
+    console.configure(verbose=False)  # as ganlab-train runs: Lightning's notices filtered
+    full, variants = variant_configs(case, extra, out, device, components)
+    runs: dict[str, DictConfig | None] = {"ganlab": full, "bare": full,
+                                          **{f"no_{k}": v for k, v in variants.items() if v is not None}}
+    raw: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
+    order = list(runs)
+    for r in range(rounds):
+        for name in order[r % len(order):] + order[:r % len(order)]:  # rotated: no run always follows another
+            if name == "bare":
+                step_s, plain_s = time_bare(runs[name], steps, warmup, device, clock)
+            else:
+                step_s, plain_s, _ = time_ganlab(runs[name], steps, warmup, device, clock=clock, reference=full)
+            raw[name].append(_ratios(step_s, plain_s))
+        log(f"{case}: round {r + 1}/{rounds}: " + ", ".join(f"{n} {raw[n][-1]['ratio']:.3f}" for n in order))
+    summary = summarize(raw)
+    summary["not_on"] = [k for k, v in variants.items() if v is None]
+    summary["batch"] = full.dataset.batch_size
+    return {"raw": raw, "summary": summary}
+
+
+def summarize(raw: dict[str, list[dict[str, float]]]) -> dict:
+    """Per-run ratios to the plain step -> ms/step per run, each component's cost, ganlab / plain and / bare."""
+    plain_ms = statistics.median(x["plain_ms"] for runs in raw.values() for x in runs)
+    full = [x["ratio"] for x in raw["ganlab"]]
+    out: dict = {"plain_ms": plain_ms, "ratio_plain": statistics.median(full),
+                 "ratio_plain_range": [min(full), max(full)]}
+    for name, runs in raw.items():
+        out[f"{name}_ms"] = statistics.median(x["ratio"] for x in runs) * plain_ms
+    per_round = [g["ratio"] / b["ratio"] for g, b in zip(raw["ganlab"], raw["bare"], strict=True)]
+    out["ratio_bare"], out["ratio_bare_range"] = statistics.median(per_round), [min(per_round), max(per_round)]
+    out["costs"] = {}
+    for name in raw:
+        if name.startswith("no_"):
+            diffs = [(g["ratio"] - v["ratio"]) * plain_ms for g, v in zip(raw["ganlab"], raw[name], strict=True)]
+            cost = statistics.median(diffs)
+            out["costs"][name[3:]] = {"ms": cost, "share": cost / out["ganlab_ms"],
+                                      "range_ms": [min(diffs), max(diffs)]}
+    return out
+
+
+# ---------------------------------------------------------------------------------------- results records
+def repo_commit() -> tuple[str, bool]:
+    """(git HEAD of the code measured, whether the working tree had uncommitted changes)."""
+    root = Path(__file__).resolve().parent.parent
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True).stdout.strip())
+    return head or "unknown", dirty
+
+
+def machine_name(device: torch.device) -> str:
+    """E.g. 'cpu-2core (x86_64), 2 threads, torch 2.14.1, lightning 2.6.6' or the GPU's name and versions."""
+    versions = f"torch {torch.__version__}, lightning {pl.__version__}"
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, {versions}"
+    return f"cpu-{os.cpu_count()}core ({platform.machine()}), {torch.get_num_threads()} threads, {versions}"
+
+
+def metrics_of(results: dict[str, dict]) -> dict[str, float]:
+    """Flat ``{name: number}`` of every case's summary: ``CASE/ratio_plain``, ``CASE/no_health_ms``,
+    ``CASE/cost/health_ms``, ..."""
+    metrics: dict[str, float] = {}
+    for case, result in results.items():
+        s = result["summary"]
+        for key, value in s.items():
+            if isinstance(value, float):
+                metrics[f"{case}/{key}"] = round(value, 5)
+        for name, cost in s["costs"].items():
+            metrics[f"{case}/cost/{name}_ms"] = round(cost["ms"], 5)
+            metrics[f"{case}/cost/{name}_share"] = round(cost["share"], 5)
+    return metrics
+
+
+def write_record(folder: Path, results: dict[str, dict], settings: dict, device: torch.device) -> Path:
+    """One results record for this invocation: ``folder/<machine>-<date>.json`` (never overwrites one)."""
+    commit, dirty = repo_commit()
+    now = datetime.datetime.now(datetime.timezone.utc).astimezone()
+    tag = "cpu" if device.type == "cpu" else "gpu"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{tag}-{now:%Y%m%dT%H%M%S}.json"
+    n = 1
+    while path.exists():
+        path, n = folder / f"{tag}-{now:%Y%m%dT%H%M%S}-{n}.json", n + 1
+    record = {"study": folder.name, "run": path.stem, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+              "commit": commit, "dirty": dirty, "machine": machine_name(device), "date": now.isoformat(),
+              "metrics": metrics_of(results), "card": None, "settings": settings,
+              "cases": {case: r["summary"] for case, r in results.items()},
+              "raw": {case: r["raw"] for case, r in results.items()}}
+    path.write_text(json.dumps(record, indent=1))
+    return path
+
+
+def load_records(folder: Path) -> list[dict]:
+    """The records of the newest (commit, machine) in ``folder``: the invocations one table is the median of."""
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    if not records:
+        return []
+    newest = max(records, key=lambda r: r["date"])
+    return [r for r in records if (r["commit"], r["machine"]) == (newest["commit"], newest["machine"])]
+
+
+# ---------------------------------------------------------------------------------------- rendering
+def _spread(values: list[float], fmt: str) -> str:
+    """'18.2 (17.9–18.5)': the median of the invocations and their range (the median alone for one)."""
+    mid = statistics.median(values)
+    if len(values) == 1:
+        return fmt.format(mid)
+    return f"{fmt.format(mid)} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def _cases(records: list[dict]) -> list[str]:
+    return [c for c in CASES if all(c in r["cases"] for r in records)]
+
+
+def component_table(records: list[dict]) -> str:
+    """The per-component table (view ``components``): per case, the plain loop, the bare LightningModule, ganlab
+    with every default, and what switching each component off saves, in ms/step and % of ganlab's step; the
+    median of the records (invocations) with their range."""
+    lines = [caption(records), "", "| case | run | ms/step | % of ganlab's step |", "|---|---|---|---|"]
+    for case in _cases(records):
+        cases = [r["cases"][case] for r in records]
+        label = LABELS.get(case, case)
+        rows = [("plain PyTorch loop", "plain_ms"), ("bare LightningModule (Lightning alone)", "bare_ms"),
+                ("**ganlab, every default on**", "ganlab_ms")]
+        for name, key in rows:
+            ms = [c[key] for c in cases]
+            share = [c[key] / c["ganlab_ms"] * 100 for c in cases]
+            lines.append(f"| {label} | {name} | {_spread(ms, '{:.2f}')} | {_spread(share, '{:.1f}')} |")
+        for comp, (what, _) in COMPONENTS.items():
+            if all(comp in c["not_on"] for c in cases):
+                lines.append(f"| {label} | − {what} | not on in this case | |")
+                continue
+            ms = [c["costs"][comp]["ms"] for c in cases if comp in c["costs"]]
+            share = [c["costs"][comp]["share"] * 100 for c in cases if comp in c["costs"]]
+            lines.append(f"| {label} | − {what} | {_spread(ms, '{:+.3f}')} | {_spread(share, '{:+.2f}')} |")
+    return "\n".join(lines) + "\n"
+
+
+def ratio_table(records: list[dict]) -> str:
+    """ganlab / plain loop and ganlab / bare LightningModule per case with the targets (view ``ratios``)."""
+    lines = [caption(records), "", "| case | ganlab ms/step | plain ms/step | ganlab / plain (target) | "
+             f"ganlab / bare LightningModule (target ≤ {TARGET_BARE}) |", "|---|---|---|---|---|"]
+    for case in _cases(records):
+        cases = [r["cases"][case] for r in records]
+        lines.append(f"| {LABELS.get(case, case)} | {_spread([c['ganlab_ms'] for c in cases], '{:.2f}')} | "
+                     f"{_spread([c['plain_ms'] for c in cases], '{:.2f}')} | "
+                     f"{_spread([c['ratio_plain'] for c in cases], '{:.3f}')} (≤ {TARGET_PLAIN.get(case, '–')}) | "
+                     f"{_spread([c['ratio_bare'] for c in cases], '{:.3f}')} |")
+    return "\n".join(lines) + "\n"
+
+
+def caption(records: list[dict]) -> str:
+    """Which invocations a table is the median of: their count, commit, machine, dates and clock."""
+    r = records[0]
+    dates = sorted(x["date"][:10] for x in records)
+    clock = r.get("settings", {}).get("clock", "wall")
+    dirty = " (uncommitted changes)" if any(x.get("dirty") for x in records) else ""
+    return (f"{len(records)} invocation(s) of `{r['command']}` at commit `{r['commit'][:10]}`{dirty} on "
+            f"{r['machine']}, {dates[0]}{'' if dates[0] == dates[-1] else ' to ' + dates[-1]}; clock: {clock}.")
+
+
+# view name -> function of the records (the ``view=`` of a ``<!-- results: FOLDER view=NAME -->`` block)
+VIEWS: dict[str, Callable[[list[dict]], str]] = {"components": component_table, "ratios": ratio_table}
+
+
+def update_readme(readme: Path, folder: Path) -> list[str]:
+    """Rewrite every ``<!-- results: FOLDER view=NAME -->`` ... ``<!-- /results -->`` block of ``readme`` whose folder
+    is ``folder`` from its records; returns the views rewritten."""
+    import re
+
+    records = load_records(folder)
+    if not records:
+        return []
+    text, done = readme.read_text(), []
+    for view, render in VIEWS.items():
+        pattern = re.compile(rf"(<!-- results: {re.escape(folder.as_posix())} view={view} -->\n).*?(<!-- /results -->)",
+                             re.S)
+        if pattern.search(text):
+            table = render(records)
+            text = pattern.sub(lambda m, table=table: m.group(1) + table + m.group(2), text)
+            done.append(view)
+    readme.write_text(text)
+    return done
