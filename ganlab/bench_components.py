@@ -31,9 +31,10 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ganlab import console
-from ganlab.bench import CASES, PlainLoop, StepTimer, compose_case, time_ganlab
+from ganlab.bench import CASES, PlainLoop, StepTimer, compose_case, fit_ganlab, time_ganlab
 
 # component -> (label in the table, overrides that switch it off)
 COMPONENTS: dict[str, tuple[str, list[str]]] = {
@@ -86,19 +87,96 @@ class BareModule(pl.LightningModule):
         self.plain.iterate(batch, opt_g, opt_d, self.manual_backward)
 
 
+def fit_bare(cfg: DictConfig, probe: pl.Callback, steps: int, device: torch.device) -> pl.Trainer:
+    """``steps`` game iterations of the bare LightningModule (no callback but ``probe``, no logger)."""
+    plain = PlainLoop(cfg, device)
+    # Lightning counts every optimizer step of manual optimization: n_critic D steps + 1 G step per iteration
+    trainer = pl.Trainer(accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
+                         precision=cfg.trainer.precision, max_steps=steps * (plain.n_critic + 1),
+                         max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[probe], num_sanity_val_steps=0,
+                         default_root_dir=cfg.paths.output_dir)
+    trainer.fit(BareModule(plain), train_dataloaders=_Endless(plain))
+    return trainer
+
+
 def time_bare(cfg: DictConfig, steps: int, warmup: int, device: torch.device,
               clock: Callable[[], float] = time.perf_counter) -> tuple[list[float], list[float]]:
     """Per-step seconds of the bare LightningModule and of the interleaved plain loop (after warm-up)."""
-    plain = PlainLoop(cfg, device, clock)
     timer = StepTimer(device, PlainLoop(cfg, device, clock), clock)
-    # Lightning counts every optimizer step of manual optimization: n_critic D steps + 1 G step per iteration
-    trainer = pl.Trainer(accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
-                         precision=cfg.trainer.precision, max_steps=(warmup + steps) * (plain.n_critic + 1),
-                         max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, callbacks=[timer], num_sanity_val_steps=0,
-                         default_root_dir=cfg.paths.output_dir)
-    trainer.fit(BareModule(plain), train_dataloaders=_Endless(plain))
+    fit_bare(cfg, timer, warmup + steps, device)
     return timer.steps[warmup - 1:], timer.plain_steps[warmup:]
+
+
+class _AtenOps(TorchDispatchMode):
+    """Counts the aten operations run under it (forward, backward and optimizer kernels alike)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+class Counts:
+    """Python function calls (``sys.setprofile`` call events) and aten operations between ``start`` and ``stop``:
+    the same numbers on any machine under any load, unlike times."""
+
+    def start(self) -> None:
+        self.calls = 0
+        self.ops = _AtenOps()
+
+        def profile(frame, event, arg) -> None:
+            if event == "call":
+                self.calls += 1
+
+        self.ops.__enter__()
+        sys.setprofile(profile)
+
+    def stop(self) -> None:
+        sys.setprofile(None)
+        self.ops.__exit__(None, None, None)
+
+
+class StepCounts(pl.Callback):
+    """``Counts`` over ``steps`` training steps after ``warmup``, from the end of one step to the end of another, so
+    the window holds every per-step piece once per step (Lightning's bookkeeping and the batch fetch included)."""
+
+    def __init__(self, warmup: int, steps: int) -> None:
+        self.warmup, self.steps, self.seen, self.counts = warmup, steps, 0, Counts()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.seen += 1
+        if self.seen == self.warmup:
+            self.counts.start()
+        elif self.seen == self.warmup + self.steps:
+            self.counts.stop()
+
+    def per_step(self) -> dict[str, float]:
+        return {"calls": self.counts.calls / self.steps, "ops": self.counts.ops.count / self.steps}
+
+
+def count_run(name: str, cfg: DictConfig, reference: DictConfig, warmup: int, steps: int,
+              device: torch.device) -> dict[str, float]:
+    """Python calls and aten ops per step of one run (``ganlab``, ``bare``, ``plain`` or ``no_<component>``), over
+    ``steps`` steps after ``warmup`` (steps 4 to 23 hold no logging step: every 50 steps)."""
+    if name == "plain":
+        plain, counts = PlainLoop(reference, device), Counts()
+        for _ in range(warmup):
+            plain.step()
+        counts.start()
+        for _ in range(steps):
+            plain.step()
+        counts.stop()
+        return {"calls": counts.calls / steps, "ops": counts.ops.count / steps}
+    probe = StepCounts(warmup, steps)
+    if name == "bare":
+        fit_bare(reference, probe, warmup + steps + 1, device)
+    else:
+        fit_ganlab(cfg, probe, warmup + steps + 1)
+    return probe.per_step()
 
 
 def _key(override: str) -> str:
@@ -123,15 +201,20 @@ def variant_configs(case: str, extra: Sequence[str], out: Path, device: torch.de
 
 
 def _ratios(step_s: list[float], plain_s: list[float]) -> dict[str, float]:
+    """One run's readings: medians (the typical step; logging steps left out) and means (their share included)."""
     m, p = statistics.median(step_s), statistics.median(plain_s)
-    return {"ms": m * 1000, "plain_ms": p * 1000, "ratio": m / p, "mean_ms": statistics.fmean(step_s) * 1000}
+    mean, plain_mean = statistics.fmean(step_s), statistics.fmean(plain_s)
+    return {"ms": m * 1000, "plain_ms": p * 1000, "ratio": m / p, "mean_ms": mean * 1000,
+            "plain_mean_ms": plain_mean * 1000, "mean_ratio": mean / plain_mean}
 
 
 def run_components(case: str, extra: Sequence[str], rounds: int, warmup: int, device: torch.device, out: Path,
                    steps: int | None = None, clock: Callable[[], float] = time.perf_counter,
-                   components: Sequence[str] = tuple(COMPONENTS), log: Callable[[str], None] = print) -> dict:
+                   components: Sequence[str] = tuple(COMPONENTS), log: Callable[[str], None] = print,
+                   count_steps: int = 20) -> dict:
     """``rounds`` rounds of the ganlab run, the bare LightningModule and each ``no_<component>`` run, each with the
-    plain loop interleaved; returns the per-run readings (``raw``) and the case's summary (``summary``)."""
+    plain loop interleaved, then one counting run of each (``count_steps`` steps; 0: none); returns the per-run
+    readings (``raw``) and the case's summary (``summary``)."""
     steps = steps or CASES[case][1]
     console.configure(verbose=False)  # as ganlab-train runs: Lightning's notices filtered
     full, variants = variant_configs(case, extra, out, device, components)
@@ -148,29 +231,98 @@ def run_components(case: str, extra: Sequence[str], rounds: int, warmup: int, de
             raw[name].append(_ratios(step_s, plain_s))
         log(f"{case}: round {r + 1}/{rounds}: " + ", ".join(f"{n} {raw[n][-1]['ratio']:.3f}" for n in order))
     summary = summarize(raw)
+    if count_steps:  # Python calls and aten ops per step (deterministic: once per run), steps 4 to 3 + count_steps
+        summary["counts"] = {name: count_run(name, cfg, full, 3, count_steps, device)
+                             for name, cfg in {"plain": full, **runs}.items()}
     summary["not_on"] = [k for k, v in variants.items() if v is None]
     summary["batch"] = full.dataset.batch_size
     return {"raw": raw, "summary": summary}
 
 
 def summarize(raw: dict[str, list[dict[str, float]]]) -> dict:
-    """Per-run ratios to the plain step -> ms/step per run, each component's cost, ganlab / plain and / bare."""
+    """Per-run ratios to the plain step -> ms/step per run, each component's cost, ganlab / plain and / bare.
+
+    ``*_ms`` are typical steps (medians: logging steps left out), ``*_mean_ms`` include the logging steps' share
+    (means over the timed steps, which hold whole logging periods for the MLP cases)."""
     plain_ms = statistics.median(x["plain_ms"] for runs in raw.values() for x in runs)
+    plain_mean_ms = statistics.median(x["plain_mean_ms"] for runs in raw.values() for x in runs)
     full = [x["ratio"] for x in raw["ganlab"]]
-    out: dict = {"plain_ms": plain_ms, "ratio_plain": statistics.median(full),
-                 "ratio_plain_range": [min(full), max(full)]}
+    out: dict = {"plain_ms": plain_ms, "plain_mean_ms": plain_mean_ms, "ratio_plain": statistics.median(full),
+                 "ratio_plain_range": [min(full), max(full)],
+                 "mean_ratio_plain": statistics.median(x["mean_ratio"] for x in raw["ganlab"])}
     for name, runs in raw.items():
         out[f"{name}_ms"] = statistics.median(x["ratio"] for x in runs) * plain_ms
+        out[f"{name}_mean_ms"] = statistics.median(x["mean_ratio"] for x in runs) * plain_mean_ms
     per_round = [g["ratio"] / b["ratio"] for g, b in zip(raw["ganlab"], raw["bare"], strict=True)]
     out["ratio_bare"], out["ratio_bare_range"] = statistics.median(per_round), [min(per_round), max(per_round)]
+    out["mean_ratio_bare"] = statistics.median(
+        g["mean_ratio"] / b["mean_ratio"] for g, b in zip(raw["ganlab"], raw["bare"], strict=True))
     out["costs"] = {}
     for name in raw:
         if name.startswith("no_"):
-            diffs = [(g["ratio"] - v["ratio"]) * plain_ms for g, v in zip(raw["ganlab"], raw[name], strict=True)]
-            cost = statistics.median(diffs)
+            pairs = list(zip(raw["ganlab"], raw[name], strict=True))
+            diffs = [(g["ratio"] - v["ratio"]) * plain_ms for g, v in pairs]
+            mean_diffs = [(g["mean_ratio"] - v["mean_ratio"]) * plain_mean_ms for g, v in pairs]
+            cost, mean_cost = statistics.median(diffs), statistics.median(mean_diffs)
             out["costs"][name[3:]] = {"ms": cost, "share": cost / out["ganlab_ms"],
-                                      "range_ms": [min(diffs), max(diffs)]}
+                                      "range_ms": [min(diffs), max(diffs)], "mean_ms": mean_cost,
+                                      "mean_share": mean_cost / out["ganlab_mean_ms"]}
     return out
+
+
+def time_default_run(root: Path, steps: int, workdir: Path, extra: Sequence[str] = ()) -> dict[str, float]:
+    """Wall and CPU seconds (the child process's user + system time) of ``python -m ganlab.cli.train
+    trainer.max_steps=STEPS`` with the code and configs of the tree at ``root``."""
+    import resource
+
+    cmd = [sys.executable, "-m", "ganlab.cli.train", f"trainer.max_steps={steps}", f"hydra.run.dir={workdir}", *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} (in {root}) failed:\n{proc.stderr[-2000:]}")
+    return {"wall_s": wall, "cpu_s": after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime}
+
+
+def default_run_study(baseline: str, steps: int, repeats: int, out: Path,
+                      log: Callable[[str], None] = print) -> dict[str, dict]:
+    """The default run's wall time with this tree and with commit ``baseline`` (``git archive`` into a temporary
+    folder), alternating this, baseline, this, ... ``repeats`` times each; medians and every reading."""
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    readings: dict[str, list[dict[str, float]]] = {"this": [], "baseline": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "baseline"
+        base.mkdir()
+        archive = subprocess.run(["git", "archive", baseline], cwd=root, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        # the real reference features are computed by the first run and cached for all: computed before timing
+        time_default_run(root, 2, Path(tmp) / "warmup", ["metrics.every_n_steps=2"])
+        for i in range(repeats):
+            for name, tree in (("this", root), ("baseline", base)):
+                readings[name].append(time_default_run(tree, steps, Path(tmp) / f"{name}{i}"))
+                log(f"default run, {name}, repeat {i + 1}/{repeats}: {readings[name][-1]}")
+    summary = {f"{name}_{key}": statistics.median(r[key] for r in runs) for name, runs in readings.items()
+               for key in ("wall_s", "cpu_s")}
+    summary["wall_ratio"] = summary["this_wall_s"] / summary["baseline_wall_s"]
+    summary["cpu_ratio"] = summary["this_cpu_s"] / summary["baseline_cpu_s"]
+    return {"default_run": {"summary": summary, "raw": readings}}
+
+
+def default_run_table(records: list[dict]) -> str:
+    """The default run's time with this commit and the baseline commit (view ``default_run``)."""
+    lines = [caption(records), "", "| default run | wall s | CPU s (user + system) |", "|---|---|---|"]
+    runs = [r["cases"]["default_run"] for r in records]
+    base = records[0]["settings"]["baseline"]
+    for label, key in ((f"before (`{base[:10]}`)", "baseline"), (f"after (`{records[0]['commit'][:10]}`)", "this")):
+        lines.append(f"| {label} | {_spread([c[key + '_wall_s'] for c in runs], '{:.1f}')} | "
+                     f"{_spread([c[key + '_cpu_s'] for c in runs], '{:.1f}')} |")
+    lines.append(f"| after / before | {_spread([c['wall_ratio'] for c in runs], '{:.3f}')} | "
+                 f"{_spread([c['cpu_ratio'] for c in runs], '{:.3f}')} |")
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------- results records
@@ -200,9 +352,12 @@ def metrics_of(results: dict[str, dict]) -> dict[str, float]:
         for key, value in s.items():
             if isinstance(value, float):
                 metrics[f"{case}/{key}"] = round(value, 5)
-        for name, cost in s["costs"].items():
-            metrics[f"{case}/cost/{name}_ms"] = round(cost["ms"], 5)
-            metrics[f"{case}/cost/{name}_share"] = round(cost["share"], 5)
+        for name, cost in s.get("costs", {}).items():
+            for key in ("ms", "share", "mean_ms", "mean_share"):
+                metrics[f"{case}/cost/{name}_{key}"] = round(cost[key], 5)
+        for name, counts in s.get("counts", {}).items():
+            for key, value in counts.items():
+                metrics[f"{case}/{key}_per_step/{name}"] = round(value, 2)
     return metrics
 
 
@@ -227,7 +382,7 @@ def write_record(folder: Path, results: dict[str, dict], settings: dict, device:
 
 def load_records(folder: Path) -> list[dict]:
     """The records of the newest (commit, machine) in ``folder``: the invocations one table is the median of."""
-    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     if not records:
         return []
     newest = max(records, key=lambda r: r["date"])
@@ -243,6 +398,14 @@ def _spread(values: list[float], fmt: str) -> str:
     return f"{fmt.format(mid)} ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
 
+def _count(cases: list[dict], run: str, less: str | None, kind: str) -> str:
+    """Python calls or aten ops per step of ``run`` (less those of ``less``): the same in every invocation."""
+    values = [c["counts"][run][kind] - (c["counts"][less][kind] if less else 0) for c in cases if "counts" in c]
+    if not values:
+        return ""
+    return f"{statistics.median(values):{'+' if less else ''}.0f}"
+
+
 def _cases(records: list[dict]) -> list[str]:
     return [c for c in CASES if all(c in r["cases"] for r in records)]
 
@@ -251,23 +414,31 @@ def component_table(records: list[dict]) -> str:
     """The per-component table (view ``components``): per case, the plain loop, the bare LightningModule, ganlab
     with every default, and what switching each component off saves, in ms/step and % of ganlab's step; the
     median of the records (invocations) with their range."""
-    lines = [caption(records), "", "| case | run | ms/step | % of ganlab's step |", "|---|---|---|---|"]
+    lines = [caption(records), "", "| case | run | ms/step | % of ganlab's step | mean ms/step, logging steps "
+             "included | % | Python calls/step | aten ops/step |", "|---|---|---|---|---|---|---|---|"]
     for case in _cases(records):
         cases = [r["cases"][case] for r in records]
         label = LABELS.get(case, case)
-        rows = [("plain PyTorch loop", "plain_ms"), ("bare LightningModule (Lightning alone)", "bare_ms"),
-                ("**ganlab, every default on**", "ganlab_ms")]
+        rows = [("plain PyTorch loop", "plain"), ("bare LightningModule (Lightning alone)", "bare"),
+                ("**ganlab, every default on**", "ganlab")]
         for name, key in rows:
-            ms = [c[key] for c in cases]
-            share = [c[key] / c["ganlab_ms"] * 100 for c in cases]
-            lines.append(f"| {label} | {name} | {_spread(ms, '{:.2f}')} | {_spread(share, '{:.1f}')} |")
+            cells = []
+            for suffix in ("_ms", "_mean_ms"):
+                ms = [c[key + suffix] for c in cases]
+                share = [c[key + suffix] / c["ganlab" + suffix] * 100 for c in cases]
+                cells += [_spread(ms, "{:.2f}"), _spread(share, "{:.1f}")]
+            cells += [_count(cases, key, None, kind) for kind in ("calls", "ops")]
+            lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
         for comp, (what, _) in COMPONENTS.items():
-            if all(comp in c["not_on"] for c in cases):
-                lines.append(f"| {label} | − {what} | not on in this case | |")
+            costs = [c["costs"][comp] for c in cases if comp in c["costs"]]
+            if not costs:
+                lines.append(f"| {label} | − {what} | not on in this case | | | | | |")
                 continue
-            ms = [c["costs"][comp]["ms"] for c in cases if comp in c["costs"]]
-            share = [c["costs"][comp]["share"] * 100 for c in cases if comp in c["costs"]]
-            lines.append(f"| {label} | − {what} | {_spread(ms, '{:+.3f}')} | {_spread(share, '{:+.2f}')} |")
+            cells = [_spread([x[key] * scale for x in costs], fmt) for key, scale, fmt in
+                     (("ms", 1, "{:+.3f}"), ("share", 100, "{:+.2f}"), ("mean_ms", 1, "{:+.3f}"),
+                      ("mean_share", 100, "{:+.2f}"))]
+            cells += [_count(cases, "ganlab", f"no_{comp}", kind) for kind in ("calls", "ops")]
+            lines.append(f"| {label} | − {what} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -295,7 +466,8 @@ def caption(records: list[dict]) -> str:
 
 
 # view name -> function of the records (the ``view=`` of a ``<!-- results: FOLDER view=NAME -->`` block)
-VIEWS: dict[str, Callable[[list[dict]], str]] = {"components": component_table, "ratios": ratio_table}
+VIEWS: dict[str, Callable[[list[dict]], str]] = {"components": component_table, "ratios": ratio_table,
+                                                 "default_run": default_run_table}
 
 
 def update_readme(readme: Path, folder: Path) -> list[str]:

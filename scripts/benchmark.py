@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from ganlab.bench import CASES, allreduce_ms, eval_cost, markdown, run_case
-from ganlab.bench_components import COMPONENTS, run_components, update_readme, write_record
+from ganlab.bench_components import COMPONENTS, VIEWS, load_records, run_components, update_readme, write_record
 
 # rounds per case of --components (each round: 2 + one run per component); the convolutional cases' steps take
 # 0.2-1.2 s, so their few rounds already hold thousands of milliseconds per run
@@ -127,9 +127,19 @@ def ddp_markdown(rows: list[dict]) -> str:
 
 
 def components(args: argparse.Namespace, names: list[str], out: Path) -> None:
-    """--components: ``--invocations`` invocations (separate processes, one results record each), then the README."""
-    folder, readme = out / "results" / args.study, out / "README.md"
-    if not args.render and args.invocations > 1:
+    """--components: ``--invocations`` invocations (separate processes, one results record each), then the README;
+    --default-run: the default run timed with this tree and the baseline commit, one record."""
+    study = args.study if args.components else "default_run"
+    folder, readme = out / "results" / study, out / "README.md"
+    if args.default_run and not args.render:
+        from ganlab.bench_components import default_run_study
+
+        results = default_run_study(args.baseline, args.default_run, args.repeats, out)
+        settings = {"baseline": subprocess.run(["git", "rev-parse", args.baseline], capture_output=True, text=True,
+                                               check=True).stdout.strip(),
+                    "steps": args.default_run, "repeats": args.repeats}
+        print(f"record: {write_record(folder, results, settings, torch.device('cpu'))}")
+    elif not args.render and args.invocations > 1:
         argv = sys.argv[:]
         while any(a.startswith("--invocations") for a in argv):  # this command without --invocations N
             i = next(i for i, a in enumerate(argv) if a.startswith("--invocations"))
@@ -156,13 +166,11 @@ def components(args: argparse.Namespace, names: list[str], out: Path) -> None:
                     "warmup": args.warmup, "steps": {n: args.steps or CASES[n][1] for n in names},
                     "overrides": args.set, "components": only, "stderr_is_terminal": sys.stderr.isatty()}
         print(f"record: {write_record(folder, results, settings, device)}")
-    views = update_readme(readme, folder) if readme.exists() else []
-    from ganlab.bench_components import VIEWS, load_records
-
+    rewritten = update_readme(readme, folder) if readme.exists() else []
     records = load_records(folder)
-    for render in VIEWS.values():
-        print(render(records))
-    print(f"{readme}: rewrote the blocks of view(s) {', '.join(views) or 'none'} from {len(records)} record(s)")
+    for view in ("default_run",) if study == "default_run" else ("ratios", "components"):
+        print(VIEWS[view](records) if records else f"no records in {folder}")
+    print(f"{readme}: rewrote the blocks of view(s) {', '.join(rewritten) or 'none'} from {len(records)} record(s)")
 
 
 def main() -> None:
@@ -190,7 +198,12 @@ def main() -> None:
                         help="wall time (the numbers to publish, idle machine) or this thread's CPU time (roughly "
                              "independent of other processes' load; CPU runs with one compute thread only)")
     parser.add_argument("--render", action="store_true",
-                        help="with --components: only rewrite benchmarks/README.md's blocks from the records")
+                        help="with --components or --default-run: only rewrite benchmarks/README.md's blocks")
+    parser.add_argument("--default-run", type=int, default=None, metavar="STEPS",
+                        help="time the default run (ganlab-train trainer.max_steps=STEPS; 10000 is the real one) with "
+                             "this tree and with --baseline, alternating; a record in benchmarks/results/default_run/")
+    parser.add_argument("--baseline", default="HEAD~1", help="with --default-run: the commit to compare with")
+    parser.add_argument("--repeats", type=int, default=2, help="with --default-run: runs of each tree")
     args = parser.parse_args()
 
     out = Path(args.out)
@@ -199,7 +212,7 @@ def main() -> None:
     unknown = [c for c in names if c not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; valid: {', '.join(CASES)}")
-    if args.components:
+    if args.components or args.default_run:
         components(args, names, out)
         return
     if args.devices > 1:

@@ -58,3 +58,81 @@ def test_benchmark_case_runs_and_reports(case, tmp_path):
     assert 0 <= row["data_share"] < 1
     table = markdown([row], "title")
     assert f"| {case} | {row['batch']} |" in table
+
+
+def _raw(ratios: dict[str, list[float]], plain_ms: float = 10.0) -> dict:
+    """Synthetic readings: per run and round, a median ratio to a plain step of ``plain_ms`` (means 10 % higher)."""
+    return {name: [{"ms": q * plain_ms, "plain_ms": plain_ms, "ratio": q, "mean_ms": 1.1 * q * plain_ms,
+                    "plain_mean_ms": plain_ms, "mean_ratio": 1.1 * q} for q in qs] for name, qs in ratios.items()}
+
+
+def test_component_costs_are_ratio_differences_times_the_plain_step():
+    from ganlab.bench_components import summarize
+
+    s = summarize(_raw({"ganlab": [1.10, 1.12, 1.08], "bare": [1.05, 1.06, 1.04], "no_health": [1.07, 1.08, 1.07]}))
+    assert s["plain_ms"] == 10.0 and s["ganlab_ms"] == pytest.approx(11.0) and s["bare_ms"] == pytest.approx(10.5)
+    assert s["ratio_plain"] == pytest.approx(1.10) and s["ratio_plain_range"] == pytest.approx([1.08, 1.12])
+    assert s["ratio_bare"] == pytest.approx(1.10 / 1.05)  # the median of the per-round ratios
+    health = s["costs"]["health"]
+    assert health["ms"] == pytest.approx(0.3)  # per round 0.3, 0.4, 0.1 ms: median 0.3
+    assert health["range_ms"] == pytest.approx([0.1, 0.4]) and health["share"] == pytest.approx(0.3 / 11.0)
+    assert health["mean_ms"] == pytest.approx(0.33)
+
+
+def _record(commit: str, date: str, ganlab_ms: float) -> dict:
+    from ganlab.bench_components import COMPONENTS, summarize
+
+    s = summarize(_raw({"ganlab": [ganlab_ms / 10], "bare": [1.05], "no_ema": [1.0]}))
+    s.update(not_on=[c for c in COMPONENTS if c != "ema"], batch=64,
+             counts={"plain": {"calls": 100, "ops": 10}, "bare": {"calls": 150, "ops": 10},
+                     "ganlab": {"calls": 180, "ops": 12}, "no_ema": {"calls": 170, "ops": 11}})
+    return {"study": "components", "run": date, "command": "benchmark.py --components", "commit": commit,
+            "machine": "cpu-2core", "date": date, "metrics": {}, "card": None, "cases": {"mlp_mnist5k": s}}
+
+
+def test_tables_are_the_median_of_the_invocations_with_their_range(tmp_path):
+    import json
+
+    from ganlab.bench_components import component_table, load_records, ratio_table, update_readme
+
+    folder = tmp_path / "components"
+    folder.mkdir()
+    for i, (commit, ms) in enumerate([("old", 99.0), ("abc", 11.0), ("abc", 12.0), ("abc", 11.5)]):
+        (folder / f"r{i}.json").write_text(json.dumps(_record(commit, f"2026-12-0{i + 1}T00:00:00", ms)))
+    records = load_records(folder)
+    assert [r["commit"] for r in records] == ["abc"] * 3  # the newest commit's invocations only
+    ratios = ratio_table(records)
+    assert "| seed MLP (batch 64) | 11.50 (11.00–12.00) | 10.00 (10.00–10.00) | 1.150 (1.100–1.200) (≤ 1.05) |" \
+        in ratios
+    table = component_table(records)
+    assert "3 invocation(s)" in table and "`abc`" in table
+    assert "| seed MLP (batch 64) | − EMA of G | +1.500 (+1.000–+2.000) |" in table  # (ratio - 1.0) x 10 ms
+    assert "| seed MLP (batch 64) | − health monitor | not on in this case |" in table
+    assert "| 180 | 12 |" in table and "| +10 | +1 |" in table  # counts: ganlab's, and what EMA adds
+    readme = tmp_path / "README.md"
+    opening = f"<!-- results: {folder.as_posix()} view=ratios -->"
+    readme.write_text(f"before\n{opening}\nstale\n<!-- /results -->\nafter\n")
+    assert update_readme(readme, folder) == ["ratios"]
+    assert readme.read_text() == f"before\n{opening}\n{ratios}<!-- /results -->\nafter\n"
+
+
+def test_component_run_of_a_tiny_toy_writes_a_record(tmp_path):
+    import json
+
+    from ganlab.bench_components import run_components, write_record
+
+    shrink = ["generator.hidden=[8]", "discriminator.hidden=[8]", "generator.z_dim=4", "dataset.batch_size=32"]
+    result = run_components("toy_ring_veegan", shrink, rounds=1, warmup=2, device=torch.device("cpu"), out=tmp_path,
+                            steps=3, components=["ema", "evaluation"], log=lambda line: None, count_steps=2)
+    s = result["summary"]
+    assert set(result["raw"]) == {"ganlab", "bare", "no_ema"} and s["not_on"] == ["evaluation"]  # toy: metrics=none
+    assert s["ganlab_ms"] > 0 and s["bare_ms"] > 0 and set(s["costs"]) == {"ema"}
+    # EMA is one foreach lerp, and the health monitor's D statistics are ganlab's extra aten ops over the bare run
+    assert s["counts"]["ganlab"]["ops"] - s["counts"]["no_ema"]["ops"] == 1
+    assert s["counts"]["ganlab"]["calls"] > s["counts"]["bare"]["calls"] > s["counts"]["plain"]["calls"]
+    path = write_record(tmp_path / "results" / "components", {"toy_ring_veegan": result}, {"clock": "wall"},
+                        torch.device("cpu"))
+    record = json.loads(path.read_text())
+    assert {"study", "run", "command", "commit", "machine", "date", "metrics", "card"} <= set(record)
+    assert record["study"] == "components" and record["metrics"]["toy_ring_veegan/ratio_plain"] > 0
+    assert record["metrics"]["toy_ring_veegan/ops_per_step/ganlab"] == s["counts"]["ganlab"]["ops"]
