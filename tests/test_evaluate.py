@@ -58,6 +58,14 @@ def test_eval_cli_writes_card_and_reuses_cache(ckpt, tmp_path):
     assert len(m["class_histogram"]) == 10 and abs(sum(m["class_histogram"]) - 1) < 1e-4
     assert card["real"]["num_images"] == 1000 and card["num_generated"] == 300
     assert card["kid"] == {"subsets": 10, "subset_size": 100} and card["is_splits"] == 10
+    # the test split (mnist5k's 1,000 held-out digits): the same samples against it, and the gap
+    assert card["test"]["split"] == "test" and card["test"]["num_images"] == 1000
+    assert m["fid_gap"] == pytest.approx(m["fid_test"] - m["fid_train_matched"])
+    assert 0 <= m["precision_test"] <= 1 and 0 <= m["recall_test"] <= 1 and "kid_subsets_test" not in m
+    # memorization against the test split, with the closest pairs beside metrics.json
+    assert card["memorization"]["space"] == "pixels" and 0 <= m["copy_share"] <= 1
+    assert 0 < m["copy_share_heldout"] <= 0.06 and m["nn_dist_median"] > 0
+    assert Path(card["memorization"]["pairs"]).is_file()
     assert {"torch", "torchmetrics", "torch-fidelity", "ganlab"} <= set(card["versions"])
     assert 0 <= a["metrics"]["precision"] <= 1 and a["metrics"]["fid"] > 0
     assert a["metrics"]["kid_subset_size"] == 100

@@ -25,7 +25,7 @@ from ganlab.callbacks.evaluation import Evaluation
 from ganlab.health.actions import HealthStop, Rollback
 from ganlab.health.detectors import Alert, Detector
 from ganlab.health.heldout import HeldOutGap
-from ganlab.health.replay import LOGGED  # the logging-step readings; replay reads the same tags
+from ganlab.health.replay import EVAL_SIGNALS, LOGGED  # the readings fed to detectors; replay reads the same tags
 from ganlab.health.report import HealthReport
 from ganlab.health.samples import SampleProbe, no_rng_change
 from ganlab.health.signals import DOutputStats, GradientTrend, SpectralNorms, g_loss_slope, median, sigma_summary
@@ -164,12 +164,15 @@ class HealthMonitor(pl.Callback):
         self._act(trainer, pl_module, self._feed(trainer, "log", step, reading), step)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or self.monitor is None or self.monitor not in trainer.callback_metrics:
+        if trainer.sanity_checking:
             return
-        self._quality = float(trainer.callback_metrics[self.monitor])
-        step = trainer.global_step
-        reading = {"quality": self._quality}
-        self._act(trainer, pl_module, self._feed(trainer, "eval", step, reading), step)
+        metrics = trainer.callback_metrics
+        reading = {name: float(metrics[tag]) for name, tag in EVAL_SIGNALS.items() if tag in metrics}
+        if self.monitor is not None and self.monitor in metrics:
+            self._quality = reading["quality"] = float(metrics[self.monitor])
+        if reading:
+            step = trainer.global_step
+            self._act(trainer, pl_module, self._feed(trainer, "eval", step, reading), step)
 
     # ------------------------------------------------------------------ checks
     def measure(self, pl_module: pl.LightningModule) -> dict[str, float]:

@@ -162,7 +162,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     times["real_features"] = time.perf_counter() - t
     classes = class_coverage(cfg.classes, loaded.config, extractor, data)
     speckle = speckle_metric(cfg.speckle, data)
-    objects = [metric] + [m for m in (classes, speckle) if m is not None]
+    test_data = test_split(cfg, loaded, data)
+    test = metric_test_reference(cfg, metric, test_data, device) if test_data is not None else None
+    memorization = memorization_metric(cfg.memorization, trained_on(data, loaded.config), test_data, extractor,
+                                       device)
+    objects = [metric] + [m for m in (classes, speckle, memorization) if m is not None]
 
     t = time.perf_counter()
     for m in objects:
@@ -177,6 +181,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     t = time.perf_counter()
     values = {k: v for m in objects for k, v in m.compute().items()}
+    if test is not None:  # the same generated features against the test split, and the train-test gap
+        from ganlab.metrics.evaluation import protocol_names
+        from ganlab.metrics.generalization import train_test_metrics
+
+        values.update(protocol_names(train_test_metrics(metric.real, test[0], metric.generated(), metric.metrics,
+                                                        seed=cfg.seed,
+                                                        **metric.options), metric.suffix))
+    pairs = write_pairs(memorization, out, loaded.global_step)
     if classes:
         values["class_histogram"] = [round(float(p), 5) for p in classes.histogram()]
     times["metrics"] = time.perf_counter() - t
@@ -191,6 +203,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "classes": ({"classifier": extractor_card(extractor)["name"], "min_share": classes.min_share}
                     if classes else None),
         "real": {k: identity[k] for k in ("dataset", "split", "num_images", "shape", "transform", "fingerprint")},
+        "test": ({**{k: test[1][k] for k in ("split", "num_images", "fingerprint")}, "cache_hit": test[2],
+                  "gap": "fid_test - fid_train_matched: the training reference drawn to the test split's size "
+                         f"(seed {cfg.seed})"} if test is not None else None),
+        "memorization": ({"space": memorization.space, "max_shift": memorization.max_shift,
+                          "rate": memorization.rate, "cells": memorization.cells, "heldout": test_data.name + "/test",
+                          "threshold_fit": "half of the test split; copy_share_heldout: the other half",
+                          "pairs": str(pairs) if pairs else None} if memorization is not None else None),
         "speckle": {"threshold": speckle.threshold, "real_share": speckle.real_share} if speckle else None,
         "num_generated": cfg.num_samples,
         "seeds": {"noise": cfg.seed, "subsets": cfg.seed},
@@ -210,6 +229,79 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     append_record(out, record)
     print_table(values, card, out, floor=record.get("floor"))
     return record
+
+
+def test_split(cfg: DictConfig, loaded: Any, train: Any) -> Any:
+    """The checkpoint dataset's test split (``real.test_split``: auto = "test" when the dataset has one), or None."""
+    mode = cfg.real.get("test_split", "auto")
+    if mode in (None, False, "none") or cfg.real.split != "train":
+        return None
+    split = "test" if mode == "auto" else str(mode)
+    try:
+        return real_data(loaded.config, split, cfg.real.source, loaded.path, key="real.test_split")
+    except ConfigError:
+        if mode == "auto":  # the dataset has no test split: the train-only numbers, as before
+            return None
+        raise
+
+
+def trained_on(data: Any, config: DictConfig) -> Any:
+    """The images the run's D steps drew from: ``data`` (its training split), or the run's ``datamodule.subset``
+    of it (the same fixed, class-balanced draw the datamodule makes)."""
+    from ganlab.data.base import balanced_subset
+    from ganlab.data.split import split_data
+
+    subset = OmegaConf.select(config, "datamodule.subset", default=None)
+    holdout = OmegaConf.select(config, "datamodule.holdout", default=0) or 0
+    if isinstance(holdout, int) and holdout > 0:  # the held-out reals were not trained on either
+        data = split_data(data, holdout, None, OmegaConf.select(config, "datamodule.seed", default=0))[0]
+    if not isinstance(subset, int) or isinstance(subset, bool):
+        return data
+    return balanced_subset(data, subset, seed=0)
+
+
+def metric_test_reference(cfg: DictConfig, metric: Any, data: Any, device: Any) -> tuple[Any, dict, bool]:
+    """(test features [N, D], the reference identity, cache hit) in the evaluation's features."""
+    from ganlab.metrics.evaluation import real_reference
+
+    features, hit, identity = real_reference(data, metric.feature, metric.cache, split="test",
+                                             batch_size=cfg.batch_size, device=device)
+    return features, identity, hit
+
+
+def memorization_metric(node: DictConfig, train: Any, test: Any, extractor: Any, device: Any) -> Any:
+    """The Memorization metric against the test split (``memorization.enabled``: auto = when one exists), or None."""
+    mode = node.get("enabled", "auto")
+    if mode not in ("auto", True, False):
+        raise ConfigError(f"memorization.enabled={mode!r}; valid: auto, true, false")
+    if mode is False or (test is None and mode == "auto"):
+        return None
+    if test is None:
+        raise ConfigError("memorization.enabled=true needs real images the generator never trained on; the "
+                          "checkpoint's dataset has no test split (real.test_split)")
+    from ganlab.metrics.memorization import Memorization
+
+    try:
+        metric = Memorization(extractor, **{k: v for k, v in node.items() if k != "enabled"})
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"memorization: {e}".splitlines()[0]) from e
+    metric.set_reference(train, test, device=device)
+    return metric
+
+
+def write_pairs(memorization: Any, out: Path, step: int) -> Path | None:
+    """The closest sample / training-image pairs as a PNG beside ``out`` (None without the metric)."""
+    pairs = memorization.closest_pairs() if memorization is not None else None
+    if pairs is None:
+        return None
+    from torchvision.utils import save_image
+
+    from ganlab.metrics.memorization import pairs_grid
+
+    path = out.parent / f"{out.stem}_closest_pairs_step{step}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(pairs_grid(*pairs), path)
+    return path
 
 
 def check_floor(mode: Any, metrics: list[str]) -> list[str]:

@@ -47,12 +47,15 @@ class GANDataModule(pl.LightningDataModule):
             (``ganlab.data.base.balanced_subset``, drawn with seed 0 whatever the run's seed); None: all of them.
             Evaluation references (``real_images``: FID statistics, class shares, the real grid) stay the whole set
             (less the held-out split).
+        test_source: a factory of the dataset's fixed test split (``dataset.test``; mnist5k: the 1,000 digits no
+            network trained on), for the memorization check; None: the dataset has none.
     """
 
     def __init__(self, name: str, source: Callable[[], ImageData], resolution: int | None,
                  channels: int, num_classes: int = 0, batch_size: int = 64, batches_per_step: int = 1,
                  on_device: bool = True, seed: int = 0, eval_samples: int = 2000,
-                 eval_batch_size: int = 500, holdout: int = 0, subset: int | None = None) -> None:
+                 eval_batch_size: int = 500, holdout: int = 0, subset: int | None = None,
+                 test_source: Callable[[], ImageData] | None = None) -> None:
         super().__init__()
         self.name, self.source = name, source
         self.resolution, self.channels, self.num_classes = resolution, channels, num_classes
@@ -62,6 +65,8 @@ class GANDataModule(pl.LightningDataModule):
         if subset is not None and (not isinstance(subset, int) or isinstance(subset, bool) or subset < 1):
             raise ValueError(f"datamodule.subset={subset}; valid: null (the whole set) or an integer >= 1")
         self.holdout, self.subset = holdout, subset
+        self.test_source = test_source
+        self.test: ImageData | None = None
         self.data: ImageData | None = None  # the whole set less the held-out split: evaluation references
         self.heldout: ImageData | None = None
         self.train_data: ImageData | None = None  # what the D steps draw from (the subset, or self.data)
@@ -107,6 +112,17 @@ class GANDataModule(pl.LightningDataModule):
         a subset."""
         self.setup()
         return self.data
+
+    def training_images(self) -> ImageData:
+        """The images the D steps draw from: the subset when ``subset`` is set, else ``real_images()``."""
+        self.setup()
+        return self.train_data
+
+    def test_images(self) -> ImageData | None:
+        """The dataset's fixed test split (no image of it is trained on), or None when it has none."""
+        if self.test is None and self.test_source is not None:
+            self.test = self.test_source()
+        return self.test
 
     def heldout_images(self) -> ImageData | None:
         """The held-out real split (``holdout`` samples never trained on), or None."""

@@ -388,3 +388,35 @@ class StalledQuality(Detector):
         return (f"quality stalled since step {start_step:,}: the best {self.metric} is {fmt(e['best'])}, "
                 f"{100 * e['improvement']:.1f} % better than its best {self.window} evaluations ago "
                 f"({fmt(e['best_before'])}; needs {100 * self.min_improvement:.0f} %)")
+
+
+class Memorization(Detector):
+    """Samples copy the training set: the share of near-copies (``val/copy_share``, ganlab.metrics.memorization)
+    exceeds ``share_max``.
+
+    The per-sample copy threshold is fitted so that about ``rate`` (3 %) of new real images fall below it; a share
+    of ``share_max`` (0.25) is far beyond what sampling noise gives a generator that does not copy (with 500
+    samples at 3 %, a share above 0.1 has probability below 1e-9).
+
+    Args:
+        share_max: share of near-copies among the evaluated samples that fires the alert.
+    """
+
+    feeds: ClassVar[str] = "eval"
+
+    def __init__(self, action: str = "warn", patience: int = 1, min_step: int = 0, share_max: float = 0.25) -> None:
+        super().__init__(action, patience, min_step)
+        if not 0 < share_max < 1:
+            raise ValueError(f"health.detectors.memorization.share_max={share_max}; valid: 0 < share_max < 1")
+        self.share_max = share_max
+
+    def evaluate(self, step, s):
+        if not _finite(s, "copy_share"):
+            return None
+        evidence = {"copy_share": s["copy_share"], **({"ct": s["ct"]} if _finite(s, "ct") else {})}
+        return s["copy_share"] > self.share_max, evidence
+
+    def explain(self, start_step, e):
+        ct = f", C_T {e['ct']:.1f}" if "ct" in e else ""
+        return (f"memorization since step {start_step:,}: {100 * e['copy_share']:.0f} % of the samples are near-copies "
+                f"of training images (alert above {100 * self.share_max:.0f} %{ct}; new images: about 3 %)")

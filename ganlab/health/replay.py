@@ -21,6 +21,8 @@ from ganlab.health.detectors import Alert, Detector
 # reading name -> logged tag: what the monitor feeds its "log" detectors (ganlab/callbacks/health.py uses this)
 LOGGED = {"d_loss": "train/d_loss", "g_loss": "train/g_loss", "grad_norm_g": "train/grad_norm_g",
           "grad_norm_d": "train/grad_norm_d"}
+# reading name -> evaluation tag: what the monitor feeds its "eval" detectors besides the monitored metric's quality
+EVAL_SIGNALS = {"copy_share": "val/copy_share", "ct": "val/ct"}
 ORDER = {"log": 0, "check": 1, "eval": 2}  # within a step: on_train_batch_end (log, then check), then validation
 
 
@@ -61,8 +63,11 @@ def readings(curves: Mapping[str, Mapping[int, float]], health: Mapping[str, Any
         row = {k: v[i] for k, v in signals.items() if k != "step" and i < len(v) and v[i] is not None}
         out.append((int(step), "check", {**row, **reference}))
     monitor = monitor or (health.get("settings") or {}).get("monitor")
-    for step, value in sorted((curves.get(monitor) or {}).items()) if monitor else []:
-        out.append((int(step), "eval", {"quality": float(value)}))
+    eval_tags = {**EVAL_SIGNALS, **({"quality": monitor} if monitor else {})}
+    eval_steps = sorted({s for tag in eval_tags.values() for s in curves.get(tag, {})})
+    for step in eval_steps:
+        out.append((int(step), "eval", {k: float(curves[t][step]) for k, t in eval_tags.items()
+                                        if step in curves.get(t, {})}))
     return sorted(out, key=lambda r: (r[0], ORDER[r[1]]))
 
 

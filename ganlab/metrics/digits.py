@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ganlab import safe
 from ganlab.data.base import to_model_space
-from ganlab.data.mnist5k import load_mnist5k
+from ganlab.data.mnist5k import held_out_split, load_mnist5k
 from ganlab.metrics.distortions import rotate_by
 
 # SHA-256 of the committed ganlab/assets/digit_classifier.pt (v1; never retrained: old numbers rest on it)
@@ -24,7 +24,6 @@ DIGIT_CLASSIFIER_SHA256 = "d5af5fcf1c447dd0ad78ed60af1ff72a4107228979051f12fd220
 # SHA-256 of the committed ganlab/assets/digit_classifier_v2.pt
 DIGIT_CLASSIFIER_V2_SHA256 = "d201e91500ae05adc9ad228801f1b81b20d63b40c9e77b3e6ec3bd835d6a16f2"
 WEIGHTS_KEY = "dataset.feature.weights"  # metrics and ganlab-eval take the feature from the dataset
-HELD_OUT_PER_CLASS = 100
 # the layout scripts/train_digit_classifier.py writes
 WEIGHTS_LAYOUT = {"state_dict": safe.Tensors, "meta?": dict}
 
@@ -140,10 +139,12 @@ class DigitFeatures(nn.Module):
         return super().train(False)
 
     def _prepare(self, x: Tensor) -> Tensor:
-        """[N, C, H, W] in [-1, 1] (C in {1, 3}, any square size; uint8 is scaled) -> [N, 1, 32, 32]."""
+        """[N, C, H, W] in [-1, 1] (C in {1, 3}, any square size; uint8 scaled; clamped) -> [N, 1, 32, 32]."""
         if x.dim() != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"expected images [N, 1 or 3, H, W], got {tuple(x.shape)}")
-        x = to_model_space(x).float().to(self.net.head.weight.device)
+        # clamp: a generator with a linear output (R3GAN) strays outside [-1, 1]; the classifier never saw such
+        # pixels, and Inception, DINOv2 and CLIP clip them too when they quantize to uint8
+        x = to_model_space(x).float().to(self.net.head.weight.device).clamp(-1.0, 1.0)
         if x.shape[1] == 3:
             x = x.mean(1, keepdim=True)  # [N, 1, H, W]
         if x.shape[-2:] == (28, 28):
@@ -168,18 +169,6 @@ class DigitFeatures(nn.Module):
     def logits(self, x: Tensor) -> Tensor:
         """Class logits float32 [N, 10]."""
         return self.net(self._prepare(x)).float()
-
-
-def held_out_split(labels: Tensor, seed: int) -> tuple[Tensor, Tensor]:
-    """Stratified split of labels [N]: HELD_OUT_PER_CLASS per class held out; sorted (train, held) indices."""
-    g = torch.Generator().manual_seed(seed)
-    held = []
-    for c in torch.unique(labels).tolist():
-        idx = torch.nonzero(labels == c).flatten()
-        held.append(idx[torch.randperm(idx.numel(), generator=g)[:HELD_OUT_PER_CLASS]])
-    mask = torch.zeros(labels.numel(), dtype=torch.bool)
-    mask[torch.cat(held)] = True
-    return torch.nonzero(~mask).flatten(), torch.nonzero(mask).flatten()
 
 
 def random_shift(x: Tensor, max_shift: int, g: torch.Generator) -> Tensor:

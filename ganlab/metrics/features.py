@@ -86,9 +86,13 @@ class FeatureMetrics(EvalMetric):
         out = extract(self.feature, [samples], logits="is" in self.metrics, device=samples.device)
         self.add(**out)  # features [B, D] (+ logits [B, C])
 
+    def generated(self) -> dict[str, Tensor]:
+        """The generated rows of this evaluation: {"features": [M, D]} (and "logits" [M, C] for IS)."""
+        return {name: self.rows(name) for name in self._rows}
+
     def compute(self) -> dict[str, float]:
         if self.real is None:
             raise ValueError("FeatureMetrics: no real reference; call setup() or reference() first")
-        fake = {name: self.rows(name) for name in self._rows}
+        fake = self.generated()
         values = compute_metrics(self.real, fake, self.metrics, seed=self.seed, **self.options)
         return protocol_names(values, self.suffix)

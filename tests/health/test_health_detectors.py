@@ -228,3 +228,19 @@ def test_bad_settings_are_one_line_errors():
         Divergence(patience=0)
     with pytest.raises(ValueError, match=r"stalled_quality.mode='best'; valid: min, max"):
         StalledQuality(mode="best")
+
+
+def test_memorization_fires_on_a_high_copy_share_only():
+    from ganlab.health.detectors import Memorization
+
+    det = Memorization(share_max=0.25)
+    assert det.check(1000, {"quality": 30.0}) is None  # no memorization reading: nothing to judge
+    assert det.check(2000, {"copy_share": 0.04, "ct": 0.3}) is None
+    alert = det.check(3000, {"copy_share": 0.62, "ct": -9.5})
+    assert alert is not None and alert.start_step == 3000
+    assert alert.evidence == {"copy_share": 0.62, "ct": -9.5}
+    assert "62 % of the samples are near-copies" in alert.message and "C_T -9.5" in alert.message
+    assert det.check(4000, {"copy_share": 0.7}) is None  # once per episode
+    assert det.check(5000, {"copy_share": 0.02}) is None and alert.end_step == 5000
+    with pytest.raises(ValueError, match="share_max=1.5; valid: 0 < share_max < 1"):
+        Memorization(share_max=1.5)

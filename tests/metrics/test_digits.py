@@ -7,9 +7,9 @@ import torch
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ganlab.data.base import to_model_space
-from ganlab.data.mnist5k import load_mnist5k, mnist5k_raw
+from ganlab.data.mnist5k import held_out_split, load_mnist5k, mnist5k_raw
 from ganlab.metrics import digits
-from ganlab.metrics.digits import DigitFeatures, default_weights_path, held_out_split
+from ganlab.metrics.digits import DigitFeatures, default_weights_path
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,13 @@ def test_fid_with_torchmetrics(feats, mnist):
     _update(fid, x[:2500:2], real=True)
     _update(fid, x[2500::2], real=False)
     assert float(fid.compute()) > 10 * halves
+
+
+def test_pixels_outside_the_range_are_clamped(feats, mnist):
+    # a linear-output G (R3GAN) yields pixels beyond [-1, 1]; the features are those of the clamped image
+    x = mnist[0][::250] * 3.0  # [20, 1, 32, 32] in [-3, 3]
+    assert x.min() < -1 and x.max() > 1
+    torch.testing.assert_close(feats(x), feats(x.clamp(-1, 1)), rtol=0, atol=0)
+    torch.testing.assert_close(feats.logits(x), feats.logits(x.clamp(-1, 1)), rtol=0, atol=0)
+    unclamped = feats.net.features(x, feats.layer)  # what the features were before the clamp
+    assert (unclamped - feats(x)).abs().max() > 1.0

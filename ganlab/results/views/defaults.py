@@ -1,0 +1,158 @@
+"""Views of the default run's tables in experiments/README.md: the loss table, the default run, its tuning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganlab.results.registry import Record, Table, view
+from ganlab.results.stats import mean_std
+from ganlab.results.tables import num, only, per_run, select
+
+DIGITS = ["zeros", "ones", "twos", "threes", "fours", "fives", "sixes", "sevens", "eights", "nines"]
+BAND = (7.0, 13.0)  # the default run's target: every digit within 7-13 % of the samples
+
+
+@view("losses", header=["loss (`loss=`)", "FID at step 300 (v1)", "FID at step 600 (v1)"])
+def losses(records: list[Record]) -> list[list[Any]]:
+    """The DCGAN preset at 600 steps with each loss, one seed: training-time FID (digit features v1)."""
+    rows = sorted(records, key=lambda r: r["metrics"]["fid_step600"])
+    return [[f"{r['params']['label']} (`{r['params']['loss']}`)", num(r["metrics"]["fid_step300"]),
+             num(r["metrics"]["fid_step600"])] for r in rows]
+
+
+def share(p: float, name: str | None = None) -> str:
+    """``7.8 %`` (bold outside the 7-13 % band), with the class name when given."""
+    s = f"{p:.1f} %"
+    s = s if BAND[0] <= p <= BAND[1] else f"**{s}**"
+    return f"{s} ({name})" if name else s
+
+
+def class_range(r: Record) -> tuple[float, float, str | None, str | None]:
+    """Smallest and largest class share (percent) and their names, from ganlab-eval's class_k_pct or a record."""
+    m = r["metrics"]
+    if "class_0_pct" in m:
+        shares = [m[f"class_{k}_pct"] for k in range(10)]
+        lo, hi = min(range(10), key=shares.__getitem__), max(range(10), key=shares.__getitem__)
+        return shares[lo], shares[hi], DIGITS[lo], DIGITS[hi]
+    p = r.get("params", {})
+    return m["class_min_pct"], m["class_max_pct"], p.get("class_min"), p.get("class_max")
+
+
+def speckle_ratio(x: float) -> str:
+    return num(x, 0) if x >= 100 else num(x, 1)
+
+
+def eval_row(label: str, r: Record, classes: Record | None = None, prefix: str = "") -> list[Any]:
+    """One run's ganlab-eval numbers (``prefix`` ``eval/`` for the sweep's CSV columns)."""
+    m = r["metrics"]
+    lo, hi, lo_name, hi_name = class_range(classes or r)
+    pr = (f"{m['precision']:.3f} / {m['recall']:.3f}" if "precision" in m else "–")
+    return [label, num(m[f"{prefix}fid"], 2 if m[f"{prefix}fid"] < 10 else 1), pr, f"{m[f'{prefix}class_kl']:.3f}",
+            f"{share(lo, lo_name)} / {share(hi, hi_name)}", f"{m[f'{prefix}speckle']:.4f}",
+            speckle_ratio(m[f"{prefix}speckle_vs_real"]), f"{m[f'{prefix}confidence']:.3f}"]
+
+
+def seeds_row(label: str, runs: list[Record], means: Record | None = None, prefix: str = "",
+              classes: list[Record] | None = None) -> list[Any]:
+    """Several seeds in one row: per-seed values where records hold them, else the mean the history kept."""
+    runs = sorted(runs, key=lambda r: r["params"]["seed"])
+    classes = sorted(classes or runs, key=lambda r: r["params"]["seed"])
+
+    def col(name: str, fmt: str, mean_only: bool = False) -> str:
+        vals = [r["metrics"].get(f"{prefix}{name}") for r in runs]
+        if None in vals:  # only the mean survives (a "no per-run records" source)
+            return format(means["metrics"][name], fmt) if means and name in means["metrics"] else "–"
+        return format(sum(vals) / len(vals), fmt) if mean_only else ", ".join(format(v, fmt) for v in vals)
+
+    ranges = []
+    for c in classes:
+        lo, hi, _, _ = class_range(c)
+        ranges.append(f"{share(lo)} / {share(hi)}")
+    ratio = col("speckle_vs_real", ".1f", mean_only=True)
+    return [label, col("fid", ".2f"), "–", col("class_kl", ".3f"), ", ".join(ranges),
+            col("speckle", ".4f", mean_only=True), ratio, col("confidence", ".3f", mean_only=True)]
+
+
+@view("default_run", header=["run", "FID (v2)", "precision / recall", "class KL", "smallest / largest class",
+                             "speckle", "speckle / real", "confidence"])
+def default_run(records: list[Record]) -> Table:
+    """ganlab-eval (10,000 samples, v2) of the default run's seeds, the old default and the runs before the fix."""
+    now = [r for r in records if r["study"] == "default_run"]
+    before = [r for r in records if r["study"] == "default_run/before_fix"]
+    sweep = [r for r in records if r["study"] == "default_run/sweep"]
+    old_sweep = only([r for r in sweep if r["params"].get("ema.decay") == "null"
+                      and r["params"].get("loss") == "nonsaturating"], "the old default in sweep.csv")
+    batch64 = [r for r in sweep if r["params"].get("optim.g.lr") == 8e-4]
+    defaults = sorted(select(now, recipe="default"), key=lambda r: r["params"]["seed"])
+    rows = [eval_row("old default (`~experiment`), seed 1 (before the fix)", old_sweep,
+                     classes=only(select(before, recipe="old_default"), "old default classes"), prefix="eval/"),
+            eval_row("old default (`~experiment`), seed 1, current code",
+                     only(select(now, recipe="old default (~experiment)"), "old default"))]
+    rows += [eval_row(f"default, seed {r['params']['seed']}", r) for r in defaults]
+    stat = {k: mean_std([r["metrics"][k] for r in defaults]) for k in ("fid", "class_kl", "speckle_vs_real")}
+    rows.append(["default, mean ± std", f"{stat['fid'][0]:.2f} ± {stat['fid'][1]:.2f}", "",
+                 f"{stat['class_kl'][0]:.3f} ± {stat['class_kl'][1]:.3f}", "",
+                 f"{mean_std([r['metrics']['speckle'] for r in defaults])[0]:.4f}",
+                 f"{stat['speckle_vs_real'][0]:.1f} ± {stat['speckle_vs_real'][1]:.1f}", ""])
+    rows.append(seeds_row("default before the data-order fix, seeds 1-3", per_run(select(before, recipe="default"))))
+    rows.append(seeds_row("batch 64, 15,000 steps (the first tuned recipe, before the fix), seeds 1-3",
+                          batch64, prefix="eval/", classes=select(before, recipe="batch64")))
+    dcgan = select(before, recipe="dcgan")
+    rows.append(seeds_row("DCGAN preset (`experiment=dcgan_mnist5k`, before the fix), seeds 1-3", per_run(dcgan),
+                          means=next(r for r in dcgan if not r.get("per_run", True))))
+    used = now + before + [old_sweep] + batch64
+    return Table(rows=rows, records=used,
+                 notes=["Bold: a class share outside the 7-13 % target. Several seeds in one row: per-seed values "
+                        "(seeds 1, 2, 3) where records hold them, else the mean."])
+
+
+@view("default_variants", header=["change to the batch-64 recipe", "steps", "FID (v2)", "class KL",
+                                  "smallest / largest class"])
+def default_variants(records: list[Record]) -> list[list[Any]]:
+    """Seed 1's variants of the first tuned recipe (ganlab-eval, 10,000 samples, v2)."""
+    rows = []
+    for r in sorted(records, key=lambda r: r["run"]):
+        m, p = r["metrics"], r["params"]
+        lo, hi, lo_name, hi_name = class_range(r)
+        note = f": {p['note']}" if p.get("note") else ""
+        rows.append([p["change"], num(m["steps"], 0), num(m["fid"], 2 if m["fid"] < 10 else 1),
+                     f"{m['class_kl']:.3f}", f"{share(lo, lo_name)} / {share(hi, hi_name)}{note}"])
+    return rows
+
+
+def _lr(p: dict[str, Any], key: str) -> str:
+    v = p.get(key)
+    return "2e-4 (default)" if v is None else f"{v:.0e}".replace("e-0", "e-")
+
+
+@view("default_sweep", header=["G lr", "D lr", "EMA", "loss", "seed", "training-time FID at the end (v2)",
+                               "class KL", "classes covered", "outcome"])
+def default_sweep(records: list[Record]) -> list[list[Any]]:
+    """The tuning sweep of the default recipe (sweep.csv): runs grouped by setting, one value per seed."""
+    groups: dict[tuple, list[Record]] = {}
+    for r in records:
+        p = r["params"]
+        key = (p.get("ema.decay"), p.get("optim.g.lr") or 2e-4, p.get("optim.d.lr") or 2e-4, p.get("loss", ""))
+        groups.setdefault(key, []).append(r)
+    rows = []
+    for key in sorted(groups, key=lambda k: (k[0] != "null", k[1], k[2], k[3] != "nonsaturating")):
+        runs = sorted(groups[key], key=lambda r: r["params"]["seed"])
+        p = runs[0]["params"]
+
+        def fid(r: Record) -> str:
+            m = r["metrics"]
+            last_eval = int(m["steps"] // 2500 * 2500)  # val/fid every 2,500 steps; killed runs stop between
+            return num(m["val/fid_final"]) + ("" if m["steps"] >= 15000 else f" (step {last_eval:,})")
+
+        covered = [int(r["metrics"]["val/classes_covered_final"]) for r in runs]
+        killed = [int(r["metrics"]["steps"]) for r in runs if r["metrics"]["steps"] < 15000]
+        outcome = ("collapsed" if max(covered) <= 2 else "all classes covered" if min(covered) == 10 else "partial")
+        if killed:
+            outcome += f"; stopped at step {', '.join(f'{s:,}' for s in killed)}"
+        rows.append([_lr(p, "optim.g.lr"), _lr(p, "optim.d.lr"), "–" if key[0] == "null" else key[0],
+                     (p.get("loss") or "nonsaturating").replace("nonsaturating", "non-saturating"),
+                     ", ".join(str(int(r["params"]["seed"])) for r in runs),
+                     ", ".join(fid(r) for r in runs),
+                     ", ".join(f"{r['metrics']['val/class_kl_final']:.3f}" for r in runs),
+                     ", ".join(map(str, covered)), outcome])
+    return rows

@@ -1,0 +1,120 @@
+"""Views of the R3GAN, LeCam, ADA and DINOv2 / CMMD measurements (experiments/README.md, docs/ada.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganlab.results.registry import Record, Table, view
+from ganlab.results.stats import diff_ci, mean_std
+from ganlab.results.tables import num, per_run, pm, select, values
+
+CI_NOTE = ("CI: percentile bootstrap over the 3 seeds of each arm (`ganlab.results.diff_ci`); with 3 seeds an "
+           "interval under-covers: one that holds 0 means not established, one that does not is still a weak claim.")
+
+
+def ci_text(a: list[float], b: list[float], digits: int = 1) -> str:
+    ci = diff_ci(a, b)
+    s = f"{ci.diff:+.{digits}f} [{ci.low:+.{digits}f}, {ci.high:+.{digits}f}]"
+    return s if ci.established else f"{s}: not established"
+
+
+def seeds(xs: list[float], digits: int = 2, spread_digits: int = 1) -> str:
+    """``7.9 ± 1.6 (7.16, 6.84, 9.79)``: mean ± sample std, then every seed."""
+    return f"{pm(*mean_std(xs), spread_digits)} ({', '.join(f'{x:.{digits}f}' for x in xs)})"
+
+
+@view("r3gan_vs_dcgan", header=["preset", "steps (images)", "training-time FID at the end (per seed)",
+                                "`ganlab-eval` FID, 10k (per seed)"])
+def r3gan_vs_dcgan(records: list[Record]) -> Table:
+    """R3GAN and DCGAN presets at equal CPU time (3 seeds each), FID in digit features v2."""
+    rows, fids = [], {}
+    for preset in ("dcgan_mnist5k", "r3gan_mnist5k"):
+        runs = select(records, preset=preset)
+        m = runs[0]["metrics"]
+        fids[preset] = values(runs, "fid_eval_10k")
+        rows.append([f"`{preset}`", f"{num(m['steps'], 0)} ({m['kimages']:.0f}k)",
+                     seeds(values(runs, "fid_train_end")), seeds(fids[preset])])
+    return Table(rows=rows, notes=[
+        "Mean ± sample std over seeds 1-3. R3GAN minus DCGAN, `ganlab-eval` FID: "
+        f"{ci_text(fids['r3gan_mnist5k'], fids['dcgan_mnist5k'])}. " + CI_NOTE])
+
+
+@view("r3gan_stacked", header=["arm", "modes of 1,000 at step 3,000 (per seed)", "reverse KL, nats (per seed)",
+                               "modes minus the next arm's [95 % CI]"])
+def r3gan_stacked(records: list[Record]) -> Table:
+    """Stacked-MNIST-lite at 3,000 steps: RpGAN + R1 + R2, the standard loss + R1 + R2, the DCGAN baseline."""
+    arms = ["rpgan_r1r2", "nonsaturating_r1r2", "dcgan_baseline"]
+    rows = []
+    for i, arm in enumerate(arms):
+        runs = select(records, arm=arm)
+        modes, kl = values(runs, "modes"), values(runs, "reverse_kl")
+        vs = (ci_text(modes, values(select(records, arm=arms[i + 1]), "modes"), 0) if i + 1 < len(arms) else "")
+        rows.append([runs[0]["params"]["label"], f"{pm(*mean_std(modes), 0)} ({', '.join(f'{x:.0f}' for x in modes)})",
+                     seeds(kl, 2, 2), vs])
+    return Table(rows=rows, notes=["Mean ± sample std over seeds 1-3. " + CI_NOTE])
+
+
+@view("lecam", header=["", "no regularizer", "`+regularizers=lecam` (λ 0.3, decay 0.99)", "`augment=ada`"])
+def lecam(records: list[Record]) -> Table:
+    """LeCam on 500 digits beside the ADA comparison's two arms (training-time FID, v2)."""
+    runs = per_run(select(records, arm="lecam"))
+    means = {r["params"]["arm"]: r for r in records if not r.get("per_run", True)}
+
+    def arm_cell(arm: str, key: str) -> str:
+        m = means[arm]["metrics"]
+        return pm(m[f"{key}_mean"], m[f"{key}_std"])
+
+    rows = [[label, arm_cell("none", key), seeds(values(runs, key), 1), arm_cell("ada", key)]
+            for label, key in (("val/fid at the end (10,000 steps)", "fid_end"), ("best val/fid of the run",
+                                                                                  "fid_best"))]
+    curve = {int(k): v for k, v in means["lecam"]["series"]["val/fid"].items()}
+    notes = ["Mean ± sample std over seeds 0-2; LeCam per seed in brackets. The no-regularizer and ADA arms kept "
+             "only their means (docs/ada.md), so no CI of a difference against them can be computed.",
+             "val/fid by step, LeCam (mean over seeds): "
+             + ", ".join(f"{v:.0f}" for _, v in sorted(curve.items())) + f" at steps {min(curve):,}-{max(curve):,}."]
+    return Table(rows=rows, records=runs + [means["none"], means["ada"], means["lecam"]], notes=notes)
+
+
+@view("dinov2_cmmd", header=["metric", "value", "real vs real (halves)"])
+def dinov2_cmmd(records: list[Record]) -> list[list[Any]]:
+    """DINOv2 FD and CMMD end to end on a random-weight ViT-B/14 (the path works; the values mean nothing)."""
+    m = records[0]["metrics"]
+    return [[f"`{k}`", f"{m[k]:.2f}" if m[k] >= 1 else f"{m[k]:.3f}",
+             f"{m[k + '_floor']:.2f}" if m[k + "_floor"] >= 1 else f"{m[k + '_floor']:.3f}"]
+            for k in m if not k.endswith("_floor")]
+
+
+ARMS = {"none": "no augmentation", "ada": "augment=ada (speed_img=100000)"}
+
+
+@view("ada_subset500", header=["", *ARMS.values()])
+def ada_subset500(records: list[Record]) -> list[list[Any]]:
+    """The default MLP on 500 digits without and with ADA: 3 seeds (the FIDs kept only as mean ± std)."""
+    runs = {a: sorted(per_run(select(records, arm=a)), key=lambda r: r["params"]["seed"]) for a in ARMS}
+    means = {r["params"]["arm"]: r["metrics"] for r in records if not r.get("per_run", True)}
+    rows = [["val/fid at the end", *(pm(means[a]["fid_end_mean"], means[a]["fid_end_std"]) for a in ARMS)],
+            ["best val/fid of the run", *(pm(means[a]["fid_best_mean"], means[a]["fid_best_std"]) for a in ARMS)],
+            ["classes covered at the end", *(", ".join(f"{v:.0f}" for v in values(runs[a], "classes_covered_end"))
+                                             for a in ARMS)],
+            ["p at the end", *(", ".join(f"{v:.3f}" for v in values(runs[a], "p_end")) for a in ARMS)]]
+    windows = sorted({k for r in runs["none"] for k in r["metrics"] if k.startswith("r_t_")},
+                     key=lambda k: int(k.split("_")[2]))
+    for w in windows:
+        _, _, a, b = w.split("_")
+        cells = []
+        for arm in ARMS:
+            xs = values(runs[arm], w)
+            cells.append(f"{sum(xs) / len(xs):.2f} ({', '.join(f'{x:.2f}' for x in xs)})")
+        rows.append([f"mean r_t, steps {a}-{b} (per seed)", *cells])
+    return rows
+
+
+@view("ada_fid_by_step", header=["step", *(f"{s:,}" for s in range(1000, 10001, 1000))])
+def ada_fid_by_step(records: list[Record]) -> Table:
+    """val/fid at each evaluation, mean over the 3 seeds (only the means were kept)."""
+    means = [r for r in records if not r.get("per_run", True)]
+    rows = []
+    for arm, label in ARMS.items():
+        curve = {int(k): v for k, v in next(r for r in means if r["params"]["arm"] == arm)["series"]["val/fid"].items()}
+        rows.append([label, *(f"{curve[s]:.0f}" for s in range(1000, 10001, 1000))])
+    return Table(rows=rows, records=means)

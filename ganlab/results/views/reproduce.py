@@ -1,0 +1,206 @@
+"""Views of the reproductions in experiments/README.md: VEEGAN and PacGAN tables, Stacked-MNIST-lite."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ganlab.results.registry import Record, Table, view
+from ganlab.results.stats import diff_ci, mean_se
+from ganlab.results.tables import num, select, sig, values
+
+METRICS = {"modes": "modes", "high_quality": "high quality", "reverse_kl": "reverse KL"}
+CI_NOTE = ("CI: percentile bootstrap over seeds of the difference of means (`ganlab.results.diff_ci`); with 3 "
+           "seeds an interval under-covers, and one that holds 0 means the difference is not established.")
+
+
+def fmt(metric: str, x: float, digits: int | None = None) -> str:
+    """modes as counts, high quality in percent, reverse KL to 2 significant figures."""
+    if metric == "modes":
+        return num(x, 1 if digits is None else digits).removesuffix(".0")
+    if metric == "high_quality":
+        return f"{x:.1f} %"
+    return sig(x, 2)
+
+
+def measured(runs: list[Record], metric: str) -> tuple[float, float, str]:
+    """Mean, SE and ``mean ± SE`` of a metric over seeds."""
+    m, se = mean_se(values(runs, metric))
+    if metric == "high_quality":
+        return m, se, f"{m:.1f} ± {se:.1f} %"
+    if metric == "modes":
+        whole = se == 0 and m == int(m)
+        return m, se, f"{m:.0f} ± 0" if whole else f"{m:.1f} ± {se:.1f}"
+    return m, se, kl(m, se)
+
+
+def kl(m: float, se: float) -> str:
+    """A reverse KL and its SE with the decimals of 2 significant figures of the mean (at least 2)."""
+    digits = max(2, 1 - math.floor(math.log10(abs(m)))) if m else 2
+    return f"{m:.{digits}f} ± {se:.{digits}f}"
+
+
+def agreement(mean: float, se: float, published: float | None, error: float | None) -> str:
+    """``yes`` within the combined standard error, else ``no (k σ)``; ``–`` when nothing is published."""
+    if published is None:
+        return "–"
+    combined = math.hypot(se, error or 0.0)
+    gap = abs(mean - published)
+    if gap <= combined:
+        return "yes"
+    return f"no ({gap / combined:.1f} σ)" if combined > 0 else f"no (by {gap:.3g}; no error bars)"
+
+
+def presets(records: list[Record]) -> list[tuple[str, str, list[Record]]]:
+    """(study, preset, runs) in the order of the records' files."""
+    seen: dict[tuple[str, str], list[Record]] = {}
+    for r in records:
+        seen.setdefault((r["study"], r["params"]["preset"]), []).append(r)
+    studies = list(dict.fromkeys(s for s, _ in seen))  # the marker's order of studies, then ring before grid
+    order = sorted(seen, key=lambda k: (studies.index(k[0]), "grid" in k[1], "_gan_" not in k[1], k[1]))
+    return [(s, p, seen[(s, p)]) for s, p in order]
+
+
+def of(preset: str) -> str:
+    return " (of 8)" if "ring" in preset else " (of 25)" if "grid" in preset else ""
+
+
+@view("veegan", header=["preset", "metric", "published (Srivastava et al. 2017, Table 1; 5 runs, no error bars)",
+                        "measured (mean ± SE)", "n", "agree"])
+def veegan(records: list[Record]) -> Table:
+    """VEEGAN's Table 1 protocol: each preset's runs against the published number (reproduce.json's runs)."""
+    rows = []
+    for study, preset, runs in presets(records):
+        label = f"`{preset}`" + (" with the authors' code settings" if "authors" in study else "")
+        pub = runs[0].get("published") or {}
+        for i, (metric, name) in enumerate(METRICS.items()):
+            mean, se, text = measured(runs, metric)
+            p = pub.get(metric)
+            rows.append([label if i == 0 else "", name + (of(preset) if metric == "modes" else ""),
+                         "–" if p is None else fmt(metric, p), text, len(runs),
+                         agreement(mean, se, p, pub.get(f"{metric}_error"))])
+    return Table(rows=rows, notes=["agree: the published mean lies within the measured standard error (combined "
+                                   "with the published one where the paper gives it)."])
+
+
+@view("pacgan", header=["preset", "modes: published / measured", "high quality: published / measured",
+                        "reverse KL: published / measured", "seeds"])
+def pacgan(records: list[Record]) -> list[list[Any]]:
+    """PacGAN's Table 1 presets at a reduced budget (published: mean ± SE over 10 trials)."""
+    rows = []
+    for _, preset, runs in presets(records):
+        pub = runs[0]["published"]
+        cells = []
+        for metric in METRICS:
+            p, e = pub[metric], pub[f"{metric}_error"]
+            published = (f"{p:.1f} ± {e:.1f} %" if metric == "high_quality" else
+                         f"{p:.2f} ± {e:.2f}" if metric == "reverse_kl" else f"{p:g} ± {e:g}")
+            cells.append(f"{published} / {measured(runs, metric)[2]}")
+        rows.append([f"`{preset}`", *cells, len(runs)])
+    return rows
+
+
+@view("ensemble_vs_separate", header=["metric", "separate runs (mean ± SE)", "ensemble (mean ± SE)",
+                                      "difference / combined SE", "difference [95 % CI]"])
+def ensemble_vs_separate(records: list[Record]) -> Table:
+    """The VEEGAN ring as separate runs and as one seed ensemble of the same protocol."""
+    separate = select([r for r in records if r["study"] == "veegan_gan-cpu"], preset="veegan_gan_ring")
+    ensemble = [r for r in records if r["study"] == "veegan_gan_ensemble-cpu"]
+    rows = []
+    for metric, name in METRICS.items():
+        (m1, se1, t1), (m2, se2, t2) = measured(separate, metric), measured(ensemble, metric)
+        combined = math.hypot(se1, se2)
+        ci = diff_ci(values(ensemble, metric), values(separate, metric))
+        digits = 1 if metric != "reverse_kl" else 3
+        rows.append([name, f"{t1} ({len(separate)} seeds)", f"{t2} ({len(ensemble)} members)",
+                     f"{(m2 - m1) / combined:+.2f}" if combined else "0",
+                     f"{ci.diff:+.{digits}f} [{ci.low:+.{digits}f}, {ci.high:+.{digits}f}]"
+                     + ("" if ci.established else ": not established")])
+    return Table(rows=rows, records=separate + ensemble, notes=[CI_NOTE])
+
+
+STACKED = {"budget10000": 10000, "budget5000": 5000, "budget5000-unrolled": 5000}
+
+
+@view("stacked_h100", header=["preset", "steps", "modes of 1,000 (mean ± SE, per seed)", "reverse KL (mean ± SE)",
+                              "min per run"])
+def stacked_h100(records: list[Record]) -> Table:
+    """Stacked-MNIST-lite on one H100 at reduced budgets (reproduce.json), and the first-order unrolled run."""
+    rows, used = [], []
+    for budget in STACKED:
+        for _, preset, runs in presets([r for r in records if r["study"] == f"stacked_mnist5k-h100/{budget}"]):
+            modes = values(runs, "modes")
+            m, se = mean_se(modes)
+            k, kse = mean_se(values(runs, "reverse_kl"))
+            label = f"`{preset}`" + (" (3 steps, second order)" if "unrolled" in preset else "")
+            rows.append([label, num(STACKED[budget], 0), f"{m:.0f} ± {se:.0f} ({', '.join(f'{x:.0f}' for x in modes)})"
+                         if se >= 1 else f"{m:.0f} ± {se:.1f} ({', '.join(f'{x:.0f}' for x in modes)})",
+                         f"{k:.2f} ± {kse:.2f}", f"{sum(values(runs, 'wall_s')) / len(runs) / 60:.1f}"])
+            used += runs
+    first = [r for r in records if r["study"] == "stacked_mnist5k-h100/curves" and not r["params"]["second_order"]]
+    for r in first:
+        rows.append(["`stacked_mnist5k_unrolled game.unroll.second_order=false` (seed 0 only)",
+                     num(r["metrics"]["step"], 0), f"{r['metrics']['modes']:.0f}",
+                     f"{r['metrics']['reverse_kl']:.2f}", "–"])
+    base10, pac10 = (select([r for r in used if r["study"].endswith("budget10000")], preset=p)
+                     for p in ("stacked_mnist5k", "stacked_mnist5k_pacgan2"))
+    notes = []
+    for metric, label in (("modes", "modes"), ("reverse_kl", "reverse KL")):
+        ci = diff_ci(values(pac10, metric), values(base10, metric))
+        digits = 0 if metric == "modes" else 2
+        notes.append(f"PacGAN2 minus the baseline at 10,000 steps, {label}: {ci.diff:+.{digits}f} "
+                     f"[{ci.low:+.{digits}f}, {ci.high:+.{digits}f}]"
+                     + (": not established." if not ci.established else "."))
+    return Table(rows=rows, records=used + first, notes=[" ".join(notes) + " " + CI_NOTE])
+
+
+@view("stacked_curves", header=["run", "seed", "modes at step 1,000", "2,000", "3,000", "4,000", "5,000"])
+def stacked_curves(records: list[Record]) -> Table:
+    """Modes of 1,000 at each evaluation of the 5,000-step H100 runs (curves.json), every run."""
+    rows = []
+    runs = [r for r in records if "val/modes" in r.get("series", {}) and 5000 in _steps(r)]
+    runs.sort(key=lambda r: (r["params"]["preset"], not r["params"]["second_order"], r["run"]))
+    for r in runs:
+        s = _modes(r)
+        name = f"`{r['params']['preset']}`" + ("" if r["params"]["second_order"] else " first order")
+        rows.append([name, r["params"]["seed"], *(f"{s[k]:.0f}" for k in range(1000, 5001, 1000))])
+    notes = []
+    for step in (3000, 4000, 5000):
+        pac, base = ([_modes(r)[step] for r in runs if r["params"]["preset"] == p and r["params"]["second_order"]]
+                     for p in ("stacked_mnist5k_pacgan2", "stacked_mnist5k"))
+        ci = diff_ci(pac, base)
+        notes.append(f"step {step:,}: {ci.diff:+.0f} [{ci.low:+.0f}, {ci.high:+.0f}]"
+                     + ("" if ci.established else " (not established)"))
+    return Table(rows=rows, records=runs, notes=["PacGAN2 minus the baseline, modes [95 % CI], "
+                                                 + "; ".join(notes) + ". " + CI_NOTE])
+
+
+def _modes(r: Record) -> dict[int, float]:
+    return {int(k): v for k, v in r["series"]["val/modes"].items()}
+
+
+def _steps(r: Record) -> set[int]:
+    return set(_modes(r))
+
+
+WINDOWS = [(0, 2000), (2000, 3000), (3000, 4000), (4000, 5000)]
+
+
+@view("stacked_d_loss", header=["run", "seed", *(f"median D loss, steps {a:,}-{b:,}" for a, b in WINDOWS),
+                                "logged steps with D loss < 0.06", "largest (step)"])
+def stacked_d_loss(records: list[Record]) -> Table:
+    """train/d_loss of the H100 Stacked-MNIST runs (logged every 50 steps, curves.json), by window of steps."""
+    runs = [r for r in records if "train/d_loss" in r.get("series", {})]
+    runs.sort(key=lambda r: (r["params"]["preset"], not r["params"]["second_order"], r["run"]))
+    rows = []
+    for r in runs:
+        d = {int(k): v for k, v in r["series"]["train/d_loss"].items()}
+        cells = []
+        for a, b in WINDOWS:
+            xs = sorted(v for k, v in d.items() if a < k <= b)
+            cells.append(sig((xs[len(xs) // 2] + xs[(len(xs) - 1) // 2]) / 2, 2) if xs else "–")
+        top = max(d, key=d.get)
+        name = f"`{r['params']['preset']}`" + ("" if r["params"]["second_order"] else " first order")
+        rows.append([name, r["params"]["seed"], *cells, f"{sum(v < 0.06 for v in d.values()) / len(d):.0%}",
+                     f"{sig(d[top], 3)} ({top:,})"])
+    return Table(rows=rows, records=runs)
