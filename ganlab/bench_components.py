@@ -10,16 +10,15 @@ For one benchmark case (``ganlab.bench.CASES``) each round runs, as separate sho
 Every run has the plain loop (``ganlab.bench.PlainLoop``) interleaved step by step, so each run's step time is read
 as a ratio to the plain step measured beside it, and drifts in machine speed between runs cancel. The order of the
 runs rotates between rounds. A component's cost is the ganlab run's ratio less the run without it, times the plain
-step. Results records (one per invocation) go to ``benchmarks/results/<study>/``; ``component_table`` and
-``ratio_table`` render them (the median of the invocations, with their range) as the tables of benchmarks/README.md.
+step. Results records (one per invocation) go to ``benchmarks/results/<study>/``;
+``ganlab.results.views.bench`` renders them (the median of the invocations, with their range) as the tables of
+benchmarks/README.md (views ``components``, ``component_ratios``, ``default_run``).
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -50,14 +49,6 @@ COMPONENTS: dict[str, tuple[str, list[str]]] = {
                   ["model.schedules.entries={}", "optim.g_scheduler=null", "optim.d_scheduler=null"]),
     "ema": ("EMA of G", ["ema.decay=null", "ema.half_life_images=null"]),
 }
-
-# the cases' names in the tables
-LABELS = {"mlp_mnist5k": "seed MLP (batch 64)", "toy_ring_veegan": "toy ring (VEEGAN MLP, batch 512)",
-          "dcgan32_mnist5k": "DCGAN 32 (batch 64)", "dcgan_wgan_gp": "DCGAN WGAN-GP (n_critic 5, batch 64)"}
-# the issue's targets: ratio to the plain loop, and to the bare LightningModule
-TARGET_PLAIN = {"mlp_mnist5k": 1.05, "dcgan32_mnist5k": 1.05, "dcgan_wgan_gp": 1.05, "toy_ring_veegan": 1.10}
-TARGET_BARE = 1.02
-
 
 class _Endless:
     """The plain loop's data path for Lightning: one gathered real batch [n_critic * N, ...] per training step."""
@@ -286,7 +277,7 @@ def time_default_run(root: Path, steps: int, workdir: Path, extra: Sequence[str]
     return {"wall_s": wall, "cpu_s": after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime}
 
 
-def default_run_study(baseline: str, steps: int, repeats: int, out: Path,
+def default_run_study(baseline: str, steps: int, repeats: int,
                       log: Callable[[str], None] = print) -> dict[str, dict]:
     """The default run's wall time with this tree and with commit ``baseline`` (``git archive`` into a temporary
     folder), alternating this, baseline, this, ... ``repeats`` times each; medians and every reading."""
@@ -312,40 +303,10 @@ def default_run_study(baseline: str, steps: int, repeats: int, out: Path,
     return {"default_run": {"summary": summary, "raw": readings}}
 
 
-def default_run_table(records: list[dict]) -> str:
-    """The default run's time with this commit and the baseline commit (view ``default_run``)."""
-    lines = [caption(records), "", "| default run | wall s | CPU s (user + system) |", "|---|---|---|"]
-    runs = [r["cases"]["default_run"] for r in records]
-    base = records[0]["settings"]["baseline"]
-    for label, key in ((f"before (`{base[:10]}`)", "baseline"), (f"after (`{records[0]['commit'][:10]}`)", "this")):
-        lines.append(f"| {label} | {_spread([c[key + '_wall_s'] for c in runs], '{:.1f}')} | "
-                     f"{_spread([c[key + '_cpu_s'] for c in runs], '{:.1f}')} |")
-    lines.append(f"| after / before | {_spread([c['wall_ratio'] for c in runs], '{:.3f}')} | "
-                 f"{_spread([c['cpu_ratio'] for c in runs], '{:.3f}')} |")
-    return "\n".join(lines) + "\n"
-
-
 # ---------------------------------------------------------------------------------------- results records
-def repo_commit() -> tuple[str, bool]:
-    """(git HEAD of the code measured, whether the working tree had uncommitted changes)."""
-    root = Path(__file__).resolve().parent.parent
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                capture_output=True, text=True).stdout.strip())
-    return head or "unknown", dirty
-
-
-def machine_name(device: torch.device) -> str:
-    """E.g. 'cpu-2core (x86_64), 2 threads, torch 2.14.1, lightning 2.6.6' or the GPU's name and versions."""
-    versions = f"torch {torch.__version__}, lightning {pl.__version__}"
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}, {versions}"
-    return f"cpu-{os.cpu_count()}core ({platform.machine()}), {torch.get_num_threads()} threads, {versions}"
-
-
 def metrics_of(results: dict[str, dict]) -> dict[str, float]:
     """Flat ``{name: number}`` of every case's summary: ``CASE/ratio_plain``, ``CASE/no_health_ms``,
-    ``CASE/cost/health_ms``, ..."""
+    ``CASE/cost/health_ms``, ``CASE/calls_per_step/ganlab``, ..."""
     metrics: dict[str, float] = {}
     for case, result in results.items():
         s = result["summary"]
@@ -361,130 +322,19 @@ def metrics_of(results: dict[str, dict]) -> dict[str, float]:
     return metrics
 
 
-def write_record(folder: Path, results: dict[str, dict], settings: dict, device: torch.device) -> Path:
-    """One results record for this invocation: ``folder/<machine>-<date>.json`` (never overwrites one)."""
-    commit, dirty = repo_commit()
-    now = datetime.datetime.now(datetime.timezone.utc).astimezone()
-    tag = "cpu" if device.type == "cpu" else "gpu"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{tag}-{now:%Y%m%dT%H%M%S}.json"
-    n = 1
-    while path.exists():
-        path, n = folder / f"{tag}-{now:%Y%m%dT%H%M%S}-{n}.json", n + 1
-    record = {"study": folder.name, "run": path.stem, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-              "commit": commit, "dirty": dirty, "machine": machine_name(device), "date": now.isoformat(),
-              "metrics": metrics_of(results), "card": None, "settings": settings,
-              "cases": {case: r["summary"] for case, r in results.items()},
-              "raw": {case: r["raw"] for case, r in results.items()}}
-    path.write_text(json.dumps(record, indent=1))
-    return path
+def study_name(kind: str, device: torch.device) -> str:
+    """``components-cpu-2core`` or ``components-<GPU name>``: one study folder per kind and machine."""
+    if device.type == "cuda":
+        return f"{kind}-" + "".join(c if c.isalnum() else "_" for c in torch.cuda.get_device_name(device)).lower()
+    return f"{kind}-cpu-{os.cpu_count()}core"
 
 
-def load_records(folder: Path) -> list[dict]:
-    """The records of the newest (commit, machine) in ``folder``: the invocations one table is the median of."""
-    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-    if not records:
-        return []
-    newest = max(records, key=lambda r: r["date"])
-    return [r for r in records if (r["commit"], r["machine"]) == (newest["commit"], newest["machine"])]
+def record(results: dict[str, dict], settings: dict, study: str, root: str | Path = "benchmarks/results") -> Path:
+    """One results record for this invocation, ``<root>/<study>/<date-time>.json`` (ganlab.results.write_record):
+    the flat metrics, each case's summary (``cases``) and every run's readings (``raw``)."""
+    from ganlab.results import write_record
 
-
-# ---------------------------------------------------------------------------------------- rendering
-def _spread(values: list[float], fmt: str) -> str:
-    """'18.2 (17.9–18.5)': the median of the invocations and their range (the median alone for one)."""
-    mid = statistics.median(values)
-    if len(values) == 1:
-        return fmt.format(mid)
-    return f"{fmt.format(mid)} ({fmt.format(min(values))}–{fmt.format(max(values))})"
-
-
-def _count(cases: list[dict], run: str, less: str | None, kind: str) -> str:
-    """Python calls or aten ops per step of ``run`` (less those of ``less``): the same in every invocation."""
-    values = [c["counts"][run][kind] - (c["counts"][less][kind] if less else 0) for c in cases if "counts" in c]
-    if not values:
-        return ""
-    return f"{statistics.median(values):{'+' if less else ''}.0f}"
-
-
-def _cases(records: list[dict]) -> list[str]:
-    return [c for c in CASES if all(c in r["cases"] for r in records)]
-
-
-def component_table(records: list[dict]) -> str:
-    """The per-component table (view ``components``): per case, the plain loop, the bare LightningModule, ganlab
-    with every default, and what switching each component off saves, in ms/step and % of ganlab's step; the
-    median of the records (invocations) with their range."""
-    lines = [caption(records), "", "| case | run | ms/step | % of ganlab's step | mean ms/step, logging steps "
-             "included | % | Python calls/step | aten ops/step |", "|---|---|---|---|---|---|---|---|"]
-    for case in _cases(records):
-        cases = [r["cases"][case] for r in records]
-        label = LABELS.get(case, case)
-        rows = [("plain PyTorch loop", "plain"), ("bare LightningModule (Lightning alone)", "bare"),
-                ("**ganlab, every default on**", "ganlab")]
-        for name, key in rows:
-            cells = []
-            for suffix in ("_ms", "_mean_ms"):
-                ms = [c[key + suffix] for c in cases]
-                share = [c[key + suffix] / c["ganlab" + suffix] * 100 for c in cases]
-                cells += [_spread(ms, "{:.2f}"), _spread(share, "{:.1f}")]
-            cells += [_count(cases, key, None, kind) for kind in ("calls", "ops")]
-            lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
-        for comp, (what, _) in COMPONENTS.items():
-            costs = [c["costs"][comp] for c in cases if comp in c["costs"]]
-            if not costs:
-                lines.append(f"| {label} | − {what} | not on in this case | | | | | |")
-                continue
-            cells = [_spread([x[key] * scale for x in costs], fmt) for key, scale, fmt in
-                     (("ms", 1, "{:+.3f}"), ("share", 100, "{:+.2f}"), ("mean_ms", 1, "{:+.3f}"),
-                      ("mean_share", 100, "{:+.2f}"))]
-            cells += [_count(cases, "ganlab", f"no_{comp}", kind) for kind in ("calls", "ops")]
-            lines.append(f"| {label} | − {what} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def ratio_table(records: list[dict]) -> str:
-    """ganlab / plain loop and ganlab / bare LightningModule per case with the targets (view ``ratios``)."""
-    lines = [caption(records), "", "| case | ganlab ms/step | plain ms/step | ganlab / plain (target) | "
-             f"ganlab / bare LightningModule (target ≤ {TARGET_BARE}) |", "|---|---|---|---|---|"]
-    for case in _cases(records):
-        cases = [r["cases"][case] for r in records]
-        lines.append(f"| {LABELS.get(case, case)} | {_spread([c['ganlab_ms'] for c in cases], '{:.2f}')} | "
-                     f"{_spread([c['plain_ms'] for c in cases], '{:.2f}')} | "
-                     f"{_spread([c['ratio_plain'] for c in cases], '{:.3f}')} (≤ {TARGET_PLAIN.get(case, '–')}) | "
-                     f"{_spread([c['ratio_bare'] for c in cases], '{:.3f}')} |")
-    return "\n".join(lines) + "\n"
-
-
-def caption(records: list[dict]) -> str:
-    """Which invocations a table is the median of: their count, commit, machine, dates and clock."""
-    r = records[0]
-    dates = sorted(x["date"][:10] for x in records)
-    clock = r.get("settings", {}).get("clock", "wall")
-    dirty = " (uncommitted changes)" if any(x.get("dirty") for x in records) else ""
-    return (f"{len(records)} invocation(s) of `{r['command']}` at commit `{r['commit'][:10]}`{dirty} on "
-            f"{r['machine']}, {dates[0]}{'' if dates[0] == dates[-1] else ' to ' + dates[-1]}; clock: {clock}.")
-
-
-# view name -> function of the records (the ``view=`` of a ``<!-- results: FOLDER view=NAME -->`` block)
-VIEWS: dict[str, Callable[[list[dict]], str]] = {"components": component_table, "ratios": ratio_table,
-                                                 "default_run": default_run_table}
-
-
-def update_readme(readme: Path, folder: Path) -> list[str]:
-    """Rewrite every ``<!-- results: FOLDER view=NAME -->`` ... ``<!-- /results -->`` block of ``readme`` whose folder
-    is ``folder`` from its records; returns the views rewritten."""
-    import re
-
-    records = load_records(folder)
-    if not records:
-        return []
-    text, done = readme.read_text(), []
-    for view, render in VIEWS.items():
-        pattern = re.compile(rf"(<!-- results: {re.escape(folder.as_posix())} view={view} -->\n).*?(<!-- /results -->)",
-                             re.S)
-        if pattern.search(text):
-            table = render(records)
-            text = pattern.sub(lambda m, table=table: m.group(1) + table + m.group(2), text)
-            done.append(view)
-    readme.write_text(text)
-    return done
+    run = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return write_record(study, run, metrics_of(results), root=root, settings=settings,
+                        cases={case: r["summary"] for case, r in results.items()},
+                        raw={case: r["raw"] for case, r in results.items()})

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from ganlab.bench import CASES, allreduce_ms, eval_cost, markdown, run_case
-from ganlab.bench_components import COMPONENTS, VIEWS, load_records, run_components, update_readme, write_record
+from ganlab.bench_components import COMPONENTS, default_run_study, record, run_components, study_name
 
 # rounds per case of --components (each round: 2 + one run per component); the convolutional cases' steps take
 # 0.2-1.2 s, so their few rounds already hold thousands of milliseconds per run
@@ -127,34 +127,34 @@ def ddp_markdown(rows: list[dict]) -> str:
 
 
 def components(args: argparse.Namespace, names: list[str], out: Path) -> None:
-    """--components: ``--invocations`` invocations (separate processes, one results record each), then the README;
-    --default-run: the default run timed with this tree and the baseline commit, one record."""
-    study = args.study if args.components else "default_run"
-    folder, readme = out / "results" / study, out / "README.md"
-    if args.default_run and not args.render:
-        from ganlab.bench_components import default_run_study
-
-        results = default_run_study(args.baseline, args.default_run, args.repeats, out)
-        settings = {"baseline": subprocess.run(["git", "rev-parse", args.baseline], capture_output=True, text=True,
-                                               check=True).stdout.strip(),
-                    "steps": args.default_run, "repeats": args.repeats}
-        print(f"record: {write_record(folder, results, settings, torch.device('cpu'))}")
-    elif not args.render and args.invocations > 1:
+    """--components: ``--invocations`` invocations (separate processes, one results record each); --default-run: the
+    default run timed with this tree and the baseline commit (one record); then benchmarks/README.md re-rendered."""
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    kind = "components" if args.components else "default_run"
+    study = args.study or study_name(kind, device)
+    root = out / "results"
+    if args.render:
+        pass
+    elif args.default_run:
+        baseline = subprocess.run(["git", "rev-parse", args.baseline], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        results = default_run_study(baseline, args.default_run, args.repeats)
+        settings = {"baseline": baseline, "steps": args.default_run, "repeats": args.repeats}
+        print(f"record: {record(results, settings, study, root)}")
+    elif args.invocations > 1:
         argv = sys.argv[:]
         while any(a.startswith("--invocations") for a in argv):  # this command without --invocations N
             i = next(i for i, a in enumerate(argv) if a.startswith("--invocations"))
             del argv[i:i + (1 if "=" in argv[i] else 2)]
-        cmd = [sys.executable, *argv]
         for i in range(args.invocations):
             print(f"invocation {i + 1} of {args.invocations}", flush=True)
-            subprocess.run([*cmd, "--invocations=1"], check=True)
-    elif not args.render:
+            subprocess.run([sys.executable, *argv, "--invocations=1"], check=True)
+    else:
         only = [c for c in args.only.split(",") if c]
         unknown = [c for c in only if c not in COMPONENTS]
         if unknown:
             raise SystemExit(f"--only: unknown component(s) {unknown}; valid: {', '.join(COMPONENTS)}")
-        device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                              ("cpu" if args.device == "auto" else args.device))
         clock = time.perf_counter if args.clock == "wall" else time.thread_time
         results = {}
         with tempfile.TemporaryDirectory() as tmp:
@@ -164,13 +164,24 @@ def components(args: argparse.Namespace, names: list[str], out: Path) -> None:
                                                clock, only)
         settings = {"clock": args.clock, "rounds": {n: args.rounds or COMPONENT_ROUNDS.get(n, 5) for n in names},
                     "warmup": args.warmup, "steps": {n: args.steps or CASES[n][1] for n in names},
-                    "overrides": args.set, "components": only, "stderr_is_terminal": sys.stderr.isatty()}
-        print(f"record: {write_record(folder, results, settings, device)}")
-    rewritten = update_readme(readme, folder) if readme.exists() else []
-    records = load_records(folder)
-    for view in ("default_run",) if study == "default_run" else ("ratios", "components"):
-        print(VIEWS[view](records) if records else f"no records in {folder}")
-    print(f"{readme}: rewrote the blocks of view(s) {', '.join(rewritten) or 'none'} from {len(records)} record(s)")
+                    "overrides": args.set, "component_labels": {c: COMPONENTS[c][0] for c in only},
+                    "stderr_is_terminal": sys.stderr.isatty()}
+        print(f"record: {record(results, settings, study, root)}")
+    from ganlab.results import get_view, read_records
+    from ganlab.results.render import run as render
+    from ganlab.results.tables import markdown_table
+
+    records = read_records(root / study)
+    for view in ("default_run",) if kind == "default_run" else ("component_ratios", "components"):
+        table = get_view(view)(records)
+        print(markdown_table(table.header, table.rows), *table.notes, sep="\n\n", end="\n\n")
+    readme = out / "README.md"
+    marker = f"<!-- results: {(root / study).as_posix()} view="
+    if readme.exists() and marker in readme.read_text():
+        report = render(Path.cwd(), write=True, docs=[readme])
+        print(f"{readme}: {len(report.changed)} results block(s) re-rendered")
+    else:
+        print(f"{readme} has no block '{marker}...' (add one to show these records there)")
 
 
 def main() -> None:
@@ -193,7 +204,9 @@ def main() -> None:
                         help=f"with --components: the components to switch off, from {', '.join(COMPONENTS)}")
     parser.add_argument("--invocations", type=int, default=1,
                         help="with --components: run this many separate invocations (one record each), then render")
-    parser.add_argument("--study", default="components", help="with --components: benchmarks/results/STUDY/")
+    parser.add_argument("--study", default=None,
+                        help="with --components / --default-run: benchmarks/results/STUDY/ (default: "
+                             "components-cpu-2core or default_run-cpu-2core on this machine)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time (the numbers to publish, idle machine) or this thread's CPU time (roughly "
                              "independent of other processes' load; CPU runs with one compute thread only)")

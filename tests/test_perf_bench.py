@@ -86,40 +86,35 @@ def _record(commit: str, date: str, ganlab_ms: float) -> dict:
     s.update(not_on=[c for c in COMPONENTS if c != "ema"], batch=64,
              counts={"plain": {"calls": 100, "ops": 10}, "bare": {"calls": 150, "ops": 10},
                      "ganlab": {"calls": 180, "ops": 12}, "no_ema": {"calls": 170, "ops": 11}})
-    return {"study": "components", "run": date, "command": "benchmark.py --components", "commit": commit,
-            "machine": "cpu-2core", "date": date, "metrics": {}, "card": None, "cases": {"mlp_mnist5k": s}}
+    return {"study": "components", "run": date, "command": "python scripts/benchmark.py --components",
+            "commit": commit, "machine": "cpu-2core", "date": date, "metrics": {}, "card": None,
+            "settings": {"clock": "wall", "component_labels": {"health": "health monitor", "ema": "EMA of G"}},
+            "cases": {"mlp_mnist5k": s}}
 
 
-def test_tables_are_the_median_of_the_invocations_with_their_range(tmp_path):
-    import json
+def test_tables_are_the_median_of_the_newest_commits_invocations_with_their_range():
+    from ganlab.results import get_view
+    from ganlab.results.tables import markdown_table
 
-    from ganlab.bench_components import component_table, load_records, ratio_table, update_readme
-
-    folder = tmp_path / "components"
-    folder.mkdir()
-    for i, (commit, ms) in enumerate([("old", 99.0), ("abc", 11.0), ("abc", 12.0), ("abc", 11.5)]):
-        (folder / f"r{i}.json").write_text(json.dumps(_record(commit, f"2026-12-0{i + 1}T00:00:00", ms)))
-    records = load_records(folder)
-    assert [r["commit"] for r in records] == ["abc"] * 3  # the newest commit's invocations only
-    ratios = ratio_table(records)
-    assert "| seed MLP (batch 64) | 11.50 (11.00–12.00) | 10.00 (10.00–10.00) | 1.150 (1.100–1.200) (≤ 1.05) |" \
-        in ratios
-    table = component_table(records)
-    assert "3 invocation(s)" in table and "`abc`" in table
-    assert "| seed MLP (batch 64) | − EMA of G | +1.500 (+1.000–+2.000) |" in table  # (ratio - 1.0) x 10 ms
-    assert "| seed MLP (batch 64) | − health monitor | not on in this case |" in table
-    assert "| 180 | 12 |" in table and "| +10 | +1 |" in table  # counts: ganlab's, and what EMA adds
-    readme = tmp_path / "README.md"
-    opening = f"<!-- results: {folder.as_posix()} view=ratios -->"
-    readme.write_text(f"before\n{opening}\nstale\n<!-- /results -->\nafter\n")
-    assert update_readme(readme, folder) == ["ratios"]
-    assert readme.read_text() == f"before\n{opening}\n{ratios}<!-- /results -->\nafter\n"
+    records = [_record(commit, f"2026-12-0{i + 1}T00:00:00", ms)
+               for i, (commit, ms) in enumerate([("old", 99.0), ("abc", 11.0), ("abc", 12.0), ("abc", 11.5)])]
+    ratios = get_view("component_ratios")(records)
+    assert [r["commit"] for r in ratios.records] == ["abc"] * 3  # the newest commit's invocations only
+    # the last column: the synthetic means are 1.1 x the medians
+    assert ratios.rows == [["seed MLP (batch 64)", "11.50 (11.00–12.00)", "10.00 (10.00–10.00)",
+                            "1.150 (1.100–1.200) (≤ 1.05)", "1.095 (1.048–1.143)", "1.265 (1.210–1.320)"]]
+    assert "Median of 3 invocation(s)" in ratios.notes[0] and "wall time" in ratios.notes[0]
+    table = get_view("components")(records)
+    text = markdown_table(table.header, table.rows)
+    assert "| seed MLP (batch 64) | − EMA of G | +1.500 (+1.000–+2.000) |" in text  # (ratio - 1.0) x 10 ms
+    assert "| seed MLP (batch 64) | − health monitor | not on in this case |" in text
+    assert "| 180 | 12 |" in text and "| +10 | +1 |" in text  # counts: ganlab's, and what EMA adds
 
 
 def test_component_run_of_a_tiny_toy_writes_a_record(tmp_path):
     import json
 
-    from ganlab.bench_components import run_components, write_record
+    from ganlab.bench_components import record, run_components
 
     shrink = ["generator.hidden=[8]", "discriminator.hidden=[8]", "generator.z_dim=4", "dataset.batch_size=32"]
     result = run_components("toy_ring_veegan", shrink, rounds=1, warmup=2, device=torch.device("cpu"), out=tmp_path,
@@ -130,9 +125,9 @@ def test_component_run_of_a_tiny_toy_writes_a_record(tmp_path):
     # EMA is one foreach lerp, and the health monitor's D statistics are ganlab's extra aten ops over the bare run
     assert s["counts"]["ganlab"]["ops"] - s["counts"]["no_ema"]["ops"] == 1
     assert s["counts"]["ganlab"]["calls"] > s["counts"]["bare"]["calls"] > s["counts"]["plain"]["calls"]
-    path = write_record(tmp_path / "results" / "components", {"toy_ring_veegan": result}, {"clock": "wall"},
-                        torch.device("cpu"))
-    record = json.loads(path.read_text())
-    assert {"study", "run", "command", "commit", "machine", "date", "metrics", "card"} <= set(record)
-    assert record["study"] == "components" and record["metrics"]["toy_ring_veegan/ratio_plain"] > 0
-    assert record["metrics"]["toy_ring_veegan/ops_per_step/ganlab"] == s["counts"]["ganlab"]["ops"]
+    path = record({"toy_ring_veegan": result}, {"clock": "wall"}, "components-test", root=tmp_path)
+    written = json.loads(path.read_text())
+    assert {"study", "run", "command", "commit", "machine", "date", "metrics", "card"} <= set(written)
+    assert written["study"] == "components-test" and written["metrics"]["toy_ring_veegan/ratio_plain"] > 0
+    assert written["metrics"]["toy_ring_veegan/ops_per_step/ganlab"] == s["counts"]["ganlab"]["ops"]
+    assert written["cases"]["toy_ring_veegan"]["ganlab_ms"] == s["ganlab_ms"]
