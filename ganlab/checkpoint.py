@@ -50,7 +50,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}; set ckpt=PATH to a .ckpt written by ganlab-train")
-    return safe.load(path, LAYOUT, what=WHAT, error=CheckpointError)
+    ckpt = safe.load(path, LAYOUT, what=WHAT, error=CheckpointError)
+    # components that moved since the file was written are named as they are today
+    ckpt["ganlab"]["config"] = safe.current_targets(ckpt["ganlab"]["config"])
+    return ckpt
 
 
 def load_generator(path: str | Path, ema: bool = True, device: str | torch.device = "cpu",

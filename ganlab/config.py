@@ -31,8 +31,12 @@ _MUST_MATCH = [
     ("discriminator.resolution", "dataset.resolution"),
     ("discriminator.num_classes", "generator.num_classes"),
     ("discriminator.z_dim", "generator.z_dim"),
-    ("datamodule.batches_per_step", "optim.n_critic"),
+    ("datamodule.batches_per_step", "game.n_critic"),
 ]
+
+# keys that moved: old spelling -> today's (refused in one line naming the new key, on the command line and in
+# composed configs)
+RENAMED = {"optim.n_critic": "game.n_critic", "optim.n_gen": "game.n_gen"}
 
 _MISSING = object()
 
@@ -44,8 +48,25 @@ def _get(cfg: DictConfig, key: str) -> Any:
         raise ConfigError(f"{key}: {e}".splitlines()[0]) from e
 
 
+def renamed(key: str, value: Any = "N") -> ConfigError:
+    """The one-line refusal of a key that moved (``RENAMED``)."""
+    return ConfigError(f"{key} is now {RENAMED[key]} (the game owns its schedule, conf/game/); "
+                       f"use {RENAMED[key]}={value}")
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Refuse command-line overrides of moved keys (``optim.n_critic=5``) before Hydra composes them."""
+    for override in overrides:
+        key, sep, value = override.lstrip("+~").partition("=")
+        if key in RENAMED:
+            raise renamed(key, value if sep else "N")
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` (one line, naming the keys) when G, D, data and optim disagree."""
+    for key in RENAMED:
+        if _get(cfg, key) is not _MISSING:  # a preset or a user's yaml still sets the old key
+            raise renamed(key, _get(cfg, key))
     for key, ref in _MUST_MATCH:
         a, b = _get(cfg, key), _get(cfg, ref)
         if a is not _MISSING and b is not _MISSING and a != b:
@@ -67,7 +88,7 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"discriminator.channels={d_channels} does not match dataset.channels={channels} "
                           f"x pack={pack}; set discriminator.channels to {channels * pack} (by default it "
                           f"follows ${{ganlab.times:${{dataset.channels}},${{pack}}}})")
-    for key in ("optim.n_critic", "optim.n_gen", "dataset.batch_size", "trainer.max_steps"):
+    for key in ("dataset.batch_size", "trainer.max_steps"):
         value = _get(cfg, key)
         if value is not _MISSING and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"{key}={value}; valid: an integer >= 1")
@@ -181,7 +202,7 @@ def build_module(cfg: DictConfig) -> Any:
         module = build(cfg.model, "model")
     except ConfigError:
         raise
-    except ValueError as e:  # the components' own checks (ema.decay, game.unroll.steps, optim.n_critic, ...)
+    except ValueError as e:  # the components' own checks (ema.decay, game.unroll.steps, game.n_critic, ...)
         raise ConfigError(str(e).splitlines()[0]) from e
     module.config = OmegaConf.to_container(cfg, resolve=True)  # stored in checkpoints (not instantiate's `config`)
     module.g_optimizer, module.d_optimizer = _float_betas(module.g_optimizer), _float_betas(module.d_optimizer)

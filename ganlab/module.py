@@ -3,13 +3,16 @@
 The module names no architecture, loss, dataset or schedule: Hydra builds it from the ``model``
 node (conf/model/gan.yaml) with a generator, a discriminator, an adversarial loss, optimizer
 factories, regularizers, G terms, augmentations, an EMA rule and a game strategy (ganlab.game),
-which decides the order of the D and G updates that this module provides.
+which decides the order of the D and G updates that this module provides. The module hands each
+training step to the game and never calls back into it; it imports nothing from ganlab.game (the
+game's needs are ``ganlab.game.Players``, this module's of the game ``Schedule``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
+from typing import Any, Protocol
 
 import pytorch_lightning as pl
 import torch
@@ -17,7 +20,6 @@ from torch import Tensor, nn
 
 from ganlab.augment import Augmentation as AugmentationBase
 from ganlab.ema import EMA
-from ganlab.game import Alternating, Game
 from ganlab.losses.adversarial import AdversarialLoss
 from ganlab.losses.regularizers import DiscriminatorOutputs, GeneratorTerm, Regularizer
 from ganlab.metrics.noise import eval_noise
@@ -27,6 +29,19 @@ from ganlab.steps import one_step
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 Augmentation = Callable[[Tensor, int], Tensor]
+# what G's loss is taken on, when the game replaces D (an unrolled look-ahead, ganlab.game.Judge):
+# (fake [N, ...], y_fake, real [N, ...], y_real) -> (logits [N], features [N, F] or None)
+Judge = Callable[[Tensor, Tensor | None, Tensor, Tensor | None], tuple[Tensor, Tensor | None]]
+
+
+class Schedule(Protocol):
+    """What the module needs from its game (``ganlab.game.Game``): a check when built, and one training step."""
+
+    def check(self, loss: Any, d_optimizer: OptimizerFactory) -> None:
+        """Raise a one-line ValueError for a loss or D optimizer this schedule cannot play."""
+
+    def step(self, players: Any, real: Tensor, labels: Tensor | None, log_now: bool) -> dict[str, Tensor]:
+        """One training step on the step's reals [n_critic * N, ...]: calls ``d_step`` / ``g_step``."""
 
 
 @contextmanager
@@ -64,7 +79,7 @@ class GANModule(pl.LightningModule):
         g_optimizer, d_optimizer: partial optimizers, completed with each network's parameters.
         g_scheduler, d_scheduler: optional partial LR schedulers, stepped once per training step.
         game: the step schedule (``Alternating(n_critic, n_gen)``, ``Simultaneous()``, optionally with an
-            ``Unroll`` transform of G's objective); default alternating 1:1.
+            ``Unroll`` transform of G's objective): it plays each training step through ``d_step``/``g_step``.
         regularizers: name -> D regularizer (penalty and/or constraint), e.g. {"gp": GradientPenalty()}.
         g_terms: name -> term of G's objective (feature matching, ACGAN's classifier loss, ...).
         augment: name -> augmentation ``aug(x, step)`` applied in order to every D input, real and
@@ -91,7 +106,8 @@ class GANModule(pl.LightningModule):
         d_optimizer: OptimizerFactory,
         g_scheduler: SchedulerFactory | None = None,
         d_scheduler: SchedulerFactory | None = None,
-        game: Game | None = None,
+        *,
+        game: Schedule,
         regularizers: Mapping[str, Regularizer] | None = None,
         g_terms: Mapping[str, GeneratorTerm] | None = None,
         augment: Mapping[str, Augmentation] | None = None,
@@ -107,7 +123,7 @@ class GANModule(pl.LightningModule):
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.g_scheduler, self.d_scheduler = g_scheduler, d_scheduler
-        self.game = game if game is not None else Alternating()
+        self.game = game
         self.regularizers = {k: v for k, v in (regularizers or {}).items() if v is not None}
         self.g_terms = {k: v for k, v in (g_terms or {}).items() if v is not None}
         augment = {k: v for k, v in (augment or {}).items() if v is not None}
@@ -120,7 +136,7 @@ class GANModule(pl.LightningModule):
         self.num_classes = num_classes
         self.config = config
         self.z_dim: int = generator.z_dim
-        self.game.check(self)
+        game.check(loss, d_optimizer)  # e.g. an unrolled look-ahead refuses an optimizer it cannot replay
         g = torch.Generator().manual_seed(sample_seed)
         # conditional grids: one row per class, the same number of images in each
         self.sample_nrow = max(num_sample_images // num_classes, 1) if num_classes else None
@@ -137,15 +153,13 @@ class GANModule(pl.LightningModule):
         self._logged = False  # a logging step's values are in Lightning's results (reset at the next step)
         self.memory_format = torch.contiguous_format  # channels_last when ganlab.perf asks for it
 
-    @property
-    def n_critic(self) -> int:
-        return self.game.n_critic
-
     # ----------------------------------------------------------------- sampling
     def noise(self, n: int) -> Tensor:
+        """z [n, z_dim] from the training noise stream (the global RNG of this device)."""
         return torch.randn(n, self.z_dim, device=self.device)
 
     def random_labels(self, n: int) -> Tensor | None:
+        """Uniform class labels [n] for a conditional G's fakes; None when unconditional."""
         return torch.randint(0, self.num_classes, (n,), device=self.device) if self.num_classes else None
 
     @property
@@ -192,19 +206,17 @@ class GANModule(pl.LightningModule):
         return [opt_g, opt_d], schedulers
 
     def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> None:
-        real_all, labels_all = batch  # [n_critic * N, ...]: one fresh real batch per D update
+        real, labels = batch  # [n_critic * N, ...]: one fresh real batch per D update, split by the game
         if self.memory_format is not torch.contiguous_format:
-            real_all = real_all.contiguous(memory_format=self.memory_format)
+            real = real.contiguous(memory_format=self.memory_format)
         log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
-        reals = list(real_all.chunk(self.n_critic))
-        conditional = labels_all is not None and self.num_classes
-        labels = list(labels_all.chunk(self.n_critic)) if conditional else [None] * self.n_critic
+        labels = labels if labels is not None and self.num_classes else None  # unconditional: labels unused
         if self.schedules is not None:  # this step's values: a function of the steps completed (global_step)
             opt_g, opt_d = self.optimizers(use_pl_optimizer=False)
             self._scheduled = self.schedules.apply(self.global_step, {"g": opt_g, "d": opt_d},
                                                    self.trainer.world_size)
         with one_step(self.optimizers()):  # one game iteration = one training step (global_step + 1)
-            stats = self.game.play(self, reals, labels, log_now)
+            stats = self.game.step(self, real, labels, log_now)
         self._after_step(log_now, stats)
 
     def _after_step(self, log_now: bool, stats: dict) -> None:
@@ -275,16 +287,19 @@ class GANModule(pl.LightningModule):
     def _distributed(self) -> bool:
         return self._trainer is not None and self._trainer.world_size > 1
 
-    def g_step(self, real: Tensor, y_real: Tensor | None, z: Tensor, y_fake: Tensor | None, log_now: bool) -> dict:
-        """One G update from noise z [N, z_dim] (labels y_fake); real [N, ...] feeds G terms, unrolling and
-        losses that pair each fake with a real (``loss.pairs_real``: D's logits of it go to ``g_loss``)."""
+    def g_step(self, real: Tensor, y_real: Tensor | None, z: Tensor, y_fake: Tensor | None, log_now: bool,
+               judge: Judge | None = None) -> dict:
+        """One G update from noise z [N, z_dim] (labels y_fake); real [N, ...] feeds G terms, the game's judge and
+        losses that pair each fake with a real (``loss.pairs_real``: D's logits of it go to ``g_loss``).
+        ``judge`` (from the game, e.g. an unrolled look-ahead D) gives the logits G's loss is taken on; None: D."""
         opt = self.optimizers()[0]
         fake = self.augmented(self.generator(z, y_fake))
         pairs_real = getattr(self.loss, "pairs_real", False)  # RpGAN: G's loss compares each fake with a real
-        real_in = self.augmented(real) if self.g_terms or self.game.unroll is not None or pairs_real else real
+        real_in = self.augmented(real) if self.g_terms or judge is not None or pairs_real else real
         stats = {}
         with frozen(self.discriminator):  # gradients flow through D to G; D's weights get none
-            fake_logits, fake_h = self.game.g_logits(self, fake, y_fake, real_in, y_real)
+            judged = judge(fake, y_fake, real_in, y_real) if judge is not None else self.discriminate(fake, y_fake)
+            fake_logits, fake_h = judged
             replaced = any(t.replaces_adversarial for t in self.g_terms.values())
             real_logits = self.paired_real_logits(real_in, y_real) if pairs_real and not replaced else None
             loss = fake_logits.new_zeros(()) if replaced else self.loss.g_loss(fake_logits, real_logits)

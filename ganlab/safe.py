@@ -39,6 +39,27 @@ ALLOWED_TEXT = ", ".join(p.rstrip(".") for p in ALLOWED_TARGETS)
 # of those, where functions (not only classes) may be named: the dataset factories
 FUNCTION_TARGETS = ("ganlab.data.",)
 
+# Components that moved since a checkpoint was written: stored ``_target_`` paths (old module or class path,
+# longest first) -> their path today, applied to a checkpoint's config when it is read (``current_targets``)
+MOVED = {
+    "ganlab.metrics.stacked.StackedDigitFeatures": "ganlab.metrics.extractors.stacked_digits.StackedDigitFeatures",
+    "ganlab.metrics.base.": "ganlab.metrics.metric.",
+    "ganlab.metrics.features.": "ganlab.metrics.feature_metrics.",
+    "ganlab.metrics.classes.": "ganlab.metrics.class_coverage.",
+    "ganlab.metrics.modes.": "ganlab.metrics.mode_coverage.",
+    "ganlab.metrics.stacked.": "ganlab.metrics.stacked_modes.",
+    "ganlab.metrics.reference.": "ganlab.metrics.reference_cache.",
+    "ganlab.metrics.distributed.": "ganlab.metrics.gather.",
+    "ganlab.metrics.scores.": "ganlab.metrics.scoring.scores.",
+    "ganlab.metrics.digits.": "ganlab.metrics.extractors.digits.",
+    "ganlab.metrics.inception.": "ganlab.metrics.extractors.inception.",
+    "ganlab.metrics.dinov2.": "ganlab.metrics.extractors.dinov2.",
+    "ganlab.metrics.clip.": "ganlab.metrics.extractors.clip.",
+    "ganlab.metrics.pretrained.": "ganlab.metrics.extractors.pretrained.",
+    "ganlab.metrics.calibration.": "ganlab.metrics.calibration.calibrate.",
+    "ganlab.metrics.distortions.": "ganlab.metrics.calibration.distortions.",
+}
+
 # what a spec may say about a value: a type, a tuple of types, or a mapping {key: spec} for a dict
 # with those keys (a key ending in "?" is optional); ``Tensors`` is a dict of str -> Tensor
 Spec = type | tuple | Mapping
@@ -149,8 +170,27 @@ def _allowed_object(target: str) -> bool:
     if inspect.isclass(obj):
         return home.startswith(ALLOWED_TARGETS)
     # functions only as dataset factories: elsewhere a function may do work with side effects
-    # (ganlab.metrics.digits.train_digit_classifier writes its ``out`` file)
+    # (ganlab.metrics.extractors.clip.convert_openai_release writes its ``out`` file)
     return inspect.isfunction(obj) and home.startswith(FUNCTION_TARGETS)
+
+
+def current_target(target: str) -> str:
+    """``target`` as named today: a stored path of a component that moved (``MOVED``) is renamed."""
+    for before, now in MOVED.items():
+        if target == before or (before.endswith(".") and target.startswith(before)):
+            return now + target[len(before):]
+    return target
+
+
+def current_targets(node: Any) -> Any:
+    """A plain config container (a checkpoint's stored config) with every ``_target_`` renamed by
+    ``current_target``; other values untouched. Returns a new container."""
+    if isinstance(node, dict):
+        return {k: current_target(v) if k == "_target_" and isinstance(v, str) else current_targets(v)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [current_targets(v) for v in node]
+    return node
 
 
 def check_targets(node: Any, *, path: str | Path, where: str, error: type[BadFileError] = BadFileError) -> None:

@@ -13,7 +13,7 @@ from test_train_cli import events, load_ckpt, run_train
 from ganlab.augment import AdaptiveAugment, DiffAugment, InstanceNoise, translate
 from ganlab.checkpoint import CheckpointError, check_resume
 from ganlab.config import compose
-from ganlab.game import Game
+from ganlab.game import Alternating
 from ganlab.losses.adversarial import NonSaturating
 from ganlab.module import GANModule
 from ganlab.nets.mlp import MLPDiscriminator, MLPGenerator
@@ -134,7 +134,7 @@ def _module(ada: AdaptiveAugment) -> GANModule:
     g = MLPGenerator(z_dim=4, resolution=8, channels=1, hidden=[8])
     d = MLPDiscriminator(resolution=8, channels=1, hidden=[8])
     module = GANModule(g, d, NonSaturating(), lambda p: torch.optim.Adam(p, 1e-3), lambda p: torch.optim.Adam(p, 1e-3),
-                       augment={"ada": ada})
+                       game=Alternating(), augment={"ada": ada})
     opt_g, opt_d = module.configure_optimizers()[0]
     module.optimizers = lambda: (opt_g, opt_d)
     module.manual_backward = lambda loss: loss.backward()
@@ -148,15 +148,15 @@ def test_module_feeds_d_real_logits_to_observe_and_logs_p_and_rt():
     original = ada.observe
     ada.observe = lambda x: (seen.append(x.clone()), original(x))
     real = torch.rand(6, 1, 8, 8) * 2 - 1
-    stats = module.d_step(real, None, *Game.d_fakes(module, 6), True)
+    stats = module.d_step(real, None, *module.game.d_fakes(module, 6), True)
     torch.testing.assert_close(seen[0], module.last_d_outputs[0])  # D's logits of the reals [N], no graph
     assert seen[0].shape == (6,) and not seen[0].requires_grad
     assert stats["train/ada_p"] == 0.0 and "train/ada_rt" not in stats
-    stats = module.d_step(real, None, *Game.d_fakes(module, 6), True)
+    stats = module.d_step(real, None, *module.game.d_fakes(module, 6), True)
     expected_rt = torch.cat(seen).sign().mean().item()
     assert stats["train/ada_rt"] == pytest.approx(expected_rt)
     assert stats["train/ada_p"] == pytest.approx(0.012 if expected_rt > 0.6 else 0.0)
-    assert "train/ada_p" not in module.d_step(real, None, *Game.d_fakes(module, 6), False)  # only when logging
+    assert "train/ada_p" not in module.d_step(real, None, *module.game.d_fakes(module, 6), False)  # only when logging
 
 
 def test_p_and_the_accumulator_survive_a_checkpoint_file():
@@ -230,7 +230,7 @@ def test_measuring_only_ada_trains_exactly_as_no_augmentation():
         torch.manual_seed(3)
         real = torch.rand(12, 6, 1, 8, 8) * 2 - 1
         for batch in real:
-            module.d_step(batch, None, *Game.d_fakes(module, 6), True)
+            module.d_step(batch, None, *module.game.d_fakes(module, 6), True)
             module.g_step(batch, None, module.noise(6), None, True)
         return module
 

@@ -1,17 +1,11 @@
-"""scripts/bad_input_table.py: a few of its cases, run as the table runs them (docs/bad-input.md)."""
+"""scripts/checks/bad_input_table.py: a few of its cases, run as the table runs them (docs/bad-input.md)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
-from conftest import REPO
 
-spec = importlib.util.spec_from_file_location("bad_input_table", REPO / "scripts" / "bad_input_table.py")
-table = importlib.util.module_from_spec(spec)
-sys.modules["bad_input_table"] = table  # dataclasses look their module up while the class is made
-spec.loader.exec_module(table)
+from ganlab.tools import bad_input_table as table
+
 CASES = {case.what: case for case in table.CASES}
 
 

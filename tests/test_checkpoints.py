@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, TINY, TINY_MLP, cli_env
+from conftest import TINY, TINY_MLP, cli_env
 from test_train_cli import events, load_ckpt, run_train
 
 from ganlab.runs.read import read_run
@@ -149,8 +149,7 @@ def test_a_finished_run_directory_is_never_rewritten(tmp_path):
 
 @pytest.mark.slow
 def test_kill_test_short():
-    sys.path.insert(0, str(REPO / "scripts"))
-    import kill_test
+    from ganlab.tools import kill_test
 
     result = kill_test.main(["--kills", "3", "--steps", "60", "--interval", "5", "--window", "1.5"])
     assert result["resumed"] == result["identical"] == 3 and result["unreadable"] == 0

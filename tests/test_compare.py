@@ -33,7 +33,7 @@ CONFIG = """dataset:
   name: mnist5k
   batch_size: {batch_size}
   feature:
-    _target_: ganlab.metrics.digits.DigitFeatures
+    _target_: ganlab.metrics.extractors.digits.DigitFeatures
     weights: null
     version: v2
 trainer:
@@ -255,7 +255,7 @@ KID_PRDC = {tag: {100: v, 200: v} for tag, v in {
 TOY = {"val/modes": {100: 12.0, 200: 21.0}, "val/high_quality": {100: 55.0, 200: 71.5},
        "val/reverse_kl": {100: 0.9, 200: 0.31}}
 OPTUNA = ["optim.g.lr=0.000167568138614885", "optim.d.lr=0.0002", "optim.beta1=0.0", "optim.beta2=0.9",
-          "optim.n_critic=1"]
+          "game.n_critic=1"]
 
 
 @pytest.fixture(scope="module")

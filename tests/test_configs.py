@@ -87,8 +87,8 @@ def test_unknown_group_option_lists_valid_ones(compose_cfg):
     [
         ("generator.resolution=64", ["generator.resolution=64", "dataset.resolution=32"]),
         ("discriminator.channels=3", ["discriminator.channels=3", "dataset.channels=1"]),
-        ("datamodule.batches_per_step=2", ["batches_per_step=2", "optim.n_critic=1"]),
-        ("optim.n_critic=0", ["optim.n_critic=0"]),
+        ("datamodule.batches_per_step=2", ["batches_per_step=2", "game.n_critic=1"]),
+        ("+optim.n_critic=5", ["optim.n_critic is now game.n_critic", "use game.n_critic=5"]),
     ],
 )
 def test_mismatch_is_one_line_naming_keys(compose_cfg, override, keys):
@@ -99,6 +99,20 @@ def test_mismatch_is_one_line_naming_keys(compose_cfg, override, keys):
     assert "\n" not in message
     for key in keys:
         assert key in message
+
+
+def test_n_critic_is_the_games_and_the_old_key_is_refused_in_one_line(compose_cfg):
+    from ganlab.config import check_overrides
+
+    with pytest.raises(ConfigError, match=r"^model.game: game.n_critic=0; valid: an integer >= 1$"):
+        build_module(compose_cfg("game.n_critic=0"))
+    for override in ("optim.n_critic=5", "+optim.n_critic=5", "optim.n_gen=2"):
+        with pytest.raises(ConfigError) as e:
+            check_overrides(["seed=1", override])
+        key = override.lstrip("+").split("=")[0]
+        assert str(e.value) == (f"{key} is now game.{key[6:]} (the game owns its schedule, conf/game/); "
+                                f"use game.{key[6:]}={override.split('=')[1]}")
+    check_overrides(["game.n_critic=5", "optim.d.lr=1e-4"])  # today's keys pass
 
 
 def test_bad_dcgan_resolution_is_one_line(compose_cfg):
@@ -122,15 +136,19 @@ def test_interpolation_carries_dataset_shape(compose_cfg):
     cfg = compose_cfg("dataset.resolution=64", "dataset.channels=3", "generator=dcgan", "discriminator=dcgan")
     assert (cfg.generator.resolution, cfg.generator.channels) == (64, 3)
     assert (cfg.discriminator.resolution, cfg.discriminator.channels) == (64, 3)
-    assert cfg.datamodule.batches_per_step == cfg.optim.n_critic
+    assert cfg.datamodule.batches_per_step == cfg.game.n_critic
 
 
-def test_wgan_gp_adds_penalty_and_rmsprop_sets_n_critic(compose_cfg):
-    cfg = compose_cfg("loss=wgan_gp", "optim=rmsprop")
+def test_wgan_gp_adds_penalty_and_the_game_sets_n_critic(compose_cfg):
+    cfg = compose_cfg("loss=wgan_gp", "optim=rmsprop", "game.n_critic=5")
     model = build_module(cfg)
     assert type(model.loss).__name__ == "Wasserstein"
     assert list(model.regularizers) == ["gp"] and model.regularizers["gp"].weight == 10.0
-    assert model.n_critic == 5 and cfg.datamodule.batches_per_step == 5
+    assert model.game.n_critic == 5 and cfg.datamodule.batches_per_step == 5
+    assert compose_cfg("optim=rmsprop").game.n_critic == 1  # the optimizer group no longer owns it
+    for preset in ("wgan_mnist5k", "wgan_gp_mnist5k", "sngan_mnist5k"):  # presets still set it, on the game
+        cfg = compose_cfg(f"experiment={preset}")
+        assert cfg.game.n_critic == 5 and cfg.datamodule.batches_per_step == 5 and "n_critic" not in cfg.optim
     # the default loss has no regularizer left over
     assert compose_cfg().regularizers == {}
 
@@ -172,5 +190,5 @@ def test_ddp_evaluation_that_splits_over_the_ranks_is_accepted(compose_cfg):
 
 
 def test_simultaneous_game_refuses_several_updates_per_step(compose_cfg):
-    with pytest.raises(ConfigError, match=r"^model.game: game=simultaneous with optim.n_critic=2, optim.n_gen=1"):
-        build_module(compose_cfg("game=simultaneous", "optim.n_critic=2"))
+    with pytest.raises(ConfigError, match=r"^model.game: game=simultaneous with game.n_critic=2, game.n_gen=1"):
+        build_module(compose_cfg("game=simultaneous", "game.n_critic=2"))

@@ -40,9 +40,9 @@ def numel(module: nn.Module) -> int:
 
 def test_each_update_all_reduces_only_its_network(compose_cfg, tmp_path):
     grads, sent = tmp_path / "grads", tmp_path / "bytes"
-    finish(train("trainer=ddp", "trainer.devices=2", "optim.n_critic=2", "trainer.max_steps=3",
+    finish(train("trainer=ddp", "trainer.devices=2", "game.n_critic=2", "trainer.max_steps=3",
                  "+callbacks.grads._target_=helpers.RecordGrads", f"+callbacks.grads.out={grads}",
-                 "+callbacks.bytes._target_=ganlab.bench.AllreduceBytes", f"+callbacks.bytes.out={sent}",
+                 "+callbacks.bytes._target_=ganlab.tools.bench.AllreduceBytes", f"+callbacks.bytes.out={sent}",
                  cwd=tmp_path))
     r0, r1 = (torch.load(grads / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert [r["net"] for r in r0] == [r["net"] for r in r1] == ["discriminator", "discriminator", "generator"] * 3
@@ -147,8 +147,9 @@ def test_games_and_regularizers_under_per_network_ddp(combo, tmp_path):
 
     from ganlab.checkpoint import load_generator
     from ganlab.data.mnist5k import load_mnist5k
-    from ganlab.metrics.digits import DigitFeatures
-    from ganlab.metrics.evaluation import compute_metrics, extract, generated_batches, real_batches
+    from ganlab.metrics.extraction import extract, generated_batches, real_batches
+    from ganlab.metrics.extractors.digits import DigitFeatures
+    from ganlab.metrics.scoring.suite import compute_metrics
 
     dump, run = tmp_path / "weights", tmp_path / "run"
     finish(train("trainer=ddp", "trainer.devices=2", "trainer.max_steps=4", "metrics=fid", "metrics.every_n_steps=4",

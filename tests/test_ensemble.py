@@ -17,7 +17,7 @@ from ganlab.data.base import ImageData, InMemoryBatches
 from ganlab.data.toy import ring_means
 from ganlab.ensemble.data import EnsembleBatches
 from ganlab.ensemble.evaluation import summarize
-from ganlab.metrics.modes import mode_metrics
+from ganlab.metrics.mode_coverage import mode_metrics
 from ganlab.metrics.noise import eval_noise
 
 # a tiny MLP GAN on the ring (the VEEGAN preset's tanh nets, narrow): 100 steps, one evaluation at the end

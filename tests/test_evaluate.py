@@ -15,10 +15,11 @@ from ganlab.checkpoint import CheckpointError, load_generator, read_checkpoint
 from ganlab.cli.train import train
 from ganlab.config import compose
 from ganlab.data.mnist5k import load_mnist5k
-from ganlab.metrics.digits import DigitFeatures
-from ganlab.metrics.evaluation import compute_metrics, extract, generated_batches, real_batches, real_reference
-from ganlab.metrics.inception import sha256
-from ganlab.metrics.reference import ReferenceCache
+from ganlab.metrics.extraction import extract, generated_batches, real_batches, real_reference
+from ganlab.metrics.extractors.digits import DigitFeatures
+from ganlab.metrics.extractors.inception import sha256
+from ganlab.metrics.reference_cache import ReferenceCache
+from ganlab.metrics.scoring.suite import compute_metrics
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,8 @@ def cli(module: str, *overrides: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_eval_cli_writes_card_and_reuses_cache(ckpt, tmp_path):
     out = tmp_path / "metrics.json"
     args = [f"ckpt={ckpt}", f"out={out}", "num_samples=300", "metrics=[fid,kid,is,prdc]", "kid.subsets=10",
-            "kid.subset_size=100", f"paths.cache_dir={tmp_path / 'cache'}", "real.max_images=1000"]
+            "kid.subset_size=100", f"paths.cache_dir={tmp_path / 'cache'}", "real.max_images=1000",
+            "record=evals-test/tiny"]
     first = cli("ganlab.cli.evaluate", *args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     for name in ("fid", "kid", "is", "precision", "recall", "density", "coverage"):
@@ -66,6 +68,10 @@ def test_eval_cli_writes_card_and_reuses_cache(ckpt, tmp_path):
     assert card["memorization"]["space"] == "pixels" and 0 <= m["copy_share"] <= 1
     assert 0 < m["copy_share_heldout"] <= 0.06 and m["nn_dist_median"] > 0
     assert Path(card["memorization"]["pairs"]).is_file()
+    # record=STUDY/RUN: the same numbers as a results record, with the commit and the command
+    rec = json.loads((tmp_path / "experiments" / "results" / "evals-test" / "tiny.json").read_text())
+    assert rec["metrics"]["fid_test"] == b["metrics"]["fid_test"] and rec["card"]["test"] == b["card"]["test"]
+    assert rec["command"].endswith("record=evals-test/tiny") and len(rec["commit"]) == 40
     assert {"torch", "torchmetrics", "torch-fidelity", "ganlab"} <= set(card["versions"])
     assert 0 <= a["metrics"]["precision"] <= 1 and a["metrics"]["fid"] > 0
     assert a["metrics"]["kid_subset_size"] == 100
@@ -82,10 +88,12 @@ def test_eval_default_out_is_next_to_checkpoint(ckpt, tmp_path):
     ("override", "message"),
     [
         ("metrics=[fid,fidd]", "unknown ['fidd']; valid: fid, kid, is, prdc, fid_inf"),
-        ("real.split=test", "real.split=test: dataset 'mnist5k' has only the train split"),
+        ("real.split=val", "dataset.source.split='val'; valid: train, test, all"),
+        ("record=a/b/c", "record='a/b/c'; valid: STUDY/RUN"),
+        ("memorization.enabled=maybe", "memorization.enabled='maybe'; valid: auto, true, false"),
         ("ckpt=/nonexistent.ckpt", "checkpoint not found: /nonexistent.ckpt"),
         ("feature=dinov2_vitb14", "set paths.dinov2_vitb14_weights=/path/to/dinov2_vitb14_pretrain.pth"),
-        ("floor=test", "floor=test: dataset 'mnist5k' has only the train split"),
+        ("floor=val", "dataset.source.split='val'; valid: train, test, all"),
     ],
 )
 def test_eval_errors_are_one_line(ckpt, tmp_path, override, message):
@@ -97,7 +105,7 @@ def test_eval_errors_are_one_line(ckpt, tmp_path, override, message):
 def test_floor_and_cmmd_options_are_checked_before_work():
     from ganlab.cli.evaluate import check_floor
     from ganlab.config import ConfigError
-    from ganlab.metrics.features import FeatureMetrics
+    from ganlab.metrics.feature_metrics import FeatureMetrics
 
     assert check_floor("halves", ["fid", "is", "cmmd"]) == ["fid", "cmmd"] and check_floor(None, ["fid"]) == []
     with pytest.raises(ConfigError, match=r"floor=halves compares two real sets, but metrics=\['is'\] has no two-"):
@@ -113,8 +121,8 @@ def test_floor_of_another_split_compares_num_samples_of_it_with_the_reference(tm
 
     from ganlab.cli.evaluate import real_floor
     from ganlab.data.base import ImageData
-    from ganlab.metrics.features import FeatureMetrics
-    from ganlab.metrics.scores import cmmd
+    from ganlab.metrics.feature_metrics import FeatureMetrics
+    from ganlab.metrics.scoring.scores import cmmd
 
     x = load_mnist5k().x
     metric = FeatureMetrics(DigitFeatures(), ["fid", "cmmd"], cache_dir=str(tmp_path), batch_size=100)
@@ -228,9 +236,9 @@ def test_eval_dinov2_fd_cmmd_and_floor_end_to_end(ckpt, tmp_path):
     the card records the extractor's protocol, and the values equal an in-process recomputation."""
     from metrics.test_pretrained import random_dinov2_weights
 
-    from ganlab.metrics.dinov2 import DINOv2Features
-    from ganlab.metrics.evaluation import halves
-    from ganlab.metrics.scores import cmmd
+    from ganlab.metrics.extractors.dinov2 import DINOv2Features
+    from ganlab.metrics.scoring.scores import cmmd
+    from ganlab.metrics.scoring.suite import halves
 
     weights = random_dinov2_weights(tmp_path / "dinov2_vitb14_pretrain.pth")
     out = tmp_path / "m.json"

@@ -17,8 +17,8 @@ import torch
 from conftest import TINY_MLP
 from hydra.utils import instantiate
 
-from ganlab.bench import trainer_switches
 from ganlab.config import build_callbacks, build_module
+from ganlab.tools.bench import trainer_switches
 
 # Tensor methods that copy a device tensor's value to the host (a synchronisation)
 SYNCS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__index__", "__bool__", "__repr__", "__format__")

@@ -147,7 +147,7 @@ def test_validation_noise_is_seeded_by_index():
 
 
 def test_rejects_bad_schedule():
-    with pytest.raises(ValueError, match="optim.n_critic=0"):
+    with pytest.raises(ValueError, match="game.n_critic=0"):
         make_module(n_critic=0)
 
 

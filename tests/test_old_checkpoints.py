@@ -23,6 +23,20 @@ def test_old_checkpoint_rebuilds_its_generator_with_the_ema_weights():
     assert out.shape == (3, 1, 28, 28) and out.abs().max() <= 1.0
 
 
+def test_old_checkpoint_names_moved_components_by_their_path_today():
+    from ganlab import safe
+    from ganlab.checkpoint import CheckpointError, read_checkpoint
+    from ganlab.metrics.extractors.digits import DigitFeatures
+
+    stored = torch.load(OLD, map_location="cpu", weights_only=True)["ganlab"]["config"]
+    assert stored["dataset"]["feature"]["_target_"] == "ganlab.metrics.digits.DigitFeatures"  # written so
+    config = read_checkpoint(OLD)["ganlab"]["config"]
+    assert config["dataset"]["feature"]["_target_"] == "ganlab.metrics.extractors.digits.DigitFeatures"
+    assert config["generator"] == stored["generator"]  # what did not move is untouched
+    feature = safe.build_stored(config["dataset"]["feature"], path=OLD, where="dataset.feature", error=CheckpointError)
+    assert isinstance(feature, DigitFeatures)
+
+
 @pytest.mark.slow  # load_generator, which both tools use, is tested above
 def test_old_checkpoint_works_in_ganlab_sample_and_eval(tmp_path):
     import subprocess

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganlab.game import Alternating, Game, Simultaneous, Unroll
+from ganlab.game import Alternating, Simultaneous, Unroll
 from ganlab.losses import LeCam, NonSaturating, RpGAN
 from ganlab.module import GANModule
 from ganlab.nets.base import ConditionalHead, Discriminator
@@ -44,7 +44,7 @@ def _module(loss=None, num_classes: int = 0, **kwargs) -> GANModule:
     torch.manual_seed(0)
     module = GANModule(FlatG(num_classes=num_classes), FlatD(num_classes=num_classes), loss or RpGAN(),
                        lambda p: torch.optim.SGD(p, 0.1), lambda p: torch.optim.SGD(p, 0.1),
-                       num_classes=num_classes, **kwargs)
+                       num_classes=num_classes, **{"game": Alternating(), **kwargs})
     opt_g, opt_d = module.configure_optimizers()[0]
     module.optimizers = lambda: (opt_g, opt_d)  # driven by hand, without a Trainer
     module.manual_backward = lambda loss: loss.backward()
@@ -85,7 +85,7 @@ def test_alternating_pairs_g_step_with_the_last_d_step_reals(monkeypatch):
     module = _module(game=Alternating(n_critic=2))
     calls = []
     monkeypatch.setattr(module, "d_step", lambda real, y, fake, y_fake, log: calls.append(("d", real)) or {})
-    monkeypatch.setattr(module, "g_step", lambda real, y, z, y_fake, log: calls.append(("g", real)) or {})
+    monkeypatch.setattr(module, "g_step", lambda real, y, z, y_fake, log, judge: calls.append(("g", real)) or {})
     reals = [torch.randn(4, 2), torch.randn(4, 2)]
     module.game.play(module, reals, [None, None], False)
     assert [k for k, _ in calls] == ["d", "d", "g"]
@@ -97,7 +97,7 @@ def test_fake_labels_real_gives_each_fake_its_pairs_class(monkeypatch, game_cls)
     module = _module(num_classes=3, game=game_cls(fake_labels="real"))
     labels = []
     monkeypatch.setattr(module, "d_step", lambda real, y, fake, y_fake, log: labels.append((y, y_fake)) or {})
-    monkeypatch.setattr(module, "g_step", lambda real, y, z, y_fake, log: labels.append((y, y_fake)) or {})
+    monkeypatch.setattr(module, "g_step", lambda real, y, z, y_fake, log, judge: labels.append((y, y_fake)) or {})
     y = torch.tensor([2, 0, 1, 1])
     module.game.play(module, [torch.randn(4, 2)], [y], False)
     assert len(labels) == 2 and all(torch.equal(y_fake, y) and y_real is y for y_real, y_fake in labels)
@@ -107,7 +107,7 @@ def test_fake_labels_random_draws_them():
     module = _module(num_classes=3)
     assert module.game.fake_labels == "random"
     torch.manual_seed(1)
-    y_fake = Game.d_fakes(module, 200, torch.zeros(200, dtype=torch.long))[1]
+    y_fake = module.game.d_fakes(module, 200, torch.zeros(200, dtype=torch.long))[1]
     assert set(y_fake.tolist()) == {0, 1, 2}  # uniform draws, not the reals' (all-0) labels
     with pytest.raises(ValueError, match="game.fake_labels='paired'; valid: random, real"):
         Alternating(fake_labels="paired")
@@ -125,7 +125,7 @@ def test_lecam_averages_travel_in_the_module_checkpoint():
 
     module = build()
     for _ in range(3):
-        module.d_step(torch.randn(8, 2), None, *Game.d_fakes(module, 8), False)
+        module.d_step(torch.randn(8, 2), None, *module.game.d_fakes(module, 8), False)
     reg = module.regularizers["lecam"]
     assert reg.updates == 3
     checkpoint: dict = {}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlab.bench import CASES, markdown, run_case
 from ganlab.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganlab.perf import apply_perf
+from ganlab.tools.bench import CASES, markdown, run_case
 
 
 def test_channels_last_and_tf32_switches():
@@ -67,7 +67,7 @@ def _raw(ratios: dict[str, list[float]], plain_ms: float = 10.0) -> dict:
 
 
 def test_component_costs_are_ratio_differences_times_the_plain_step():
-    from ganlab.bench_components import summarize
+    from ganlab.tools.bench_components import summarize
 
     s = summarize(_raw({"ganlab": [1.10, 1.12, 1.08], "bare": [1.05, 1.06, 1.04], "no_health": [1.07, 1.08, 1.07]}))
     assert s["plain_ms"] == 10.0 and s["ganlab_ms"] == pytest.approx(11.0) and s["bare_ms"] == pytest.approx(10.5)
@@ -80,13 +80,13 @@ def test_component_costs_are_ratio_differences_times_the_plain_step():
 
 
 def _record(commit: str, date: str, ganlab_ms: float) -> dict:
-    from ganlab.bench_components import COMPONENTS, summarize
+    from ganlab.tools.bench_components import COMPONENTS, summarize
 
     s = summarize(_raw({"ganlab": [ganlab_ms / 10], "bare": [1.05], "no_ema": [1.0]}))
     s.update(not_on=[c for c in COMPONENTS if c != "ema"], batch=64,
              counts={"plain": {"calls": 100, "ops": 10}, "bare": {"calls": 150, "ops": 10},
                      "ganlab": {"calls": 180, "ops": 12}, "no_ema": {"calls": 170, "ops": 11}})
-    return {"study": "components", "run": date, "command": "python scripts/benchmark.py --components",
+    return {"study": "components", "run": date, "command": "python scripts/bench/benchmark.py --components",
             "commit": commit, "machine": "cpu-2core", "date": date, "metrics": {}, "card": None,
             "settings": {"clock": "wall", "component_labels": {"health": "health monitor", "ema": "EMA of G"}},
             "cases": {"mlp_mnist5k": s}}
@@ -114,7 +114,7 @@ def test_tables_are_the_median_of_the_newest_commits_invocations_with_their_rang
 def test_component_run_of_a_tiny_toy_writes_a_record(tmp_path):
     import json
 
-    from ganlab.bench_components import record, run_components
+    from ganlab.tools.bench_components import record, run_components
 
     shrink = ["generator.hidden=[8]", "discriminator.hidden=[8]", "generator.z_dim=4", "dataset.batch_size=32"]
     result = run_components("toy_ring_veegan", shrink, rounds=1, warmup=2, device=torch.device("cpu"), out=tmp_path,

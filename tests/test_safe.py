@@ -12,10 +12,11 @@ import torch
 
 from ganlab import safe
 from ganlab.checkpoint import CheckpointError, load_generator, read_checkpoint
-from ganlab.metrics import digits
-from ganlab.metrics.digits import DigitFeatures, default_weights_path
-from ganlab.metrics.evaluation import compute_metrics, extract, real_reference
-from ganlab.metrics.reference import ReferenceCache
+from ganlab.metrics.extraction import extract, real_reference
+from ganlab.metrics.extractors import digits
+from ganlab.metrics.extractors.digits import DigitFeatures, default_weights_path
+from ganlab.metrics.reference_cache import ReferenceCache
+from ganlab.metrics.scoring.suite import compute_metrics
 from ganlab.nets.mlp import MLPGenerator
 
 G_CONFIG = {"_target_": "ganlab.nets.mlp.MLPGenerator", "z_dim": 8, "resolution": 4, "channels": 1, "hidden": [16]}
@@ -129,7 +130,7 @@ FOREIGN = [
      "generator"),
     (lambda g: g.update(_target_="ganlab.nets.mlp.torch.save"), "ganlab.nets.mlp.torch.save", "generator"),
     (lambda g: g.update(_target_="ganlab.nets.mlp.MLPGenerator.__init__"), "MLPGenerator.__init__", "generator"),
-    (lambda g: g.update(_target_="ganlab.metrics.digits.train_digit_classifier"), "train_digit_classifier",
+    (lambda g: g.update(_target_="ganlab.metrics.extractors.clip.convert_openai_release"), "convert_openai_release",
      "generator"),
     (lambda g: g.update(_target_=3), "_target_ 3", "generator"),
 ]
@@ -162,7 +163,7 @@ def test_generator_must_be_a_ganlab_generator(good, tmp_path):
 
 def test_allowed_targets_are_components():
     for target in ("ganlab.nets.mlp.MLPGenerator", "ganlab.losses.Hinge", "torch.optim.Adam", "torch.nn.Linear",
-                   "ganlab.data.toy.load_ring", "ganlab.metrics.digits.DigitFeatures",
+                   "ganlab.data.toy.load_ring", "ganlab.metrics.extractors.digits.DigitFeatures",
                    "torch.optim.lr_scheduler.LinearLR"):
         safe.check_targets({"_target_": target, "_partial_": True}, path="f", where="x")
 
@@ -201,7 +202,7 @@ def test_corrupt_cache_entry_is_recomputed_with_a_warning(tmp_path, caplog, dama
         _save([1, 2, 3], entry)
     else:
         _save({"identity": "{}", "tensors": {"logits": torch.zeros(2)}}, entry)
-    with caplog.at_level(logging.WARNING, logger="ganlab.metrics.reference"):
+    with caplog.at_level(logging.WARNING, logger="ganlab.metrics.reference_cache"):
         again, hit, _ = real_reference(data, feats, cache, batch_size=30)
     assert not hit and torch.equal(again, clean)  # recomputed: the same features as the clean run
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

@@ -80,7 +80,7 @@ def test_optuna_presets_compose():
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=["sweep=optuna_wgan_gp"], return_hydra_config=True)
     params = cfg.hydra.sweeper.params
-    assert {"optim.g.lr", "optim.d.lr", "optim.beta1", "optim.n_critic", "regularizers.gp.weight"} <= set(params)
+    assert {"optim.g.lr", "optim.d.lr", "optim.beta1", "game.n_critic", "regularizers.gp.weight"} <= set(params)
     assert cfg.hydra.sweeper.direction == "minimize" and cfg.loss._target_.endswith("Wasserstein")
 
 

@@ -17,8 +17,9 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from ganlab.callbacks.run_info import SETTINGS
 from ganlab.checkpoint import load_generator
 from ganlab.data.mnist5k import load_mnist5k
-from ganlab.metrics.digits import DigitFeatures
-from ganlab.metrics.evaluation import compute_metrics, extract, generated_batches, real_batches
+from ganlab.metrics.extraction import extract, generated_batches, real_batches
+from ganlab.metrics.extractors.digits import DigitFeatures
+from ganlab.metrics.scoring.suite import compute_metrics
 
 
 def run_train(*overrides: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:

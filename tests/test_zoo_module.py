@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.ema import EMA, ema_update
-from ganlab.game import Alternating, Game, Simultaneous, Unroll
+from ganlab.game import Alternating, Simultaneous, Unroll
 from ganlab.losses.adversarial import NonSaturating, Wasserstein
 from ganlab.losses.regularizers import GeneratorTerm
 from ganlab.module import GANModule
@@ -49,6 +49,7 @@ class FlatG(nn.Module):
 def _module(**kwargs) -> GANModule:
     torch.manual_seed(0)
     kwargs.setdefault("d_optimizer", lambda p: torch.optim.Adam(p, 1e-2))
+    kwargs.setdefault("game", Alternating())
     return GANModule(FlatG(), FlatD(), NonSaturating(), lambda p: torch.optim.Adam(p, 1e-2), **kwargs)
 
 
@@ -310,7 +311,7 @@ def test_augmentation_applied_to_real_and_fake_in_both_steps_and_g_terms_replace
     module.optimizers = lambda: (opt_g, opt_d)
     module.manual_backward = lambda loss: loss.backward()
     real = torch.randn(16, 2)
-    module.d_step(real, None, *Game.d_fakes(module, 16), False)
+    module.d_step(real, None, *module.game.d_fakes(module, 16), False)
     assert len(spy.calls) == 2  # real and fake, D step: fakes carry no graph
     assert [g for _, g in spy.calls] == [False, False]
     stats = module.g_step(real, None, module.noise(16), None, False)
@@ -404,5 +405,5 @@ def test_simultaneous_steps_take_both_gradients_at_the_same_point(simultaneous):
 
 
 def test_simultaneous_needs_one_update_of_each_player():
-    with pytest.raises(ValueError, match=r"^game=simultaneous with optim.n_critic=5, optim.n_gen=1; valid"):
+    with pytest.raises(ValueError, match=r"^game=simultaneous with game.n_critic=5, game.n_gen=1; valid"):
         Simultaneous(n_critic=5)

@@ -11,14 +11,14 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
-from ganlab.metrics.base import EvalMetric
-from ganlab.metrics.distributed import gather_in_order
+from ganlab.metrics.gather import gather_in_order
+from ganlab.metrics.metric import EvalMetric
 
 _START = {"min": math.inf, "max": -math.inf}
 
 
 class Evaluation(pl.Callback):
-    """Collect -> gather over DDP ranks -> compute -> log, for a dict of metric objects (``ganlab.metrics.base``).
+    """Collect -> gather over DDP ranks -> compute -> log, for a dict of metric objects (``ganlab.metrics.metric``).
 
     The module generates ``metrics.num_samples`` samples from seeded noise in its validation loop;
     every metric object takes each batch (``update``), its rows are gathered over ranks and put back
@@ -35,7 +35,7 @@ class Evaluation(pl.Callback):
         if wrong:
             name, kind = next(iter(wrong.items()))
             raise TypeError(f"metrics.{name}: a {kind} is not a metric object; valid: a subclass of "
-                            f"ganlab.metrics.base.EvalMetric")
+                            f"ganlab.metrics.metric.EvalMetric")
         self.metrics = dict(metrics)
         self.best: dict[str, float] = {}  # value name -> best so far (kept in checkpoints)
         self._index: list[Tensor] = []

@@ -29,9 +29,9 @@ from ganlab.health.replay import EVAL_SIGNALS, LOGGED  # the readings fed to det
 from ganlab.health.report import HealthReport
 from ganlab.health.samples import SampleProbe, no_rng_change
 from ganlab.health.signals import DOutputStats, GradientTrend, SpectralNorms, g_loss_slope, median, sigma_summary
-from ganlab.metrics.classes import ClassCoverage
-from ganlab.metrics.features import FeatureMetrics
-from ganlab.metrics.modes import ModeCoverage
+from ganlab.metrics.class_coverage import ClassCoverage
+from ganlab.metrics.feature_metrics import FeatureMetrics
+from ganlab.metrics.mode_coverage import ModeCoverage
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from torch.utils.tensorboard.summary import hparams
 
 # the settings every run shows in the HParams tab (callbacks.run_info.settings replaces the list)
 SETTINGS = ("dataset.name", "generator._target_", "discriminator._target_", "loss._target_", "optim.g.lr",
-            "optim.d.lr", "optim.beta1", "optim.beta2", "dataset.batch_size", "optim.n_critic", "trainer.max_steps",
+            "optim.d.lr", "optim.beta1", "optim.beta2", "dataset.batch_size", "game.n_critic", "trainer.max_steps",
             "seed", "ema.decay", "augment", "regularizers")
 # command-line keys that say where things are, not how the GAN is trained
 NOT_SETTINGS = ("dir", "path", "_target_", "root", "weights", "resume")

@@ -25,7 +25,7 @@ from ganlab.config import CONFIG_DIR, ConfigError, build
 if TYPE_CHECKING:
     import torch
 
-    from ganlab.metrics.classes import ClassCoverage
+    from ganlab.metrics.class_coverage import ClassCoverage
     from ganlab.metrics.speckle import Speckle
 
 EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
@@ -72,7 +72,7 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     ``classes=auto``: on when the checkpoint's dataset names a classifier of its classes (``dataset.classifier``);
     ``true`` forces it (the extractor must give class logits of the dataset's labels), ``false`` turns it off.
     """
-    from ganlab.metrics.classes import ClassCoverage
+    from ganlab.metrics.class_coverage import ClassCoverage
 
     if mode not in ("auto", True, False):
         raise ConfigError(f"classes={mode!r}; valid: auto, true, false")
@@ -86,6 +86,16 @@ def class_coverage(mode: str | bool, config: DictConfig, extractor: torch.nn.Mod
     metric = ClassCoverage(extractor)
     metric.set_real_labels(data.y)
     return metric
+
+
+def record_arg(value: Any) -> None:
+    """``record=STUDY/RUN`` (or null), checked before any work."""
+    if value in (None, ""):
+        return
+    study, _, run = str(value).partition("/")
+    if not study or not run or "/" in run or any(c in str(value) for c in ' \\:*?"<>|') or ".." in str(value):
+        raise ConfigError(f"record={value!r}; valid: STUDY/RUN (one folder, one name: experiments/results/STUDY/"
+                          f"RUN.json), e.g. record=default_run-test/seed4")
 
 
 def set_threads(cfg: DictConfig) -> None:
@@ -122,13 +132,15 @@ def versions() -> dict[str, str]:
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run the evaluation described by ``cfg``; returns the record appended to metrics.json."""
     checkpoint_arg(cfg, "ganlab-eval")  # before the heavy imports: a missing ckpt= answers at once
+    record_arg(cfg.get("record"))
     set_threads(cfg)
     import torch
 
     from ganlab import safe
     from ganlab.checkpoint import CheckpointError, load_generator, stored
-    from ganlab.metrics.evaluation import check_metrics, extractor_card, generated_batches
-    from ganlab.metrics.features import FeatureMetrics
+    from ganlab.metrics.extraction import extractor_card, generated_batches
+    from ganlab.metrics.feature_metrics import FeatureMetrics
+    from ganlab.metrics.scoring.suite import check_metrics
 
     metrics = check_metrics(cfg.metrics)
     floor_metrics = check_floor(cfg.get("floor"), metrics)
@@ -182,8 +194,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     t = time.perf_counter()
     values = {k: v for m in objects for k, v in m.compute().items()}
     if test is not None:  # the same generated features against the test split, and the train-test gap
-        from ganlab.metrics.evaluation import protocol_names
-        from ganlab.metrics.generalization import train_test_metrics
+        from ganlab.metrics.scoring.generalization import train_test_metrics
+        from ganlab.metrics.scoring.suite import protocol_names
 
         values.update(protocol_names(train_test_metrics(metric.real, test[0], metric.generated(), metric.metrics,
                                                         seed=cfg.seed,
@@ -227,6 +239,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     }
     record = {"metrics": values, **({"floor": floor["metrics"]} if floor else {}), "card": card}
     append_record(out, record)
+    if cfg.get("record"):  # also a results record (experiments/results/STUDY/RUN.json) for rendered tables
+        from ganlab.results import write_record
+
+        study, run = str(cfg.record).split("/", 1)
+        numbers = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        write_record(study, run, numbers, card=card, params={"checkpoint": str(loaded.path), "global_step":
+                     loaded.global_step, "class_histogram": values.get("class_histogram")}, overwrite=True)
     print_table(values, card, out, floor=record.get("floor"))
     return record
 
@@ -262,7 +281,7 @@ def trained_on(data: Any, config: DictConfig) -> Any:
 
 def metric_test_reference(cfg: DictConfig, metric: Any, data: Any, device: Any) -> tuple[Any, dict, bool]:
     """(test features [N, D], the reference identity, cache hit) in the evaluation's features."""
-    from ganlab.metrics.evaluation import real_reference
+    from ganlab.metrics.extraction import real_reference
 
     features, hit, identity = real_reference(data, metric.feature, metric.cache, split="test",
                                              batch_size=cfg.batch_size, device=device)
@@ -327,7 +346,8 @@ def real_floor(cfg: DictConfig, metric: Any, names: list[str], floor_data: Any,
     """
     if not names:
         return None
-    from ganlab.metrics.evaluation import compute_metrics, halves, protocol_names, real_reference
+    from ganlab.metrics.extraction import real_reference
+    from ganlab.metrics.scoring.suite import compute_metrics, halves, protocol_names
 
     if cfg.floor == "halves":
         ref, other = halves(metric.real, cfg.seed)

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from ganlab import console, threads
 from ganlab.cli.help import print_help, wants_help
-from ganlab.config import CONFIG_DIR, ConfigError, build, register_resolvers, validate
+from ganlab.config import CONFIG_DIR, ConfigError, build, check_overrides, register_resolvers, validate
 from ganlab.ensemble import checks as ensemble
 from ganlab.sweep import record_failure, record_result
 
@@ -177,6 +177,10 @@ def main() -> None:
     if wants_help(sys.argv[1:]):
         sys.exit(print_help("ganlab-train", __doc__.splitlines()[0], EXAMPLES, CONFIG_DIR, "train", sys.argv[1:],
                             skip=("hydra", "eval")))
+    try:
+        check_overrides(sys.argv[1:])  # a moved key (optim.n_critic) is named in one line, not Hydra's traceback
+    except ConfigError as e:
+        sys.exit(f"ganlab-train: error: {e}")
     # warnings raised while Lightning is imported, before the config is composed
     console.configure(verbose="verbose=true" in (a.lower() for a in sys.argv[1:]))
     _main()

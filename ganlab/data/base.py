@@ -132,7 +132,7 @@ class InMemoryBatches:
         if per_rank < batch_size:
             raise ValueError(
                 f"dataset {data.name!r} has {len(data)} samples, fewer than one batch of {batch_size} per "
-                f"process; lower dataset.batch_size or optim.n_critic"
+                f"process; lower dataset.batch_size or game.n_critic"
             )
         self.x = data.x.to(device)
         self.y = data.y.to(device) if data.y is not None else None

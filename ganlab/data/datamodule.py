@@ -37,7 +37,7 @@ class GANDataModule(pl.LightningDataModule):
             when it is a GPU; batches are gathered by index, no DataLoader).
         resolution, channels, num_classes: the data's shape, shared with G and D by interpolation.
         batch_size: samples per D update.
-        batches_per_step: real batches consumed per training step (= optim.n_critic).
+        batches_per_step: real batches consumed per training step (= game.n_critic).
         on_device: keep in-memory data on the training device (GPU) instead of host memory.
         seed: seed of the per-epoch permutation (and of the held-out / subset split).
         eval_samples: generated samples per evaluation; eval_batch_size: per generator call.

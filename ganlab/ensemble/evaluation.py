@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from ganlab.callbacks.evaluation import Evaluation
-from ganlab.metrics.base import EvalMetric
-from ganlab.metrics.distributed import gather_in_order
+from ganlab.metrics.gather import gather_in_order
+from ganlab.metrics.metric import EvalMetric
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:

@@ -14,8 +14,8 @@ from torch import Tensor, nn
 
 from ganlab.data.base import ImageData, to_model_space
 from ganlab.health.signals import class_entropy, mean_pairwise_distance
-from ganlab.metrics.classes import class_statistics
-from ganlab.metrics.modes import mode_metrics
+from ganlab.metrics.class_coverage import class_statistics
+from ganlab.metrics.mode_coverage import mode_metrics
 from ganlab.metrics.noise import eval_noise
 
 

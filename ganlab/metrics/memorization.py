@@ -40,7 +40,7 @@ from sklearn.cluster import KMeans
 from torch import Tensor, nn
 
 from ganlab.data.base import ImageData, to_model_space
-from ganlab.metrics.base import EvalMetric
+from ganlab.metrics.metric import EvalMetric
 
 log = logging.getLogger(__name__)
 SPACES = ("pixels", "features")
@@ -281,13 +281,12 @@ class Memorization(EvalMetric):
         self.heldout: Tensor | None = None
         self.test: CopyTest | None = None
         self._best: list[tuple[float, Tensor, int]] = []  # (ratio, sample image, nearest training index)
-        self._seen = 0
 
     def _points(self, x: Tensor) -> Tensor:
         """What distances are taken on: images in [-1, 1] (clamped) or their features [N, D]."""
         if self.space == "pixels":
             return to_model_space(x).float().clamp(-1, 1).cpu()
-        from ganlab.metrics.evaluation import extract, real_batches
+        from ganlab.metrics.extraction import extract, real_batches
 
         batches = real_batches(x, self.batch_size) if x.dtype == torch.uint8 else [x]
         return extract(self.feature, batches, device=next(self.feature.parameters()).device)["features"].cpu()
@@ -320,28 +319,27 @@ class Memorization(EvalMetric):
 
     def reset(self) -> None:
         super().reset()
-        self._best, self._seen = [], 0
+        self._best = []
 
     def update(self, samples: Tensor, indices: Tensor) -> None:
         if not self.active:
             return
-        if self.max_samples is not None:
-            samples = samples[: max(self.max_samples - self._seen, 0)]
-        self._seen += len(samples)
-        if not len(samples):
-            return
         points = self._points(samples)
-        self.add(points=points)
-        if self.num_pairs:
-            ratio, _, idx = self.train.ratios(points)
+        self.add(points=points)  # every sample's row, so that rows and sample indices stay aligned across ranks
+        limit = self.max_samples if self.max_samples is not None else len(samples) + int(indices.max()) + 1
+        scored = indices.cpu() < limit  # [B]: the samples compute() scores
+        if self.num_pairs and scored.any():
+            ratio, _, idx = self.train.ratios(points[scored])
+            kept = samples[scored.to(samples.device)]
             for i in np.argsort(ratio)[: self.num_pairs]:
-                self._best.append((float(ratio[i]), samples[i].detach().cpu(), int(idx[i])))
+                self._best.append((float(ratio[i]), kept[i].detach().cpu(), int(idx[i])))
             self._best = sorted(self._best, key=lambda t: t[0])[: self.num_pairs]
 
     def compute(self) -> dict[str, float]:
         if not self.active:
             return {}
-        return self.test.scores(self.rows("points"))
+        points = self.rows("points")  # [N, ...] in sample order
+        return self.test.scores(points[: self.max_samples] if self.max_samples is not None else points)
 
     def closest_pairs(self) -> tuple[Tensor, Tensor] | None:
         """(samples [K, C, H, W], their nearest training images [K, C, H, W]) in [-1, 1], closest first."""

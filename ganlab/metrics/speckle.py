@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ganlab.data.base import to_model_space
-from ganlab.metrics.base import EvalMetric
+from ganlab.metrics.metric import EvalMetric
 
 log = logging.getLogger(__name__)
 

@@ -127,7 +127,7 @@ def number(value: float) -> str:
 
 
 def _short(target: Any) -> str:
-    """``ganlab.metrics.digits.DigitFeatures`` -> ``DigitFeatures``."""
+    """``ganlab.metrics.extractors.digits.DigitFeatures`` -> ``DigitFeatures``."""
     return str(target).rsplit(".", 1)[-1]
 
 

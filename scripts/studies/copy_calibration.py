@@ -3,7 +3,7 @@
     python scripts/studies/copy_calibration.py              # experiments/results/copy_calibration-cpu/
     python scripts/studies/copy_calibration.py --n 1000 --seed 1
 
-Each set (ganlab.metrics.copy_calibration.SETS) is scored against the 4,000 training digits with the copy
+Each set (ganlab.metrics.calibration.copies.SETS) is scored against the 4,000 training digits with the copy
 threshold fitted on one half of the 1,000 test digits; the other half gives the false-alarm rate.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from ganlab.metrics.copy_calibration import SETS, copy_calibration
+from ganlab.metrics.calibration.copies import copy_calibration
 from ganlab.results import write_record
 
 

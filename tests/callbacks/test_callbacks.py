@@ -14,7 +14,7 @@ from test_module import make_data, make_module
 from ganlab.callbacks import DivergenceGuard, Evaluation
 from ganlab.callbacks.divergence import TrainingDiverged
 from ganlab.losses import NonSaturating
-from ganlab.metrics.features import FeatureMetrics
+from ganlab.metrics.feature_metrics import FeatureMetrics
 
 
 class MeanPool(torch.nn.Module):

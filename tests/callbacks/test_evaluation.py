@@ -10,9 +10,9 @@ from pytorch_lightning.loggers import Logger
 from test_module import make_data, make_module
 
 from ganlab.callbacks import Evaluation
-from ganlab.metrics.base import EvalMetric
-from ganlab.metrics.distributed import gather_in_order
-from ganlab.metrics.features import FeatureMetrics
+from ganlab.metrics.feature_metrics import FeatureMetrics
+from ganlab.metrics.gather import gather_in_order
+from ganlab.metrics.metric import EvalMetric
 
 
 class MeanPixel(EvalMetric):

@@ -8,7 +8,7 @@ from ganlab.callbacks.run_info import SETTINGS, hparams_of
 from ganlab.config import compose
 
 HEADLINE = {"dataset", "generator", "discriminator", "loss", "optim.g.lr", "optim.d.lr", "optim.beta1",
-            "optim.beta2", "dataset.batch_size", "optim.n_critic", "trainer.max_steps", "seed", "ema.decay",
+            "optim.beta2", "dataset.batch_size", "game.n_critic", "trainer.max_steps", "seed", "ema.decay",
             "augment", "regularizers"}
 
 
@@ -37,6 +37,6 @@ def test_default_run_has_only_the_headline_settings(tmp_path):
     assert params == {
         "dataset": "mnist5k", "generator": "MLPGenerator", "discriminator": "MLPDiscriminator",
         "loss": "NonSaturating", "optim.g.lr": 8e-4, "optim.d.lr": 2e-4, "optim.beta1": 0.5, "optim.beta2": 0.999,
-        "dataset.batch_size": 128, "optim.n_critic": 1, "trainer.max_steps": 10000, "seed": 0, "ema.decay": 0.999,
+        "dataset.batch_size": 128, "game.n_critic": 1, "trainer.max_steps": 10000, "seed": 0, "ema.decay": 0.999,
         "augment": "none", "regularizers": "none",
     }  # fmt: skip

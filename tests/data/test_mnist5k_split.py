@@ -7,7 +7,7 @@ import torch
 
 from ganlab.config import compose
 from ganlab.data.mnist5k import load_mnist5k, split_indices
-from ganlab.metrics.digits import DigitFeatures
+from ganlab.metrics.extractors.digits import DigitFeatures
 
 
 @pytest.fixture(scope="module")

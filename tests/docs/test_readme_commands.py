@@ -1,4 +1,4 @@
-"""The README's quick start and cookbook commands still work (scripts/check_readme_commands.py).
+"""The README's quick start and cookbook commands still work (scripts/checks/check_readme_commands.py).
 
 Default suite: every command is found, classified, and each runnable ganlab-train command composes
 and passes ganlab's consistency checks (in-process, no training). Slow: every runnable command runs
@@ -7,7 +7,6 @@ with a tiny budget.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,14 +15,10 @@ from pathlib import Path
 import pytest
 
 from ganlab.config import compose, validate
+from ganlab.tools import readme_commands as check
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "check_readme_commands.py"
-
-_spec = importlib.util.spec_from_file_location("check_readme_commands", SCRIPT)
-check = importlib.util.module_from_spec(_spec)
-sys.modules["check_readme_commands"] = check  # dataclasses look their module up
-_spec.loader.exec_module(check)
+SCRIPT = REPO / "scripts" / "checks" / "check_readme_commands.py"
 
 COMMANDS = check.readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
 TRAIN = [c for c in COMMANDS if c.tokens[0] == "ganlab-train" and not c.skip]

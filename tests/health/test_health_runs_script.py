@@ -1,19 +1,11 @@
-"""scripts/health_runs.py: its runs compose, and its table scores detectors from the runs' health.json."""
+"""scripts/studies/health_runs.py: its runs compose, and its table scores detectors from the runs' health.json."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-
-from conftest import REPO
 
 from ganlab.config import compose
-
-spec = importlib.util.spec_from_file_location("health_runs", REPO / "scripts" / "health_runs.py")
-runs = importlib.util.module_from_spec(spec)
-sys.modules["health_runs"] = runs  # dataclasses look their module up while the class is made
-spec.loader.exec_module(runs)
+from ganlab.tools import health_runs as runs
 
 
 def test_labelled_set_is_as_the_issue_asks_and_every_run_composes(tmp_path):

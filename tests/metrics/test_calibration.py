@@ -7,12 +7,12 @@ import torch
 
 from ganlab.data.base import to_model_space
 from ganlab.data.mnist5k import load_mnist5k
-from ganlab.metrics import scores
-from ganlab.metrics.calibration import Row, calibrate, markdown_table, plot, value
-from ganlab.metrics.digits import DigitFeatures
-from ganlab.metrics.distortions import FAMILIES
-from ganlab.metrics.evaluation import extractor_card
-from ganlab.metrics.reference import cache_key
+from ganlab.metrics.calibration.calibrate import Row, calibrate, markdown_table, plot, value
+from ganlab.metrics.calibration.distortions import FAMILIES
+from ganlab.metrics.extraction import extractor_card
+from ganlab.metrics.extractors.digits import DigitFeatures
+from ganlab.metrics.reference_cache import cache_key
+from ganlab.metrics.scoring import scores
 
 # recorded on main at e07ce5e (before v2 existed) by the code of test_v1_reproduces_a_recorded_fid
 V1_FID_SALT5_SEED0 = 112.46630261589709

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from ganlab.metrics.classes import ClassCoverage, class_statistics
+from ganlab.metrics.class_coverage import ClassCoverage, class_statistics
 
 UNIFORM = torch.full((10,), 500)
 

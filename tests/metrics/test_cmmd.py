@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from ganlab.metrics.evaluation import compute_metrics, halves, protocol_names
-from ganlab.metrics.scores import cmmd
+from ganlab.metrics.scoring.scores import cmmd
+from ganlab.metrics.scoring.suite import compute_metrics, halves, protocol_names
 
 
 def naive_cmmd(x: list[list[float]], y: list[list[float]], sigma: float, scale: float, unbiased: bool) -> float:

@@ -8,8 +8,8 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ganlab.data.base import to_model_space
 from ganlab.data.mnist5k import held_out_split, load_mnist5k, mnist5k_raw
-from ganlab.metrics import digits
-from ganlab.metrics.digits import DigitFeatures, default_weights_path
+from ganlab.metrics.extractors import digits
+from ganlab.metrics.extractors.digits import DigitFeatures, default_weights_path
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 
 from ganlab.data.base import to_model_space
 from ganlab.data.mnist5k import load_mnist5k
-from ganlab.metrics.distortions import FAMILIES, distort
+from ganlab.metrics.calibration.distortions import FAMILIES, distort
 
 
 @pytest.fixture(scope="module")

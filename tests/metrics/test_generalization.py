@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlab.metrics.generalization import matched_draw, train_test_metrics
-from ganlab.metrics.scores import fid
+from ganlab.metrics.scoring.generalization import matched_draw, train_test_metrics
+from ganlab.metrics.scoring.scores import fid
 
 
 def test_matched_draw_is_seeded_and_sized():

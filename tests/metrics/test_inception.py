@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganlab.metrics.inception import InceptionFeatures, sha256
+from ganlab.metrics.extractors.inception import InceptionFeatures, sha256
 
 
 def random_inception_weights(path: Path) -> Path:

@@ -112,10 +112,27 @@ def test_bad_settings_are_one_line():
 @pytest.mark.slow  # ~40 s of CPU: 4,000 x 4,000 translation-tolerant distances, k-means on 4,000 digits
 def test_copies_and_near_copies_of_digits_are_flagged():
     # the bar: >= 95 % of copies and near-copies flagged, <= 5 % of new digits (the held-out check half)
-    from ganlab.metrics.copy_calibration import SETS, copy_calibration
+    from ganlab.metrics.calibration.copies import SETS, copy_calibration
 
     rows = copy_calibration(n=200, sets=[s for s in SETS if s[3]])
     for row in rows:
         assert row["copy_share"] >= 0.95, row
         assert row["ct"] < -3, row
     assert rows[0]["copy_share_heldout"] <= 0.05
+
+
+def test_max_samples_scores_the_first_samples_and_keeps_rows_aligned():
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(130, 1, 8, 8, generator=g) * 255).to(torch.uint8)
+    metric = Memorization(space="pixels", cells=2, min_per_cell=5, max_samples=6, num_pairs=3)
+    metric.set_reference(ImageData(x[:80], None, "toy"), ImageData(x[80:120], None, "toy"))
+    metric.reset()
+    copies = to_model_space(x[:6])  # samples 0-5: copies; samples 6-9: noise
+    noise = torch.rand(4, 1, 8, 8, generator=g) * 2 - 1
+    batch = torch.cat([copies, noise])
+    metric.update(batch[:4], torch.arange(4))
+    metric.update(batch[4:], torch.arange(4, 10))
+    metric.sync(lambda rows: rows)  # one process: the gather returns the rows as they are
+    assert metric.rows("points").shape[0] == 10  # a row per sample, as the evaluation gathers them
+    assert metric.compute()["copy_share"] == 1.0  # only the first 6 samples are scored: all copies
+    assert all(ratio < 1e-3 for ratio, _, _ in metric._best)  # the pairs come from the scored samples

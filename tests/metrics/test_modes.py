@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ganlab.data.toy import grid_means, load_ring, ring_means
-from ganlab.metrics.modes import ModeCoverage, mode_metrics, scatter_image
+from ganlab.metrics.mode_coverage import ModeCoverage, mode_metrics, scatter_image
 
 MEANS = ring_means(8)
 STD = 0.01

@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from ganlab import safe
-from ganlab.metrics import clip, dinov2
-from ganlab.metrics.clip import CLIPFeatures
-from ganlab.metrics.dinov2 import DINOv2Features
-from ganlab.metrics.pretrained import resize_like_pil
+from ganlab.metrics.extractors import clip, dinov2
+from ganlab.metrics.extractors.clip import CLIPFeatures
+from ganlab.metrics.extractors.dinov2 import DINOv2Features
+from ganlab.metrics.extractors.pretrained import resize_like_pil
 
 
 def random_state(make, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -46,7 +46,7 @@ def random_dinov2_weights(path: Path, arch: str = "vitb14") -> Path:
 
 
 def random_clip_weights(path: Path, arch: str = "vitb32") -> Path:
-    """A file as scripts/convert_clip_weights.py writes it (OpenAI's keys), plus a text-tower tensor to ignore."""
+    """A file as scripts/assets/convert_clip_weights.py writes it (OpenAI's keys), plus a text-tower tensor."""
     state = random_state(lambda: clip.image_tower(arch))
     state["text_projection"] = torch.zeros(4, 4, dtype=torch.float16)
     torch.save(state, path)
@@ -188,7 +188,7 @@ def test_wrong_crafted_and_torchscript_files_are_refused(tmp_path, dinov2_b14):
     assert not (tmp_path / "pwned").exists()
     scripted = torch.jit.script(torch.nn.Linear(2, 2))
     scripted.save(str(tmp_path / "ViT-B-32.pt"))
-    with pytest.raises(safe.BadFileError, match="TorchScript archive .*scripts/convert_clip_weights.py"):
+    with pytest.raises(safe.BadFileError, match="TorchScript archive .*scripts/assets/convert_clip_weights.py"):
         CLIPFeatures(str(tmp_path / "ViT-B-32.pt"), arch="vitb32")
 
 
@@ -257,9 +257,9 @@ def test_training_preset_logs_names_that_carry_the_feature_space(compose_cfg, di
 
 
 def test_calibration_suite_runs_in_dinov2_features(dinov2_b14):
-    from ganlab.metrics.calibration import calibrate, features
-    from ganlab.metrics.distortions import distort
-    from ganlab.metrics.scores import cmmd
+    from ganlab.metrics.calibration.calibrate import calibrate, features
+    from ganlab.metrics.calibration.distortions import distort
+    from ganlab.metrics.scoring.scores import cmmd
 
     feats = DINOv2Features(str(dinov2_b14), arch="vitb14", input_size=28)
     g = torch.Generator().manual_seed(0)

@@ -9,7 +9,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from ganlab.metrics import scores
+from ganlab.metrics.scoring import scores
 
 
 def _gen(seed: int) -> torch.Generator:

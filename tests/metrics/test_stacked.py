@@ -14,8 +14,9 @@ from ganlab.cli.compare import read_run
 from ganlab.cli.train import train
 from ganlab.data.base import to_model_space
 from ganlab.data.stacked import load_stacked_mnist5k
-from ganlab.metrics.digits import DigitFeatures
-from ganlab.metrics.stacked import StackedDigitFeatures, StackedModes, mode_statistics, predict_modes, stacked_modes
+from ganlab.metrics.extractors.digits import DigitFeatures
+from ganlab.metrics.extractors.stacked_digits import StackedDigitFeatures
+from ganlab.metrics.stacked_modes import StackedModes, mode_statistics, predict_modes, stacked_modes
 
 PRESETS = ["stacked_mnist5k", "stacked_mnist5k_pacgan2", "stacked_mnist5k_unrolled"]
 

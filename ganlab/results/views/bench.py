@@ -159,7 +159,7 @@ def _clock_note(group: list[Record]) -> list[str]:
                                   f"ganlab / bare LightningModule (target ≤ {TARGET_BARE})",
                                   "ganlab / plain, logging steps included"])
 def component_ratios(records: list[Record]) -> Table:
-    """scripts/benchmark.py --components: ganlab against the plain loop and the bare LightningModule, per case."""
+    """scripts/bench/benchmark.py --components: ganlab against the plain loop and the bare LightningModule, per case."""
     group = newest_group(records)
     rows = []
     for case in _cases(group):
@@ -181,7 +181,7 @@ def _count(cases: list[dict], run: str, less: str | None, kind: str) -> str:
 @view("components", header=["case", "run", "ms/step", "% of ganlab's step", "mean ms/step, logging steps included",
                             "%", "Python calls/step", "aten ops/step"])
 def components(records: list[Record]) -> Table:
-    """scripts/benchmark.py --components: per case, the plain loop, the bare LightningModule, ganlab with every
+    """scripts/bench/benchmark.py --components: per case, the plain loop, the bare LightningModule, ganlab with every
     default on, and what switching each default component off saves (ms/step and % of ganlab's step; the counts
     are deterministic)."""
     group = newest_group(records)
@@ -212,7 +212,7 @@ def components(records: list[Record]) -> Table:
 
 @view("default_run", header=["default run", "wall s", "CPU s (user + system)"])
 def default_run(records: list[Record]) -> Table:
-    """scripts/benchmark.py --default-run: the default run's time with the measured commit and a baseline commit."""
+    """scripts/bench/benchmark.py --default-run: the default run's time with the measured commit and a baseline."""
     group = newest_group(records)
     runs = [r["cases"]["default_run"] for r in group]
     base = group[0]["settings"]["baseline"][:7]

@@ -1,0 +1,1 @@
+"""Calibration of feature spaces: seeded distortions of real data (``distortions``), scored (``calibrate``)."""
