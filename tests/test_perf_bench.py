@@ -103,12 +103,23 @@ def test_tables_are_the_median_of_the_newest_commits_invocations_with_their_rang
     # the last column: the synthetic means are 1.1 x the medians
     assert ratios.rows == [["seed MLP (batch 64)", "11.50 (11.00–12.00)", "10.00 (10.00–10.00)",
                             "1.150 (1.100–1.200) (≤ 1.05)", "1.095 (1.048–1.143)", "1.265 (1.210–1.320)"]]
-    assert "Median of 3 invocation(s)" in ratios.notes[0] and "wall time" in ratios.notes[0]
+    assert "3 record(s)" in ratios.notes[0] and "wall time" in ratios.notes[0]
     table = get_view("components")(records)
     text = markdown_table(table.header, table.rows)
     assert "| seed MLP (batch 64) | − EMA of G | +1.500 (+1.000–+2.000) |" in text  # (ratio - 1.0) x 10 ms
     assert "| seed MLP (batch 64) | − health monitor | not on in this case |" in text
     assert "| 180 | 12 |" in text and "| +10 | +1 |" in text  # counts: ganlab's, and what EMA adds
+
+
+def test_cases_measured_by_separate_invocations_share_one_table():
+    from ganlab.results import get_view
+
+    mlp = _record("abc", "2026-12-01T00:00:00", 11.0)
+    toy = _record("abc", "2026-12-02T00:00:00", 12.0)
+    toy["cases"] = {"toy_ring_veegan": toy["cases"].pop("mlp_mnist5k")}
+    rows = get_view("component_ratios")([toy, mlp]).rows
+    assert [row[0] for row in rows] == ["seed MLP (batch 64)", "toy ring (VEEGAN MLP, batch 512)"]
+    assert rows[0][1] == "11.00" and rows[1][1] == "12.00"  # each from the one invocation that measured it
 
 
 def test_component_run_of_a_tiny_toy_writes_a_record(tmp_path):

@@ -143,16 +143,20 @@ def spread(values: list[float], fmt: str) -> str:
     return fmt.format(mid) if n == 1 else f"{fmt.format(mid)} ({fmt.format(values[0])}–{fmt.format(values[-1])})"
 
 
-def _cases(group: list[Record]) -> list[str]:
-    found = [c for c in CASE_ORDER if all(c in r["cases"] for r in group)]
-    return found + sorted({c for r in group for c in r["cases"]} - set(CASE_ORDER))
+def _cases(group: list[Record]) -> list[tuple[str, list[dict]]]:
+    """(case, its summaries from the invocations that measured it), in the issue's order."""
+    found = {c for r in group for c in r["cases"]}
+    order = [c for c in CASE_ORDER if c in found] + sorted(found - set(CASE_ORDER))
+    return [(c, [r["cases"][c] for r in group if c in r["cases"]]) for c in order]
 
 
 def _clock_note(group: list[Record]) -> list[str]:
     clock = group[0].get("settings", {}).get("clock", "wall")
     what = ("wall time" if clock == "wall" else "the training thread's CPU time (`--clock cpu`: a shared machine; "
             "not the numbers to publish)")
-    return [f"Median of {len(group)} invocation(s) of `{group[0]['command']}`, with their range; clock: {what}."]
+    commands = ", ".join(sorted({f"`{r['command']}`" for r in group}))
+    return [f"Median of the invocations that measured each case ({len(group)} record(s): {commands}), with their "
+            f"range; clock: {what}."]
 
 
 @view("component_ratios", header=["case", "ganlab ms/step", "plain ms/step", "ganlab / plain (target)",
@@ -162,8 +166,7 @@ def component_ratios(records: list[Record]) -> Table:
     """scripts/bench/benchmark.py --components: ganlab against the plain loop and the bare LightningModule, per case."""
     group = newest_group(records)
     rows = []
-    for case in _cases(group):
-        s = [r["cases"][case] for r in group]
+    for case, s in _cases(group):
         rows.append([CASE_LABELS.get(case, case), spread([c["ganlab_ms"] for c in s], "{:.2f}"),
                      spread([c["plain_ms"] for c in s], "{:.2f}"),
                      f"{spread([c['ratio_plain'] for c in s], '{:.3f}')} (≤ {TARGET_PLAIN.get(case, '–')})",
@@ -186,8 +189,7 @@ def components(records: list[Record]) -> Table:
     are deterministic)."""
     group = newest_group(records)
     rows = []
-    for case in _cases(group):
-        s = [r["cases"][case] for r in group]
+    for case, s in _cases(group):
         label = CASE_LABELS.get(case, case)
         for name, key in (("plain PyTorch loop", "plain"), ("bare LightningModule (Lightning alone)", "bare"),
                           ("**ganlab, every default on**", "ganlab")):
