@@ -142,3 +142,21 @@ def test_component_run_of_a_tiny_toy_writes_a_record(tmp_path):
     assert written["study"] == "components-test" and written["metrics"]["toy_ring_veegan/ratio_plain"] > 0
     assert written["metrics"]["toy_ring_veegan/ops_per_step/ganlab"] == s["counts"]["ganlab"]["ops"]
     assert written["cases"]["toy_ring_veegan"]["ganlab_ms"] == s["ganlab_ms"]
+
+
+def test_default_run_view_reads_before_after_and_their_ratio():
+    from ganlab.results import get_view
+
+    def rec(date, this, base):
+        summary = {"this_wall_s": this, "this_cpu_s": this * 0.9, "baseline_wall_s": base,
+                   "baseline_cpu_s": base * 0.9, "wall_ratio": this / base, "cpu_ratio": this / base}
+        return {"study": "default_run", "run": date, "command": "python scripts/bench/benchmark.py --default-run 100",
+                "commit": "1234567abc", "machine": "cpu-2core", "date": date, "metrics": {}, "card": None,
+                "settings": {"baseline": "abcdef0123", "steps": 100, "repeats": 1},
+                "cases": {"default_run": summary}}
+
+    table = get_view("default_run_time")([rec("2026-12-01", 90.0, 100.0), rec("2026-12-02", 110.0, 100.0)])
+    assert table.rows == [["before (`abcdef0`)", "100.0 (100.0–100.0)", "90.0 (90.0–90.0)"],
+                          ["after (`1234567`)", "100.0 (90.0–110.0)", "90.0 (81.0–99.0)"],
+                          ["after / before", "1.000 (0.900–1.100)", "1.000 (0.900–1.100)"]]
+    assert "trainer.max_steps=100" in table.notes[0]

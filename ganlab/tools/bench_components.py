@@ -12,7 +12,7 @@ read as a ratio to the plain step measured beside it, and drifts in machine spee
 the runs rotates between rounds. A component's cost is the ganlab run's ratio less the run without it, times the plain
 step. Results records (one per invocation) go to ``benchmarks/results/<study>/``;
 ``ganlab.results.views.bench`` renders them (the median of the invocations, with their range) as the tables of
-benchmarks/README.md (views ``components``, ``component_ratios``, ``default_run``).
+benchmarks/README.md (views ``components``, ``component_ratios``, ``default_run_time``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ COMPONENTS: dict[str, tuple[str, list[str]]] = {
                   ["model.schedules.entries={}", "optim.g_scheduler=null", "optim.d_scheduler=null"]),
     "ema": ("EMA of G", ["ema.decay=null", "ema.half_life_images=null"]),
 }
+
 
 class _Endless:
     """The plain loop's data path for Lightning: one gathered real batch [n_critic * N, ...] per training step."""
@@ -283,7 +284,7 @@ def default_run_study(baseline: str, steps: int, repeats: int,
     folder), alternating this, baseline, this, ... ``repeats`` times each; medians and every reading."""
     import tempfile
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the checkout holding ganlab/
     readings: dict[str, list[dict[str, float]]] = {"this": [], "baseline": []}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "baseline"

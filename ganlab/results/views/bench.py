@@ -212,8 +212,8 @@ def components(records: list[Record]) -> Table:
     return Table(rows=rows, notes=_clock_note(group), records=group)
 
 
-@view("default_run", header=["default run", "wall s", "CPU s (user + system)"])
-def default_run(records: list[Record]) -> Table:
+@view("default_run_time", header=["default run", "wall s", "CPU s (user + system)"])
+def default_run_time(records: list[Record]) -> Table:
     """scripts/bench/benchmark.py --default-run: the default run's time with the measured commit and a baseline."""
     group = newest_group(records)
     runs = [r["cases"]["default_run"] for r in group]
