@@ -39,8 +39,12 @@ def build_callbacks(cfg: DictConfig) -> list:
         nodes = {"health": cfg.health, **nodes}
     # built without drawing from the global RNG (feature extractors initialise networks before loading
     # their weights): which metrics are on must not shift the training noise
+    from ganlab.callbacks.hooks import skip_unused_hooks
+
     with torch.random.fork_rng(devices=[]):
-        return [build(node, key) for key, node in nodes.items() if node is not None]
+        callbacks = [build(node, key) for key, node in nodes.items() if node is not None]
+    skip_unused_hooks(callbacks)  # Lightning's per-step dispatch to empty hooks costs ~2.5 µs per callback and hook
+    return callbacks
 
 
 class PlainParts:

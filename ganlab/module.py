@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Protocol
 
 import pytorch_lightning as pl
@@ -177,6 +177,7 @@ class GANModule(pl.LightningModule):
         if self.schedules is not None:
             self.schedules.bind(self)  # an unknown target fails here, before any training
         self._scheduled: dict[str, float] = {}  # this step's scheduled values, logged with its scalars
+        self._logged = False  # a logging step's values are in Lightning's results (reset at the next step)
         # last, as it was applied to the built module before: the EMA copy of G keeps the default format
         self.memory_format = apply_perf(self.generator, self.discriminator, **(perf or {}))
 
@@ -254,7 +255,15 @@ class GANModule(pl.LightningModule):
         # Lightning returns one scheduler as an object and several as a list
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
             scheduler.step()
+        if self._logged and not log_now:
+            # Lightning recomputes every value logged this epoch at each later batch end, converting the progress-bar
+            # ones with .item() (a host sync per step); they reached the loggers and callback_metrics at the end of
+            # the logging step, so its results are reset until the next one (reset ones are skipped; the last values
+            # stay in callback_metrics, logged_metrics and progress_bar_metrics)
+            self.trainer._results.reset()
+            self._logged = False
         if log_now:
+            self._logged = True
             stats = dict(stats)
             self.log("train/d_loss", stats.pop("train/d_loss"), prog_bar=True)
             self.log("train/g_loss", stats.pop("train/g_loss"), prog_bar=True)
@@ -284,8 +293,9 @@ class GANModule(pl.LightningModule):
                     loss = loss + reg.weight * reg.every * penalty
                     stats[f"train/{name}"] = penalty.detach()
         opt.zero_grad(set_to_none=True)  # also drops D grads left by the previous G step
-        # G frozen (it has no graph here anyway): the DDP strategy syncs only the networks not frozen
-        with frozen(self.generator):
+        # G frozen under DDP (it has no graph here anyway): the DDP strategy syncs only the networks not frozen; one
+        # process syncs nothing, and freezing walks G's parameters twice per D update
+        with frozen(self.generator) if self._distributed() else nullcontext():
             self.backward_loss(loss)
         if log_now:
             stats["train/grad_norm_d"] = self.grad_norm(self.discriminator)
@@ -297,8 +307,13 @@ class GANModule(pl.LightningModule):
             aug.observe(real_logits.detach())
             if log_now:
                 stats.update(aug.stats())
-        return {**stats, "train/d_loss": loss.detach(), "train/d_real": real_logits.detach().mean(),
-                "train/d_fake": fake_logits.detach().mean()}
+        stats["train/d_loss"] = loss.detach()
+        if log_now:  # D's mean logits are read on logging steps only: two reductions less on the others
+            stats["train/d_real"], stats["train/d_fake"] = real_logits.detach().mean(), fake_logits.detach().mean()
+        return stats
+
+    def _distributed(self) -> bool:
+        return self._trainer is not None and self._trainer.world_size > 1
 
     def g_step(self, real: Tensor, y_real: Tensor | None, z: Tensor, y_fake: Tensor | None, log_now: bool,
                judge: Judge | None = None) -> dict:
