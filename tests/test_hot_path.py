@@ -17,7 +17,7 @@ import torch
 from conftest import TINY_MLP
 from hydra.utils import instantiate
 
-from ganlab.config import build_callbacks, build_module
+from ganlab.assembly import build_callbacks, build_module
 from ganlab.tools.bench import trainer_switches
 
 # Tensor methods that copy a device tensor's value to the host (a synchronisation)

@@ -6,8 +6,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.trainer.call import _call_callback_hooks
 from test_module import make_data, make_module
 
+from ganlab.assembly import build_callbacks
 from ganlab.callbacks.hooks import PER_STEP_HOOKS, skip_unused_hooks
-from ganlab.config import build_callbacks
 
 
 class Spy(pl.Callback):
