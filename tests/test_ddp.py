@@ -161,7 +161,7 @@ def test_games_and_regularizers_under_per_network_ddp(combo, tmp_path):
         assert torch.equal(value, r1["params"][name]), f"{name} differs between ranks"
     ddp_fid = [e.value for e in events(run).Scalars("val/fid") if e.step == 4][0]
     loaded = load_generator(run / "checkpoints" / "last.ckpt")
-    real = extract(DigitFeatures(), real_batches(load_mnist5k().x, 500))["features"]
+    real = extract(DigitFeatures(), real_batches(load_mnist5k(split="train").x, 500))["features"]
     fake = extract(DigitFeatures(), generated_batches(loaded.generator, 200, 100))
     assert ddp_fid == pytest.approx(compute_metrics(real, fake, ["fid"])["fid"], rel=1e-4)
 

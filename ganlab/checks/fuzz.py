@@ -185,7 +185,7 @@ class Fuzzer:
 
     def _build(self, cfg: DictConfig, key: str | None) -> tuple[Any, Any]:
         """(module, datamodule) for ``cfg``: rebuilt where ``key`` reaches them, else the preset's own."""
-        from ganlab.config import build_module
+        from ganlab.assembly import build_module
 
         if self._base is None:
             self._base = {"model": build_module(self.cfg), "datamodule": self._datamodule(self.cfg)}

@@ -32,10 +32,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from ganlab.cli import boundary
-from ganlab.cli.compare import read_run
 from ganlab.config import CONFIG_DIR, compose
 from ganlab.errors import UserError
-from ganlab.runs.read import select
+from ganlab.runs.read import read_run, select
 
 EXPERIMENTS = Path(CONFIG_DIR) / "experiment"
 NOT_SCORES = {"eval_seconds"}

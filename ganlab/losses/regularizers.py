@@ -81,6 +81,7 @@ class GradientPenalty(Regularizer):
 class WeightClip(Regularizer):
     """Arjovsky et al. 2017 (WGAN), Algorithm 1: clip every D parameter to [-c, c] after each D step."""
 
+    batches_members = True  # elementwise on the weights (ganlab.ensemble.checks)
     lipschitz = True
 
     def __init__(self, clip: float = 0.01) -> None:
@@ -145,6 +146,7 @@ class R1(Regularizer):
     Sec. 3.1): ``every=16`` applies it every 16th D step with the weight scaled by 16.
     """
 
+    batches_members = True  # a mean of per-sample terms, no random draws (ganlab.ensemble.checks)
     input_gradients = True
 
     def __init__(self, gamma: float = 10.0, every: int = 1) -> None:

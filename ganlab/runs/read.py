@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.errors import UserError
+from ganlab.runs.scalars import read_scalars, run_dirs
 from ganlab.runs.status import HEALTH_FILE, SAMPLE_PNG, Status, read_json, run_status, trained_step, verdict
 
 LOWER_IS_BETTER = {"fid", "kid", "fid_inf", "reverse_kl", "class_kl", "speckle"}
@@ -56,13 +57,9 @@ class Run:
 
 
 def find_runs(dirs: list[Path]) -> list[Path]:
-    """Every directory under ``dirs`` (or one of them) that holds tensorboard/events.out.tfevents.*."""
-    runs = set()
-    for d in dirs:
-        for event_file in d.rglob("events.out.tfevents.*"):
-            if event_file.parent.name == "tensorboard":
-                runs.add(event_file.parent.parent.resolve())
-    return sorted(runs)
+    """Every directory under ``dirs`` (or one of them) that holds tensorboard/events.out.tfevents.* or
+    csv/metrics.csv (a run logged with ``logger=csv``)."""
+    return sorted(set().union(*(run_dirs(d) for d in dirs)))
 
 
 def _parse_overrides(path: Path) -> dict[str, str]:
@@ -238,17 +235,9 @@ def _last_grid(run: Path) -> tuple[Path | None, int | None]:
 
 def read_run(run: Path, now: float | None = None) -> Run:
     """Everything ganlab-compare shows of one run (``now``: the clock of the status rules, for tests)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    # scalars=0 keeps every point; of images the reservoir of 1 keeps the newest
-    acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 1, "tensors": 1})
-    acc.Reload()
+    scalars = read_scalars(run)  # TensorBoard events, else the CSV logger's file
     result = Run(run, read_overrides(run))
-    times = []
-    for tag in acc.Tags()["scalars"]:
-        events = acc.Scalars(tag)
-        result.curves[tag] = {e.step: e.value for e in events}  # a resumed step keeps its latest value
-        times += [e.wall_time for e in events]
+    result.curves, times = scalars.curves, scalars.times
     for tag, points in result.curves.items():
         name = tag[len("val/"):]
         # val/<m>_best is logged by training for the HParams tab; here <m>_best is computed from val/<m>
@@ -288,10 +277,6 @@ def read_run(run: Path, now: float | None = None) -> Run:
         result.eval_protocol = eval_protocol(card, metrics)
 
     result.grid, result.grid_step = _last_grid(run)
-    if result.grid is None:
-        for tag in ("samples", "modes"):
-            if tag in acc.Tags()["images"]:
-                event = acc.Images(tag)[-1]
-                result.image, result.grid_step = event.encoded_image_string, event.step
-                break
+    if result.grid is None and scalars.image is not None:
+        result.image, result.grid_step = scalars.image
     return result

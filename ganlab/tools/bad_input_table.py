@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]  # the repository
-TOOLS = {"ganlab-eval": "ganlab.cli.evaluate", "ganlab-sample": "ganlab.cli.sample", "ganlab-train": "ganlab.cli.train"}
+TOOLS = {"ganlab-eval": "ganlab.cli.evaluate", "ganlab-sample": "ganlab.cli.sample", "ganlab-train": "ganlab.cli.train",
+         "ganlab-export": "ganlab.cli.export"}
 # small evaluation settings, added to every ganlab-eval command (left out of the table)
 FAST = ["num_samples=50", "real.max_images=100", "metrics=[fid]", "batch_size=50", "paths.cache_dir=cache"]
 EARLIER = {"metrics.json": b'{"evaluations": [{"metrics": {"fid": 12.5}, "card": {}}]}',
@@ -80,6 +82,17 @@ def cut(fraction: float) -> FileMaker:
 
 def noise(n: int) -> FileMaker:
     return lambda good: bytes(random.Random(0).getrandbits(8) for _ in range(n))  # seeded: a stable message
+
+
+def npz(**arrays: object) -> FileMaker:
+    """An .npz file of these arrays (FID statistics as pytorch-fid writes them)."""
+
+    def make(good: dict) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    return make
 
 
 def edited(edit: Callable[[dict], object]) -> FileMaker:
@@ -154,6 +167,13 @@ CASES = [
     Case("checkpoint", "ganlab-sample, foreign _target_", [*SAMPLE, "ckpt={bad}", "out=grid.png"],
          file=edited(lambda c: c.update(generator=FOREIGN))),
     Case("CLI", "ganlab-sample onto earlier samples.png", [*SAMPLE, "ckpt={ckpt}"]),
+    Case("checkpoint", "ganlab-export of a file that is not a checkpoint", ["ganlab-export", "ckpt={bad}",
+                                                                             "format=onnx"], file=noise(4096)),
+    Case("CLI", "ganlab-export in an unknown format", ["ganlab-export", "ckpt={ckpt}", "format=pickle"]),
+    Case("statistics", "real.stats of another feature size", [*EVAL, "ckpt={ckpt}", "real.stats={bad}"],
+         file=npz(mu=np.zeros(64), sigma=np.eye(64))),
+    Case("statistics", "real.stats without mu and sigma", [*EVAL, "ckpt={ckpt}", "real.stats={bad}"],
+         file=npz(mean=np.zeros(4))),
     Case("weights", "digit classifier weights: random bytes", [*EVAL, "ckpt={ckpt}", "feature=digits",
          "feature.weights={bad}"], file=noise(2048)),
     Case("weights", "Inception weights: a list", [*EVAL, "ckpt={ckpt}", "feature=inception",
@@ -162,6 +182,7 @@ CASES = [
          expect="warning", setup=corrupt_cache),
     Case("data", "image folder missing", [*TRAIN, "dataset=folder", "dataset.source.path=no_such_folder"]),
     Case("config", "seed is not a number", [*TRAIN, "seed=abc"]),
+    Case("config", "unknown logger", [*TRAIN, "logger=[tensorboard,comet]"]),
     Case("config", "one evaluation sample", [*TRAIN, "metrics.num_samples=1"]),
     Case("config", "fewer evaluation samples than DDP processes",
          [*TRAIN, "trainer=ddp", "trainer.devices=5", "metrics.num_samples=4", "metrics.batch_size=4"]),
