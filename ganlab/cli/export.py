@@ -13,7 +13,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from ganlab.cli.evaluate import EVAL_CONFIG_DIR, checkpoint_arg, set_threads
+from ganlab.cli import boundary
+from ganlab.cli.common import EVAL_CONFIG_DIR, USER_ERRORS, checkpoint_arg, set_threads
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import ConfigError
 
@@ -56,13 +57,12 @@ def export(cfg: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path=EVAL_CONFIG_DIR, config_name="export")
 def _main(cfg: DictConfig) -> None:
-    try:
+    with boundary.task("ganlab-export", user=USER_ERRORS):  # CheckpointError and ExportError are ValueErrors
         export(cfg)
-    except (ConfigError, FileNotFoundError, ValueError) as e:  # CheckpointError and ExportError are ValueErrors
-        sys.exit(f"ganlab-export: error: {str(e).splitlines()[0]}")
 
 
-def main() -> None:
+@boundary.command("ganlab-export", user=USER_ERRORS)
+def main() -> int | None:
     """Console entry point (``ganlab-export``)."""
     if wants_help(sys.argv[1:]):
         sys.exit(print_help("ganlab-export", __doc__.splitlines()[0], (
@@ -74,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
