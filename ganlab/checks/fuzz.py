@@ -202,14 +202,12 @@ class Fuzzer:
         self._build_and_check(None)
 
     def _build_and_check(self, key: str | None) -> None:
-        """What ganlab-train does after ``validate`` and before its first step: the seed-ensemble checks, the
-        module and datamodule built, and ``checks.before_fit`` (optimizers on the real parameters, data, shapes)."""
+        """What ganlab-train does after ``validate`` and before its first step: the module and datamodule built,
+        and ``checks.before_fit`` (optimizers on the real parameters, data, shapes)."""
         import torch
 
         from ganlab import checks
-        from ganlab.ensemble import checks as ensemble
 
-        ensemble.check(self.cfg)
         with torch.random.fork_rng(devices=[]):
             model, datamodule = self._build(self.cfg, key)
             checks.before_fit(self.cfg, model, datamodule)
