@@ -18,6 +18,7 @@ from conftest import TINY_MLP
 from hydra.utils import instantiate
 
 from ganlab.assembly import build_callbacks, build_module
+from ganlab.loggers import build_loggers
 from ganlab.tools.bench import trainer_switches
 
 # Tensor methods that copy a device tensor's value to the host (a synchronisation)
@@ -53,7 +54,7 @@ EVERY = 4  # all periodic work (logging, health checks, grids, checkpoints) ever
 PERIODIC = set(range(EVERY, 13, EVERY))
 
 
-def watched_run(compose_cfg, monkeypatch, extra: list | None = None) -> tuple[SyncWatch, int]:
+def watched_run(compose_cfg, monkeypatch, extra: list | None = None, *overrides: str) -> tuple[SyncWatch, int]:
     """A 12-step default run (every default callback, the TensorBoard logger, EMA, the health monitor) with its
     periodic work every 4 steps; the watch is active from the end of a plain step's predecessor (Lightning's
     bookkeeping, the batch fetch) to the end of the plain step's last callback. Returns the watch and the steps."""
@@ -61,7 +62,7 @@ def watched_run(compose_cfg, monkeypatch, extra: list | None = None) -> tuple[Sy
                       f"metrics.every_n_steps={2 * EVERY}", "metrics.num_samples=200", "metrics.batch_size=100",
                       f"health.every_n_steps={EVERY}", "health.num_samples=16",
                       f"callbacks.samples.every_n_steps={EVERY}", f"callbacks.model_checkpoint.every_n_steps={EVERY}",
-                      "callbacks.progress_bar.log_lines=1000")  # a progress log line every step
+                      "callbacks.progress_bar.log_lines=1000", *overrides)  # a progress log line every step
     watch = SyncWatch()
     model = build_module(cfg)
 
@@ -78,7 +79,7 @@ def watched_run(compose_cfg, monkeypatch, extra: list | None = None) -> tuple[Sy
 
     model.on_train_batch_start, model.on_train_batch_end = on_train_batch_start, on_train_batch_end
     callbacks = [*build_callbacks(cfg), *(extra or [])]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger),
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=build_loggers(cfg.logger),
                           **trainer_switches(callbacks))
     watch.install(monkeypatch)
     try:
@@ -106,7 +107,7 @@ class ReadsTheLoss(pl.Callback):
 def test_the_watch_sees_a_sync_in_a_callback(compose_cfg, monkeypatch):
     """The watch of the test above catches a float() of a logged loss in a per-step hook, on every plain step
     after the first logging step (before it nothing is logged)."""
-    watch, _ = watched_run(compose_cfg, monkeypatch, [ReadsTheLoss()])
+    watch, _ = watched_run(compose_cfg, monkeypatch, [ReadsTheLoss()], "metrics=none")  # no FID: a shorter run
     assert {step for step, name, _ in watch.calls if name == "__float__"} == {5, 6, 7, 9, 10, 11}
     assert all(where.startswith(__file__) for _, _, where in watch.calls)
 
