@@ -10,6 +10,8 @@ game's needs are ``ganlab.game.Players``, this module's of the game ``Schedule``
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -23,6 +25,8 @@ from ganlab.ema import EMA
 from ganlab.losses.adversarial import AdversarialLoss
 from ganlab.losses.regularizers import DiscriminatorOutputs, GeneratorTerm, Regularizer
 from ganlab.metrics.noise import eval_noise
+from ganlab.nets.wrappers import Wrapper, wrapped
+from ganlab.perf import apply_perf
 from ganlab.schedules import Schedules
 from ganlab.steps import one_step
 
@@ -61,6 +65,13 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+def float_betas(factory: OptimizerFactory) -> OptimizerFactory:
+    """A partial optimizer whose betas were given as integers on the command line (0 for 0.0) gets floats."""
+    if isinstance(factory, functools.partial) and "betas" in factory.keywords:
+        factory.keywords["betas"] = tuple(float(b) for b in factory.keywords["betas"])
+    return factory
+
+
 def grad_norm(module: nn.Module) -> Tensor:
     """L2 norm of all gradients of ``module`` (0 when none exist)."""
     grads = [p.grad for p in module.parameters() if p.grad is not None]
@@ -74,7 +85,9 @@ class GANModule(pl.LightningModule):
 
     Args:
         generator: maps z [N, z_dim] (and labels y [N]) to samples; must expose ``z_dim``.
-        discriminator: maps samples (and labels) to logits [N] (wrappers such as PacGAN applied).
+        discriminator: maps samples (and labels) to logits [N], as its config builds it.
+        d_wrappers: name -> D wrapper (a partial completed with the D it wraps), applied in order before
+            anything else: PacGAN packing, minibatch layers (``ganlab.nets.wrappers``); null entries skipped.
         loss: an adversarial loss with ``d_loss`` and ``g_loss``.
         g_optimizer, d_optimizer: partial optimizers, completed with each network's parameters.
         g_scheduler, d_scheduler: optional partial LR schedulers, stepped once per training step.
@@ -94,7 +107,15 @@ class GANModule(pl.LightningModule):
         num_sample_images: size of the fixed noise batch used for sample grids.
         sample_seed: seed of that fixed noise batch (the same z for a whole run and across runs).
         num_classes: number of classes for conditional models (0: unconditional).
-        config: the resolved run config, stored in checkpoints to rebuild the networks.
+        perf: speed switches for G and D (``ganlab.perf.apply_perf``: tf32, channels_last, compile).
+        config: the resolved run config (a mapping, or its JSON text: ``${ganlab.run_config:}``), stored in
+            checkpoints to rebuild the networks.
+
+    What callbacks read, besides G, D, ``loss``, ``g_terms``, ``config`` and the sampling methods:
+        last_d_outputs: D's logits (real [N], fake [N]), detached, of the latest D update (None before the
+            first); the health monitor's view of D.
+        health_rollback_step: the step whose diverged losses the health monitor rolled back (None: none); set by
+            the monitor, read by the divergence guard, which then lets that step pass.
     """
 
     def __init__(
@@ -116,12 +137,16 @@ class GANModule(pl.LightningModule):
         num_sample_images: int = 64,
         sample_seed: int = 0,
         num_classes: int = 0,
-        config: dict | None = None,
+        d_wrappers: Mapping[str, Wrapper | None] | None = None,
+        perf: Mapping[str, bool] | None = None,
+        config: Mapping | str | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
+        # first: the wrappers' layers draw their initial weights before anything else here draws
+        discriminator = wrapped(discriminator, d_wrappers)
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.g_optimizer, self.d_optimizer = float_betas(g_optimizer), float_betas(d_optimizer)
         self.g_scheduler, self.d_scheduler = g_scheduler, d_scheduler
         self.game = game
         self.regularizers = {k: v for k, v in (regularizers or {}).items() if v is not None}
@@ -134,9 +159,9 @@ class GANModule(pl.LightningModule):
         # the average is a submodule (saved as generator_ema.* in checkpoints) that no optimizer sees
         self.generator_ema = self.ema.average_of(generator) if self.ema is not None else None
         self.num_classes = num_classes
-        self.config = config
+        self.config = json.loads(config) if isinstance(config, str) else config
         self.z_dim: int = generator.z_dim
-        game.check(loss, d_optimizer)  # e.g. an unrolled look-ahead refuses an optimizer it cannot replay
+        game.check(loss, self.d_optimizer)  # e.g. an unrolled look-ahead refuses an optimizer it cannot replay
         g = torch.Generator().manual_seed(sample_seed)
         # conditional grids: one row per class, the same number of images in each
         self.sample_nrow = max(num_sample_images // num_classes, 1) if num_classes else None
@@ -146,11 +171,14 @@ class GANModule(pl.LightningModule):
         labels = torch.arange(num_classes).repeat_interleave(self.sample_nrow) if num_classes else torch.zeros(0)
         self.register_buffer("sample_y", labels.long())
         self._d_steps = 0  # D updates so far, for lazy regularization
+        self.last_d_outputs: tuple[Tensor, Tensor] | None = None  # (real [N], fake [N]) logits of the last D step
+        self.health_rollback_step: int | None = None
         self.schedules = schedules if schedules else None
         if self.schedules is not None:
             self.schedules.bind(self)  # an unknown target fails here, before any training
         self._scheduled: dict[str, float] = {}  # this step's scheduled values, logged with its scalars
-        self.memory_format = torch.contiguous_format  # channels_last when ganlab.perf asks for it
+        # last, as it was applied to the built module before: the EMA copy of G keeps the default format
+        self.memory_format = apply_perf(self.generator, self.discriminator, **(perf or {}))
 
     # ----------------------------------------------------------------- sampling
     def noise(self, n: int) -> Tensor:

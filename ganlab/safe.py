@@ -9,7 +9,9 @@ Three guards, each failing with one line that names the file:
 3. ``check_targets``: a config read from a file is built only when every ``_target_`` in it
    (nested nodes and ``_partial_`` ones included) is a ganlab or torch component class (``ALLOWED_TARGETS``)
    or a ganlab dataset factory (``FUNCTION_TARGETS``),
-   since ``hydra.utils.instantiate`` calls whatever the config names.
+   since ``hydra.utils.instantiate`` calls whatever the config names. A researcher's own package is added to
+   the allowlist only when its user names it (``safe.allow=[mypkg]`` for ganlab-eval and ganlab-sample, or
+   ``GANLAB_SAFE_ALLOW=mypkg``); then its classes and functions may be named too. Never by default.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import io
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,10 @@ ALLOWED_TARGETS = (
 ALLOWED_TEXT = ", ".join(p.rstrip(".") for p in ALLOWED_TARGETS)
 # of those, where functions (not only classes) may be named: the dataset factories
 FUNCTION_TARGETS = ("ganlab.data.",)
+# the user's own packages, allowed by name (comma-separated) in the environment, besides ``safe.allow``
+ALLOW_ENV = "GANLAB_SAFE_ALLOW"
+HOW_TO_ALLOW = f"your own package: safe.allow=[PACKAGE] or {ALLOW_ENV}=PACKAGE"
+_PACKAGE = re.compile(r"[A-Za-z]\w*(\.[A-Za-z]\w*)*")
 
 # Components that moved since a checkpoint was written: stored ``_target_`` paths (old module or class path,
 # longest first) -> their path today, applied to a checkpoint's config when it is read (``current_targets``)
@@ -144,18 +151,37 @@ def check_shape(obj: Any, spec: Spec, *, path: str | Path, what: str, where: str
         raise error(f"{path} is not {what}: {label}is {type(obj).__name__}, expected {_type_names(spec)}")
 
 
-def _allowed_object(target: str) -> bool:
+def allowed_packages(allow: Sequence[str] | None = ()) -> tuple[str, ...]:
+    """The packages the user allows beyond ganlab and torch: ``allow`` (``safe.allow``) and ``GANLAB_SAFE_ALLOW``.
+
+    Raises a one-line ``ValueError`` naming ``safe.allow`` for anything that is not a dotted package name.
+    """
+    if isinstance(allow, str):
+        allow = [allow]
+    names = [str(a) for a in (allow or ())] + [n for n in re.split(r"[,\s]+", os.environ.get(ALLOW_ENV, "")) if n]
+    bad = [n for n in names if not _PACKAGE.fullmatch(n)]
+    if bad:
+        raise ValueError(f"safe.allow / {ALLOW_ENV}: {bad[0]!r} is not a package name; valid: dotted module names, "
+                         f"e.g. safe.allow=[mypkg] or {ALLOW_ENV}=mypkg,otherpkg")
+    return tuple(dict.fromkeys(names))
+
+
+def _allowed_object(target: str, allow: Sequence[str] = ()) -> bool:
     """True when ``target`` resolves, without leaving the allowed packages, to a class defined in them
-    (or a dataset factory function of ``FUNCTION_TARGETS``).
+    (or a dataset factory function of ``FUNCTION_TARGETS``, or anything defined in a package of ``allow``).
 
     The prefix alone is not enough: ``ganlab.data.folder.Path.write_text`` starts with an allowed prefix
     but reaches pathlib through a name imported into the module; so the resolved object's own module
     must be allowed too, and private names (``__globals__``, ``_private``) are never followed.
     """
     parts = target.split(".")
-    if not target.startswith(ALLOWED_TARGETS) or any(not p or p.startswith("_") for p in parts):
+    user = tuple(f"{p}." for p in allow)
+    if not target.startswith(ALLOWED_TARGETS + user) or any(not p or p.startswith("_") for p in parts):
         return False
-    obj: Any = importlib.import_module(parts[0])  # "ganlab" or "torch", by the prefix check
+    try:
+        obj: Any = importlib.import_module(parts[0])  # "ganlab", "torch" or an allowed package, by the prefix check
+    except ImportError:
+        return False
     for i, part in enumerate(parts[1:], start=2):
         if hasattr(obj, part):
             obj = getattr(obj, part)
@@ -167,6 +193,8 @@ def _allowed_object(target: str) -> bool:
         else:
             return False
     home = f"{getattr(obj, '__module__', None)}."
+    if home.startswith(user):  # the user's own package, allowed by name: its classes and functions
+        return inspect.isclass(obj) or inspect.isfunction(obj)
     if inspect.isclass(obj):
         return home.startswith(ALLOWED_TARGETS)
     # functions only as dataset factories: elsewhere a function may do work with side effects
@@ -193,26 +221,29 @@ def current_targets(node: Any) -> Any:
     return node
 
 
-def check_targets(node: Any, *, path: str | Path, where: str, error: type[BadFileError] = BadFileError) -> None:
+def check_targets(node: Any, *, path: str | Path, where: str, error: type[BadFileError] = BadFileError,
+                  allow: Sequence[str] = ()) -> None:
     """Refuse a config from ``path`` that names anything but a ganlab/torch component, or an interpolation.
 
     Args:
         node: a plain container or an OmegaConf node (walked recursively: dicts, lists, ``_args_``).
         path: the file the config came from (named in the error).
         where: the config key of ``node``, e.g. "generator".
+        allow: the user's own packages whose components may be named too (``allowed_packages``).
     """
     if OmegaConf.is_config(node):
         node = OmegaConf.to_container(node, resolve=False)
     if isinstance(node, dict):
         target = node.get("_target_")
-        if "_target_" in node and not (isinstance(target, str) and _allowed_object(target)):
+        if "_target_" in node and not (isinstance(target, str) and _allowed_object(target, allow)):
+            allowed = ", ".join([ALLOWED_TEXT, *allow])
             raise error(f"{path}: its config names _target_ {target} (at {where}), which is not a ganlab/torch "
-                        f"component; refusing to build it (allowed: classes under {ALLOWED_TEXT})")
+                        f"component; refusing to build it (allowed: classes under {allowed}; {HOW_TO_ALLOW})")
         for key, value in node.items():
-            check_targets(value, path=path, where=f"{where}.{key}", error=error)
+            check_targets(value, path=path, where=f"{where}.{key}", error=error, allow=allow)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            check_targets(value, path=path, where=f"{where}[{i}]", error=error)
+            check_targets(value, path=path, where=f"{where}[{i}]", error=error, allow=allow)
     elif isinstance(node, str) and "${" in node:
         # a stored config is resolved when saved; an interpolation left in it could call a resolver
         # (oc.env reads the environment, oc.create makes new _target_ nodes after this check)
@@ -221,17 +252,18 @@ def check_targets(node: Any, *, path: str | Path, where: str, error: type[BadFil
 
 
 def build_stored(node: Any, *, path: str | Path, where: str, error: type[BadFileError] = BadFileError,
-                 **kwargs: Any) -> Any:
+                 allow: Sequence[str] = (), **kwargs: Any) -> Any:
     """``instantiate(node)`` for a config read from ``path``, after ``check_targets``; errors in one line.
 
     Args:
         node: a dict / DictConfig with a ``_target_`` (the config key ``where`` of the stored config).
+        allow: the user's own packages whose components may be named too, besides those of ``GANLAB_SAFE_ALLOW``.
         kwargs: extra arguments for the target (given by ganlab, not by the file).
     """
     if not isinstance(node, Mapping) and not OmegaConf.is_dict(node) or "_target_" not in node:
         raise error(f"{path}: its config's {where} is {type(node).__name__} {str(node)[:60]!r}, expected a "
                     f"mapping with a _target_ (as ganlab-train writes it)")
-    check_targets(node, path=path, where=where, error=error)
+    check_targets(node, path=path, where=where, error=error, allow=allowed_packages(allow))  # + GANLAB_SAFE_ALLOW
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as e:  # the component refused its arguments

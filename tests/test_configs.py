@@ -10,7 +10,8 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from hydra.utils import instantiate
 from omegaconf.errors import ConfigAttributeError
 
-from ganlab.config import CONFIG_DIR, ConfigError, build_callbacks, build_module, validate
+from ganlab.assembly import build_callbacks, build_module
+from ganlab.config import CONFIG_DIR, ConfigError, validate
 
 CONF = Path(CONFIG_DIR)
 # every folder of conf/ is a group of ganlab-train, except Hydra's own settings and ganlab-eval's

@@ -27,7 +27,7 @@ def test_channels_last_and_tf32_switches():
 
 
 def test_channels_last_gives_the_same_networks(compose_cfg):
-    from ganlab.config import build_module
+    from ganlab.assembly import build_module
 
     args = ("generator=dcgan", "discriminator=dcgan", "generator.width=8", "discriminator.width=8")
     torch.manual_seed(0)

@@ -25,7 +25,7 @@ class DivergenceGuard(pl.Callback):
                            batch_idx: int) -> None:
         if trainer.global_step % trainer.log_every_n_steps:
             return
-        if getattr(pl_module, "health_rollback_step", None) == trainer.global_step:
+        if pl_module.health_rollback_step == trainer.global_step:
             return  # the health monitor rolled this step's diverged state back (health.detectors.*.action=rollback)
         for key in self.keys:
             value = trainer.callback_metrics.get(key)

@@ -30,9 +30,7 @@ from ganlab.health.report import HealthReport
 from ganlab.health.samples import SampleProbe, no_rng_change
 from ganlab.health.signals import DOutputStats, GradientTrend, SpectralNorms, g_loss_slope, median, sigma_summary
 from ganlab.loggers.base import add_text, log_metrics
-from ganlab.metrics.class_coverage import ClassCoverage
-from ganlab.metrics.feature_metrics import FeatureMetrics
-from ganlab.metrics.mode_coverage import ModeCoverage
+from ganlab.metrics.metric import PROVIDED
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +38,12 @@ log = logging.getLogger(__name__)
 
 
 def evaluation_objects(callbacks: list[pl.Callback]) -> dict[str, Any]:
-    """The run's own feature extractor, class classifier and toy mixture, from its Evaluation callback."""
+    """What the run's metric objects lend the sample probe (``EvalMetric.provides``: its feature extractor,
+    class classifier, toy mixture), from the run's Evaluation callbacks."""
     found: dict[str, Any] = {}
     for cb in callbacks:
-        if not isinstance(cb, Evaluation):
-            continue
-        for metric in cb.metrics.values():
-            if isinstance(metric, FeatureMetrics):
-                found["feature"] = metric.feature
-            elif isinstance(metric, ClassCoverage) and metric.classifier is not None:
-                found.update(classifier=metric.classifier, min_share=metric.min_share)
-            elif isinstance(metric, ModeCoverage):
-                found["modes"] = (metric.means, metric.std, metric.threshold)
+        for metric in cb.metrics.values() if isinstance(cb, Evaluation) else ():
+            found.update({k: v for k, v in metric.provides().items() if k in PROVIDED})
     return found
 
 
@@ -146,7 +138,7 @@ class HealthMonitor(pl.Callback):
     # ------------------------------------------------------------------ per step
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        outputs_d = getattr(pl_module, "last_d_outputs", None)
+        outputs_d = pl_module.last_d_outputs  # declared by GANModule: D's logits of the step's last D update
         if outputs_d is not None:
             self.d_stats.add(*outputs_d)
         step = trainer.global_step
@@ -179,7 +171,7 @@ class HealthMonitor(pl.Callback):
     def measure(self, pl_module: pl.LightningModule) -> dict[str, float]:
         """All check signals of the current state (D's view since the last check included)."""
         values: dict[str, float] = {**self.d_stats.read(), **self.grads.read()}
-        last = getattr(pl_module, "last_d_outputs", None)
+        last = pl_module.last_d_outputs
         replaced = any(getattr(t, "replaces_adversarial", False) for t in getattr(pl_module, "g_terms", {}).values())
         if last is not None and hasattr(pl_module.loss, "g_loss") and not replaced:  # G's loss is the adversarial one
             values["g_slope"] = g_loss_slope(pl_module.loss, last[1], last[0])  # at this step's fake logits

@@ -9,12 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ganlab.runs.read import CompareError, Run, find_runs, read_run
+from ganlab.runs.read import CompareError, find_runs, read_run
 from ganlab.runs.report import REPORT_TAGS, plot, write_html
 from ganlab.runs.table import (
     build_table,
     fit,
-    fmt,
     group_runs,
     protocol_lines,
     render,
@@ -23,8 +22,6 @@ from ganlab.runs.table import (
     varying_keys,
     write_csv,
 )
-
-__all__ = ["CompareError", "Run", "find_runs", "fmt", "main", "read_run"]  # read_run: also used by reproduce
 
 DEFAULT_WIDTH = 120
 

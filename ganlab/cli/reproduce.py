@@ -31,8 +31,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ganlab.cli.compare import read_run
 from ganlab.config import CONFIG_DIR, compose
+from ganlab.runs.read import read_run
 
 EXPERIMENTS = Path(CONFIG_DIR) / "experiment"
 NOT_SCORES = {"eval_seconds"}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import hydra
 from omegaconf import DictConfig
 
-from ganlab.cli.evaluate import EVAL_CONFIG_DIR, checkpoint_arg, pick_device, set_threads
+from ganlab.cli.common import EVAL_CONFIG_DIR, allowed_packages, checkpoint_arg, pick_device, set_threads
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import ConfigError
 
@@ -67,7 +67,7 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
     from ganlab.checkpoint import load_generator
 
     device = pick_device(cfg.device)
-    loaded = load_generator(ckpt, ema=cfg.ema, device=device, member=cfg.get("member"))
+    loaded = load_generator(ckpt, ema=cfg.ema, device=device, member=cfg.get("member"), allow=allowed_packages(cfg))
     g = torch.Generator().manual_seed(cfg.seed)
     z_dim = loaded.generator.z_dim
     z, y, nrow = grid_inputs(cfg.n, cfg.nrow, z_dim, loaded.num_classes, cfg.get("class"), g)

@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from ganlab import console, threads
+from ganlab import console, launch, threads
 from ganlab.cli.help import print_help, wants_help
-from ganlab.config import CONFIG_DIR, ConfigError, build, check_overrides, register_resolvers, validate
-from ganlab.ensemble import checks as ensemble
-from ganlab.loggers import build_loggers, check_installed, check_names
-from ganlab.sweep import record_failure, record_result
+from ganlab.config.checks import check_overrides, validate
+from ganlab.config.compose import CONFIG_DIR
+from ganlab.config.errors import ConfigError, build
+from ganlab.config.resolvers import register_resolvers
+from ganlab.loggers import check_installed, check_names
+from ganlab.sweep import record_failure
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -30,125 +31,70 @@ if TYPE_CHECKING:
 log = logging.getLogger("ganlab.cli.train")
 
 
-def launch_processes(cfg: DictConfig) -> int:
-    """Processes of this launch that share this machine's cores: DDP ranks here times parallel Hydra trials."""
-    devices = cfg.trainer.get("devices")
-    if isinstance(devices, int):
-        ranks = max(devices, 1)
-    elif isinstance(devices, str) or devices is None:  # "auto": one process on CPU
-        ranks = 1
-    else:  # a list of device indices
-        ranks = max(len(devices), 1)
-    jobs = 1
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        launcher = HydraConfig.get().launcher
-        n_jobs = launcher.get("n_jobs")
-        if "joblib" in str(launcher.get("_target_", "")).lower() and isinstance(n_jobs, int):
-            jobs = n_jobs if n_jobs > 0 else threads.available_cores()
-    return ranks * jobs
-
-
-def _count(n: int) -> str:
-    """1834240 -> '1.8 M' (Lightning's model summary style, in one short word)."""
-    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return str(n)
-
-
 def train(cfg: DictConfig) -> float | None:
-    """Validate -> threads -> instantiate -> fit; returns ``cfg.optimized_metric`` (None when not logged)."""
+    """Validate -> threads -> assemble -> trainer -> resume check -> fit; returns ``cfg.optimized_metric``."""
     register_resolvers()  # idempotent; for callers that composed the config elsewhere (launcher workers)
     validate(cfg)
-    try:
-        check_installed(cfg.get("logger"))  # logger=mlflow without mlflow installed: now, not after the data loads
-    except ValueError as e:
-        raise ConfigError(str(e)) from e
-    ensemble.check(cfg)  # ensemble.size > 1: what the batched members cannot express, refused now
-    seeds = ensemble.member_seeds(cfg)
-    verbose = bool(cfg.get("verbose", False))
-    console.configure(verbose)
-    choice = threads.choose(cfg.get("threads", "auto"), launch_processes(cfg))
-    threads.export(choice.threads)  # before torch starts its thread pools (and for DDP ranks it launches)
+    check_installed(cfg.get("logger"))  # logger=mlflow without mlflow: one line now, not after the data loads
+    console.configure(bool(cfg.get("verbose", False)))
+    choice = threads.settle(cfg.get("threads", "auto"), launch.processes(cfg))  # before torch starts its pools
 
     import pytorch_lightning as pl  # the heavy imports, after the checks and the thread count
 
+    from ganlab.assembly import assemble
     from ganlab.callbacks.health import raise_if_stopped
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=bool(cfg.get("verbose", False)))
+    run = assemble(cfg)  # data loaded, module, callbacks, logger (a seed ensemble's when ensemble.size > 1)
+    choice = threads.fit_to(choice, run.work)  # one thread for a small model when the count is automatic
+    log.info("CPU threads: %d per process (%s)", choice.threads, choice.reason)
+    trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=run.callbacks, logger=run.logger)
+    start = resume_step(run.model, cfg.get("ckpt_path"))
+    log_plan(start, cfg.trainer.max_steps, cfg.get("ckpt_path"))
+    began = time.perf_counter()
+    trainer.fit(run.model, datamodule=run.datamodule, ckpt_path=cfg.get("ckpt_path"))
+    raise_if_stopped(run.callbacks)  # a health detector with action=stop ended the run: HealthStop(its alert)
+    return finished(trainer, cfg, time.perf_counter() - began)
+
+
+def resume_step(model: object, ckpt_path: str | None) -> int:
+    """The step ``ckpt_path`` resumes at (0 without one); a checkpoint that does not fit ``model`` is refused."""
+    if not ckpt_path:
+        return 0
     from ganlab.checkpoint import CheckpointError, check_resume
-    from ganlab.config import build_callbacks, build_module
     from ganlab.rundir import checkpoint_step
 
-    pl.seed_everything(cfg.seed, workers=True, verbose=verbose)
-
-    log.info("Dataset <%s> at %sx%s, %s channel(s)", cfg.dataset.name, cfg.dataset.resolution,
-             cfg.dataset.resolution, cfg.dataset.channels)
-    if len(seeds) > 1:
-        from ganlab.ensemble.build import build_datamodule, build_ensemble, ensemble_callbacks
-
-        log.info("Seed ensemble: %d members, seeds %s, batched in one process", len(seeds), seeds)
-    datamodule = build(cfg.datamodule, "datamodule") if len(seeds) == 1 else build_datamodule(cfg)
     try:
-        datamodule.setup("fit")  # load the data now: a missing folder fails before any training
-    except (FileNotFoundError, ValueError) as e:
-        raise ConfigError(str(e).splitlines()[0]) from e
+        check_resume(model, ckpt_path)
+    except CheckpointError as e:
+        raise ConfigError(str(e)) from e
+    return checkpoint_step(ckpt_path)
 
-    model = build_module(cfg) if len(seeds) == 1 else build_ensemble(cfg)
-    g_params = sum(p.numel() for p in model.generator.parameters())
-    d_params = sum(p.numel() for p in model.discriminator.parameters())
-    log.info("GAN: G <%s> %s params, D <%s> %s params, loss <%s>", cfg.generator._target_, _count(g_params),
-             cfg.discriminator._target_, _count(d_params), cfg.loss._target_)
-    choice = choice.for_work((g_params + d_params) * cfg.dataset.batch_size)
-    threads.apply(choice.threads)
-    log.info("CPU threads: %d per process (%s)", choice.threads, choice.reason)
 
-    callbacks = build_callbacks(cfg)
-    if len(seeds) > 1:  # per-member metrics, their mean and SE, appended to checkpoints/metrics.json
-        callbacks = ensemble_callbacks(callbacks, len(seeds), f"{cfg.paths.output_dir}/checkpoints/metrics.json")
-    logger = build_loggers(cfg.get("logger")) or False  # logger=[tensorboard,csv,mlflow,wandb], any subset
-    trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
-
-    start = 0
-    if cfg.get("ckpt_path"):
-        try:
-            check_resume(model, cfg.ckpt_path)
-        except CheckpointError as e:
-            raise ConfigError(str(e)) from e
-        start = checkpoint_step(cfg.ckpt_path)
-    total = cfg.trainer.max_steps
+def log_plan(start: int, total: int, ckpt_path: str | None) -> None:
+    """One line: the steps this run trains (and where it resumes)."""
     if start:
         log.info("Training for %s more steps (resuming at step %s of %s from %s)", f"{total - start:,}",
-                 f"{start:,}", f"{total:,}", cfg.ckpt_path)
+                 f"{start:,}", f"{total:,}", ckpt_path)
     else:
         log.info("Training for %s steps", f"{total:,}")
-    began = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    raise_if_stopped(callbacks)  # a health detector with action=stop ended the run: HealthStop(its alert)
 
+
+def finished(trainer: pl.Trainer, cfg: DictConfig, seconds: float) -> float | None:
+    """Log the end of training; return ``cfg.optimized_metric``'s last value (None when not logged)."""
+    total = cfg.trainer.max_steps
     metric = trainer.callback_metrics.get(cfg.optimized_metric) if cfg.optimized_metric else None
     value = None if metric is None else float(metric)
     result = "" if value is None else f"; {cfg.optimized_metric} = {value:.4f}"
     log.info("%s at step %s of %s after %.1f s%s", "Finished" if trainer.global_step >= total else "Stopped",
-             f"{trainer.global_step:,}", f"{total:,}", time.perf_counter() - began, result)
+             f"{trainer.global_step:,}", f"{total:,}", seconds, result)
     return value
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float | None:
-    run_dir = HydraConfig.get().runtime.output_dir
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
-        # one failed trial must not end the sweep: record why (failed.json, summary); the basic
-        # sweeper gets NaN (it would stop after the batch on an exception), the Optuna sweeper the
-        # exception (it marks the trial FAIL and goes on; sweep presets set max_failure_rate: 1)
-        try:
-            value = train(cfg)
-        except Exception as e:
-            log.error("trial failed: %s: %s", type(e).__name__, str(e).splitlines()[0] if str(e) else "")
-            record_failure(run_dir, e)
-            if "optuna" in str(HydraConfig.get().sweeper.get("_target_", "")).lower():
-                raise
-            return float("nan")
-        record_result(run_dir, cfg.optimized_metric, value)
-        return value
+    if launch.multirun():  # one failed trial must not end the sweep (ganlab.launch)
+        return launch.run_trial(train, cfg)
     try:
         return train(cfg)
     except ConfigError as e:
@@ -157,7 +103,7 @@ def _main(cfg: DictConfig) -> float | None:
         sys.exit(f"ganlab-train: error: {e}")
     except Exception as e:
         # an error while training: failed.json tells ganlab-compare (and a later reader) why the run ended
-        record_failure(run_dir, e)
+        record_failure(HydraConfig.get().runtime.output_dir, e)
         from ganlab.health.actions import HealthStop  # torch is loaded by now
 
         if isinstance(e, HealthStop):

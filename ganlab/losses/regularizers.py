@@ -75,6 +75,8 @@ class GradientPenalty(Regularizer):
 class WeightClip(Regularizer):
     """Arjovsky et al. 2017 (WGAN), Algorithm 1: clip every D parameter to [-c, c] after each D step."""
 
+    batches_members = True  # elementwise on the weights (ganlab.ensemble.checks)
+
     def __init__(self, clip: float = 0.01) -> None:
         super().__init__(weight=0.0, every=1)
         self.clip = clip
@@ -134,6 +136,8 @@ class R1(Regularizer):
     its reg_param is gamma / 2 here.) Lazy regularization as in StyleGAN2 (Karras et al. 2020,
     Sec. 3.1): ``every=16`` applies it every 16th D step with the weight scaled by 16.
     """
+
+    batches_members = True  # a mean of per-sample terms, no random draws (ganlab.ensemble.checks)
 
     def __init__(self, gamma: float = 10.0, every: int = 1) -> None:
         super().__init__(weight=gamma / 2, every=every)

@@ -18,7 +18,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from ganlab.config import build_callbacks, build_module, compose
+from ganlab.assembly import build_callbacks, build_module
+from ganlab.config import compose
 from ganlab.data.base import to_model_space
 from ganlab.loggers import build_loggers
 from ganlab.module import frozen

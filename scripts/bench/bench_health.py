@@ -25,8 +25,9 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 
+from ganlab.assembly import build_callbacks, build_module
 from ganlab.callbacks.health import HealthMonitor
-from ganlab.config import build, build_callbacks, build_module, compose
+from ganlab.config import build, compose
 from ganlab.loggers import build_loggers
 
 HOOKS = ("on_train_start", "on_train_batch_end", "on_validation_end", "on_train_end")

@@ -16,11 +16,12 @@ from conftest import TINY, TINY_MLP, cli_env
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_module import make_data, make_module
 
+from ganlab.assembly import build_callbacks, build_module
 from ganlab.callbacks import DivergenceGuard
 from ganlab.callbacks.divergence import TrainingDiverged
 from ganlab.callbacks.health import HealthMonitor
 from ganlab.cli.train import train
-from ganlab.config import ConfigError, build, build_callbacks, build_module, validate
+from ganlab.config import ConfigError, build, validate
 from ganlab.health import Alert, Divergence, HealthStop, Rollback
 from ganlab.loggers import build_loggers
 from ganlab.losses import NonSaturating

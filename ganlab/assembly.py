@@ -1,0 +1,104 @@
+"""From a checked config to what ``ganlab-train`` fits: the data, the module, the callbacks and the logger.
+
+Everything is built with ``hydra.utils.instantiate`` from ``_target_`` paths: ``instantiate(cfg.model)`` alone
+gives the module that is trained (the run config, betas and speed switches are its own arguments). A seed
+ensemble (``ensemble.size > 1``, ganlab.ensemble) is assembled behind the same call: which one is chosen
+once, here. Nothing here names an architecture, loss, game or dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from ganlab.config import ConfigError, build
+from ganlab.config.checks import member_seeds
+from ganlab.ensemble.build import EnsembleParts
+from ganlab.loggers import build_loggers
+
+log = logging.getLogger("ganlab.assembly")
+
+
+def build_module(cfg: DictConfig) -> Any:
+    """The GANModule of ``cfg.model`` (fresh weights, the resolved config inside, ``cfg.perf`` applied)."""
+    return build(cfg.model, "model")
+
+
+def build_callbacks(cfg: DictConfig) -> list:
+    """The health monitor (``health``), the callbacks of ``callbacks`` and the metric callbacks (``metrics.callbacks``).
+
+    The health monitor comes first: its rollback of a diverged step must happen before the divergence guard
+    looks at that step's losses.
+    """
+    nodes = {f"callbacks.{name}": node for name, node in
+             {**(cfg.get("callbacks") or {}), **(cfg.metrics.get("callbacks") or {})}.items()}
+    if cfg.get("health"):
+        nodes = {"health": cfg.health, **nodes}
+    # built without drawing from the global RNG (feature extractors initialise networks before loading
+    # their weights): which metrics are on must not shift the training noise
+    with torch.random.fork_rng(devices=[]):
+        return [build(node, key) for key, node in nodes.items() if node is not None]
+
+
+class PlainParts:
+    """One run: the datamodule, module and callbacks exactly as their config nodes build them."""
+
+    def datamodule(self, cfg: DictConfig) -> Any:
+        return build(cfg.datamodule, "datamodule")
+
+    def module(self, cfg: DictConfig) -> Any:
+        return build_module(cfg)
+
+    def callbacks(self, cfg: DictConfig, built: list) -> list:
+        return built
+
+
+@dataclass
+class Assembly:
+    """What ``trainer.fit`` gets: the datamodule (its data loaded), the module, the callbacks and the logger."""
+
+    datamodule: Any
+    model: Any
+    callbacks: list
+    logger: Any
+
+    @property
+    def work(self) -> float:
+        """G's + D's parameters times the batch: the size the thread policy reads (``threads.ThreadChoice``)."""
+        params = sum(p.numel() for net in (self.model.generator, self.model.discriminator) for p in net.parameters())
+        return float(params * self.datamodule.batch_size)
+
+
+def _count(n: int) -> str:
+    """1834240 -> '1.8 M' (Lightning's model summary style, in one short word)."""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return str(n)
+
+
+def assemble(cfg: DictConfig) -> Assembly:
+    """Data (loaded now: a missing folder fails before any training), module, callbacks and logger of ``cfg``;
+    a seed ensemble's when ``ensemble.size > 1``. Logs one line for the data and one for the GAN."""
+    seeds = member_seeds(cfg)
+    parts = PlainParts() if len(seeds) == 1 else EnsembleParts(seeds)
+    log.info("Dataset <%s> at %sx%s, %s channel(s)", cfg.dataset.name, cfg.dataset.resolution,
+             cfg.dataset.resolution, cfg.dataset.channels)
+    if len(seeds) > 1:
+        log.info("Seed ensemble: %d members, seeds %s, batched in one process", len(seeds), seeds)
+    datamodule = parts.datamodule(cfg)
+    try:
+        datamodule.setup("fit")
+    except (FileNotFoundError, ValueError) as e:
+        raise ConfigError(str(e).splitlines()[0]) from e
+    model = parts.module(cfg)
+    g, d = (sum(p.numel() for p in net.parameters()) for net in (model.generator, model.discriminator))
+    log.info("GAN: G <%s> %s params, D <%s> %s params, loss <%s>", cfg.generator._target_, _count(g),
+             cfg.discriminator._target_, _count(d), cfg.loss._target_)
+    callbacks = parts.callbacks(cfg, build_callbacks(cfg))
+    # logger=[tensorboard,csv,mlflow,wandb], any subset (ganlab/loggers)
+    return Assembly(datamodule, model, callbacks, build_loggers(cfg.get("logger")) or False)
