@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from ganlab.config import ConfigError, build
 from ganlab.config.checks import member_seeds
 from ganlab.ensemble.build import EnsembleParts
+from ganlab.loggers import build_loggers
 
 log = logging.getLogger("ganlab.assembly")
 
@@ -103,6 +104,5 @@ def assemble(cfg: DictConfig) -> Assembly:
     log.info("GAN: G <%s> %s params, D <%s> %s params, loss <%s>", cfg.generator._target_, _count(g),
              cfg.discriminator._target_, _count(d), cfg.loss._target_)
     callbacks = parts.callbacks(cfg, build_callbacks(cfg))
-    from ganlab.loggers import build_loggers  # logger=[tensorboard,csv,mlflow,wandb], any subset
-
+    # logger=[tensorboard,csv,mlflow,wandb], any subset (ganlab/loggers)
     return Assembly(datamodule, model, callbacks, build_loggers(cfg.get("logger")) or False)

@@ -19,7 +19,7 @@ from hydra import initialize_config_dir
 from omegaconf import DictConfig
 
 from ganlab.checkpoint import CheckpointError, load_generator
-from ganlab.cli.evaluate import EVAL_CONFIG_DIR
+from ganlab.cli.common import EVAL_CONFIG_DIR
 from ganlab.cli.export import export as cli_export
 from ganlab.config import ConfigError
 from ganlab.export import example_inputs, export, read_metadata

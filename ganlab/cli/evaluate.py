@@ -20,7 +20,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganlab.cli import boundary
 from ganlab.cli.common import EVAL_CONFIG_DIR, USER_ERRORS, allowed_packages, checkpoint_arg, pick_device, set_threads
-from ganlab.cli.evaluate_stats import evaluate_with_stats, reference_stats, save_fid_stats
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import ConfigError, build
 
@@ -397,6 +396,97 @@ def cache_state(card: dict[str, Any]) -> str:
     """How the reference was obtained, for the protocol line: cache hit or miss, or the statistics file."""
     cache = card.get("reference_cache")
     return f"statistics {card['real'].get('stats')}" if cache is None else f"cache {'hit' if cache['hit'] else 'miss'}"
+
+
+# ------------------------------------------------------------------ FID statistics in and out (docs/fid-stats.md)
+def next_index(out: Path) -> int:
+    """The index the record about to be appended to ``out`` gets (0 for a new file)."""
+    try:
+        return len(json.loads(out.read_text())["evaluations"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def save_fid_stats(cfg: DictConfig, out: Path, real: Any, generated: Any, extractor: dict[str, Any],
+                   identity: dict[str, Any] | None) -> dict[str, str] | None:
+    """``stats.save``: the reference and generated statistics in ``<out stem>_stats/`` (None when off)."""
+    if not cfg.get("stats", {}).get("save", True):
+        return None
+    from ganlab.metrics.scoring.fid_stats import write_evaluation_stats
+
+    info = {"checkpoint": str(cfg.ckpt), "num_samples": cfg.num_samples, "seed": cfg.seed, "ema": bool(cfg.ema)}
+    return write_evaluation_stats(out.parent / f"{out.stem}_stats", next_index(out), real, generated, extractor,
+                                  identity, info)
+
+
+def reference_stats(cfg: DictConfig, extractor_info: dict[str, Any], metrics: list[str]) -> Any:
+    """The statistics of ``real.stats`` (None when unset), checked against this evaluation before any work."""
+    path = cfg.real.get("stats")
+    if not path:
+        return None
+    from ganlab.metrics.scoring.fid_stats import StatsError, check_protocol, load_stats
+
+    others = [m for m in metrics if m != "fid"]
+    if others:
+        raise ConfigError(f"real.stats={path} gives FID only (it holds a mean and a covariance, not features); "
+                          f"metrics={metrics}: {', '.join(others)} need the real features; valid: metrics=[fid]")
+    for key, value in (("floor", cfg.get("floor")), ("classes", cfg.get("classes")), ("speckle", cfg.get("speckle")),
+                       ("memorization.enabled", cfg.get("memorization", {}).get("enabled"))):
+        if value not in (None, False, "auto"):
+            raise ConfigError(f"real.stats={path} reads no real images, which {key}={value} needs; valid: "
+                              f"{key}={'null' if key == 'floor' else 'auto'} with real.stats")
+    size = extractor_info.get("num_features")
+    try:
+        stats = load_stats(path, num_features=size if isinstance(size, int) and size > 0 else None)
+        check_protocol(stats, extractor_info, path)
+    except StatsError as e:
+        raise ConfigError(str(e)) from e
+    return stats
+
+
+def evaluate_with_stats(cfg: DictConfig, loaded: Any, extractor: Any, device: Any, out: Path, reference: Any,
+                        versions: dict[str, str]) -> dict[str, Any]:
+    """FID of ``loaded``'s samples against ``reference`` statistics; returns the record (appended to ``out``)."""
+    from ganlab.metrics.extraction import extract, extractor_card, generated_batches
+    from ganlab.metrics.scoring.fid_stats import file_sha256, frechet_distance, gaussian
+    from ganlab.metrics.scoring.suite import feature_suffix, protocol_names
+
+    card_feature = extractor_card(extractor)
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    batches = generated_batches(loaded.generator, cfg.num_samples, cfg.batch_size, seed=cfg.seed,
+                                num_classes=loaded.num_classes, device=device)
+    features = extract(extractor, batches, device=device)["features"]  # [M, D]
+    times["generate_and_extract"] = time.perf_counter() - t
+    if features.shape[1] != reference.num_features:  # an extractor that does not declare num_features
+        raise ConfigError(f"real.stats={cfg.real.stats} holds statistics of {reference.num_features} features, but "
+                          f"the evaluation's feature extractor gives {features.shape[1]}")
+    suffix = feature_suffix(cfg.names, extractor)
+    values = protocol_names({"fid": frechet_distance(reference, gaussian(features))}, suffix)
+    path = Path(str(cfg.real.stats)).expanduser()
+    card = {
+        "checkpoint": str(loaded.path),
+        "global_step": loaded.global_step,
+        "generator": "ema" if loaded.ema else "trained",
+        "feature": {**card_feature, "version": getattr(extractor, "version", None),
+                    "input_size": getattr(extractor, "input_size", None), "tag": getattr(extractor, "tag", None),
+                    "resize_mode": getattr(extractor, "resize_mode", None)},
+        "names": {"suffix": suffix},
+        "real": {"dataset": f"statistics file {path.name}", "split": "-", "num_images": reference.num_images,
+                 "stats": str(path), "sha256": file_sha256(path), "protocol": reference.protocol},
+        "num_generated": cfg.num_samples,
+        "seeds": {"noise": cfg.seed, "subsets": cfg.seed},
+        "reference_cache": None,
+        "stats": save_fid_stats(cfg, out, None, features, card_feature, None),
+        "device": str(device),
+        "seconds": {k: round(v, 3) for k, v in times.items()},
+        "versions": versions,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    record = {"metrics": values, "card": card}
+    append_record(out, record)
+    print_table(values, card, out)
+    return record
 
 
 def _cell(value: Any) -> str:

@@ -14,7 +14,7 @@ import hydra
 from omegaconf import DictConfig
 
 from ganlab.cli import boundary
-from ganlab.cli.common import EVAL_CONFIG_DIR, USER_ERRORS, checkpoint_arg, set_threads
+from ganlab.cli.common import EVAL_CONFIG_DIR, USER_ERRORS, allowed_packages, checkpoint_arg, set_threads
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import ConfigError
 
@@ -44,7 +44,7 @@ def export(cfg: DictConfig) -> Path:
     from ganlab.checkpoint import load_generator
     from ganlab.export import export as write
 
-    loaded = load_generator(ckpt, ema=cfg.ema, device="cpu", member=cfg.get("member"))
+    loaded = load_generator(ckpt, ema=cfg.ema, device="cpu", member=cfg.get("member"), allow=allowed_packages(cfg))
     path = out_path(cfg, ckpt, "ema" if loaded.ema else "trained")
     if path.exists() and not cfg.overwrite:
         raise ConfigError(f"{path} already exists; choose another out= or set overwrite=true")

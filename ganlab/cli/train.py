@@ -36,10 +36,7 @@ def train(cfg: DictConfig) -> float | None:
     """Validate -> threads -> assemble -> trainer -> resume check -> fit; returns ``cfg.optimized_metric``."""
     register_resolvers()  # idempotent; for callers that composed the config elsewhere (launcher workers)
     validate(cfg)
-    try:
-        check_installed(cfg.get("logger"))  # logger=mlflow without mlflow installed: now, not after the data loads
-    except ValueError as e:
-        raise ConfigError(str(e)) from e
+    check_installed(cfg.get("logger"))  # logger=mlflow without mlflow: one line now, not after the data loads
     console.configure(bool(cfg.get("verbose", False)))
     choice = threads.settle(cfg.get("threads", "auto"), launch.processes(cfg))  # before torch starts its pools
 

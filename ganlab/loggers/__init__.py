@@ -61,26 +61,25 @@ def check_names(argv: Sequence[str], config_dir: str | Path = LOGGER_DIR) -> Non
 
 
 def check_installed(loggers: Mapping[str, Any] | None) -> None:
-    """Raise ValueError (one line) when a chosen logger's package is not installed (``pip install -e .[mlflow]``)."""
+    """Raise ConfigError (one line) when a chosen logger's package is not installed (``pip install -e .[mlflow]``)."""
+    from ganlab.config.errors import ConfigError
+
     for name, node in (loggers or {}).items():
         target = node.get("_target_") if isinstance(node, Mapping) else None
         package, extra = NEEDS.get(str(target), (None, None))
         if package and importlib.util.find_spec(package) is None:
-            raise ValueError(f"logger={name} needs the {package} package, which is not installed; "
+            raise ConfigError(f"logger={name} needs the {package} package, which is not installed; "
                              f"pip install -e '.[{extra}]' (or pip install {package}), or drop {name} from logger=")
 
 
 def build_loggers(loggers: Mapping[str, Any] | None) -> list[Any]:
     """The loggers of the ``logger`` node (name -> logger config), in order; a single logger node
     (``_target_`` at its top, the layout before logger lists) is built as the one logger."""
-    from ganlab.config import ConfigError, build
+    from ganlab.config.errors import build
 
     if not loggers:
         return []
-    try:
-        check_installed(loggers)
-    except ValueError as e:
-        raise ConfigError(str(e)) from e
+    check_installed(loggers)
     if "_target_" in loggers:
         return [build(loggers, "logger")]
     return [build(node, f"logger.{name}") for name, node in loggers.items() if node is not None]

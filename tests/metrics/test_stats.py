@@ -15,7 +15,8 @@ from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from test_inception import random_inception_weights
 
-from ganlab.cli.evaluate import EVAL_CONFIG_DIR, evaluate
+from ganlab.cli.common import EVAL_CONFIG_DIR
+from ganlab.cli.evaluate import evaluate
 from ganlab.config import ConfigError
 from ganlab.metrics.extraction import extractor_card
 from ganlab.metrics.extractors.inception import RESIZES, InceptionFeatures, resize_clean, resize_torch

@@ -138,3 +138,34 @@ def check_protocol(stats: Stats, extractor: dict[str, Any], path: str | Path, ke
             raise StatsError(f"{key}={path} was computed with a feature extractor whose {field} is "
                              f"{theirs.get(field)!r}, this evaluation's is {extractor.get(field)!r}; valid: "
                              f"statistics of the same extractor, weights and resize")
+
+
+REAL_FIELDS = ("dataset", "split", "num_images", "shape", "transform", "fingerprint")
+
+
+def write_evaluation_stats(folder: Path, index: int, real: Tensor | None, generated: Tensor,
+                           extractor: dict[str, Any], identity: dict[str, Any] | None,
+                           generated_info: dict[str, Any]) -> dict[str, str]:
+    """An evaluation's statistics as ``.npz``: ``real_<key>.npz`` (key: the reference's identity and extractor, so
+    one file per reference, written once) and ``eval<index>_generated.npz``; returns {"real"?, "generated"} paths.
+
+    Args:
+        folder: where the files go (ganlab-eval: ``<out stem>_stats/`` beside its metrics.json).
+        index: the evaluation's index in its metrics.json (names the generated file; records are append-only).
+        real: reference features [N, D], or None (the reference came from a statistics file).
+        generated: generated features [M, D].
+        extractor: the feature extractor's card; identity: the reference data's identity (dataset, split, ...).
+        generated_info: what the samples were (checkpoint, number, seed, EMA), for the generated file's protocol.
+    """
+    from ganlab.metrics.reference_cache import cache_key
+
+    paths = {}
+    if real is not None:
+        protocol = {"extractor": extractor, "real": {k: identity.get(k) for k in REAL_FIELDS} if identity else None}
+        path = folder / f"real_{cache_key(protocol)[:16]}.npz"
+        if not path.is_file():  # the same key, the same statistics
+            save_stats(path, gaussian(real, protocol))
+        paths["real"] = str(path)
+    protocol = {"extractor": extractor, "generated": dict(generated_info)}
+    paths["generated"] = str(save_stats(folder / f"eval{index:03d}_generated.npz", gaussian(generated, protocol)))
+    return paths
