@@ -23,15 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ganlab.losses.regularizers import DiscriminatorOutputs
+from ganlab.nets.freeze import frozen
 
-if TYPE_CHECKING:
-    from ganlab.module import GANModule
+# a ganlab.module.GANModule, which imports this module (its d_step / g_step hand accumulated updates here)
+GANModule = Any
 
 
 def check(module: GANModule, k: int) -> None:
@@ -77,8 +78,6 @@ def syncing(module: nn.Module, last: bool) -> Iterator[None]:
 def d_update(module: GANModule, real: Tensor, y: Tensor | None, fake: Tensor, y_fake: Tensor | None,
              log_now: bool, k: int) -> dict[str, Any]:
     """``GANModule.d_step`` from K micro-batches; the same stats (losses and logits of the whole batch)."""
-    from ganlab.module import frozen
-
     opt = module.optimizers()[1]
     real, fake = module.augmented(real), module.augmented(fake)  # one draw for the whole batch
     due = {name: reg for name, reg in module.regularizers.items() if module._d_steps % reg.every == 0}
@@ -126,8 +125,6 @@ UNROLL = ("optim.accumulate={k} with game.unroll: the look-ahead D updates need 
 def g_update(module: GANModule, real: Tensor, y_real: Tensor | None, z: Tensor, y_fake: Tensor | None,
              log_now: bool, k: int, judge: Any = None) -> dict[str, Any]:
     """``GANModule.g_step`` from K micro-batches of z (and of the paired reals); no game judge (refused in config)."""
-    from ganlab.module import frozen
-
     if judge is not None:  # ganlab.config refuses game.unroll with accumulation before any work
         raise ValueError(UNROLL.format(k=k))
 

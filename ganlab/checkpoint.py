@@ -6,6 +6,7 @@ All reading goes through ``ganlab.safe``: weights-only loading, a checked layout
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def load_generator(path: str | Path, ema: bool = True, device: str | torch.device = "cpu",
-                   member: int | None = None) -> LoadedGenerator:
+                   member: int | None = None, allow: Sequence[str] = ()) -> LoadedGenerator:
     """Rebuild the generator from the checkpoint's own config and load its weights (EMA if present).
 
     Args:
@@ -66,6 +67,7 @@ def load_generator(path: str | Path, ema: bool = True, device: str | torch.devic
         device: where to put the generator (in eval mode).
         member: for a seed-ensemble checkpoint (``ensemble.size > 1``), which member k to load, as the
             generator of a separate run of its seed (the config returned has that seed and no ensemble).
+        allow: the user's own packages whose components the stored config may name (``safe.allowed_packages``).
     """
     ckpt = read_checkpoint(path)
     config = OmegaConf.create(ckpt["ganlab"]["config"])
@@ -76,7 +78,7 @@ def load_generator(path: str | Path, ema: bool = True, device: str | torch.devic
     seeds = ((ckpt["ganlab"].get("ensemble") or {}).get("seeds")) or []
     if seeds or member is not None:
         weights, config = _member(weights, config, seeds, member, path)
-    generator = safe.build_stored(config.generator, path=path, where="generator", error=CheckpointError)
+    generator = safe.build_stored(config.generator, path=path, where="generator", error=CheckpointError, allow=allow)
     if not isinstance(generator, nn.Module) or not isinstance(getattr(generator, "z_dim", None), int):
         raise CheckpointError(f"{path}: its config's generator ({config.generator._target_}) builds a "
                               f"{type(generator).__name__} without an integer z_dim, not a ganlab generator")
@@ -122,7 +124,11 @@ def check_resume(module: nn.Module, path: str | Path) -> None:
     if not Path(path).is_file():
         raise CheckpointError(f"ckpt_path={path} is not a file; valid: a checkpoint written by ganlab-train "
                               f"(<run>/checkpoints/last.ckpt)")
-    ckpt = read_checkpoint(path)  # through ganlab.safe: weights only, layout checked
+    check_fits(module, read_checkpoint(path), path)  # through ganlab.safe: weights only, layout checked
+
+
+def check_fits(module: nn.Module, ckpt: dict[str, Any], path: str | Path) -> None:
+    """Refuse a checkpoint (as ``read_checkpoint`` returned it) whose weights or running state do not fit ``module``."""
     theirs, mine = ckpt["state_dict"], module.state_dict()
     problems = [f"missing {k}" for k in mine if k not in theirs]
     problems += [f"unexpected {k}" for k in theirs if k not in mine]

@@ -5,21 +5,35 @@ from __future__ import annotations
 import copy
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+
+# (average's parameters, G's parameters, buffer slots: (average submodule's _buffers, G submodule's _buffers, name))
+Pairs = tuple[list[Tensor], list[Tensor], list[tuple[dict, dict, str]]]
+
+
+def pairs_of(ema: nn.Module, model: nn.Module) -> Pairs:
+    """The two networks' parameters, and their buffers as (dict, dict, name) slots: a buffer reassigned later (a new
+    tensor under the same name) is still the one copied; collecting these walks every submodule."""
+    buffers = [(e._buffers, m._buffers, name) for e, m in zip(ema.modules(), model.modules(), strict=True)
+               for name, b in m._buffers.items() if b is not None]
+    return list(ema.parameters()), list(model.parameters()), buffers
 
 
 @torch.no_grad()
-def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+def ema_update(ema: nn.Module, model: nn.Module, decay: float, pairs: Pairs | None = None) -> None:
     """ema <- decay * ema + (1 - decay) * model for parameters; buffers are copied.
 
     Written here rather than with ``torch.optim.swa_utils.AveragedModel``, which either averages
     buffers too (BatchNorm statistics, spectral-norm power-iteration vectors that must stay unit
     vectors) or leaves them stale; StyleGAN2 and SNGAN's EMA average weights and copy buffers.
+
+    Args:
+        pairs: ``pairs_of(ema, model)`` kept by the caller (``EMA.update``); None collects them here.
     """
-    ema_params, params = list(ema.parameters()), list(model.parameters())
-    torch._foreach_lerp_(ema_params, [p.detach() for p in params], 1.0 - decay)
-    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
-        b_ema.copy_(b)
+    ema_params, model_params, buffers = pairs if pairs is not None else pairs_of(ema, model)
+    torch._foreach_lerp_(ema_params, model_params, 1.0 - decay)  # no_grad: no graph to G
+    for ema_slots, slots, name in buffers:
+        ema_slots[name].copy_(slots[name])
 
 
 class EMA:
@@ -83,4 +97,10 @@ class EMA:
 
     def update(self, average: nn.Module, generator: nn.Module, step: int) -> None:
         """Fold G's weights after training step ``step`` into ``average``."""
-        ema_update(average, generator, self.decay_at(step))
+        # parameters and buffer slots are kept between steps (collecting them walks every submodule: most of this
+        # call's time on small networks); parameters and submodules are never replaced during training, which G's
+        # optimizer relies on too
+        cached = getattr(self, "_pairs_of", None)
+        if cached is None or cached[0] is not average or cached[1] is not generator:
+            self._pairs_of = (average, generator, pairs_of(average, generator))
+        ema_update(average, generator, self.decay_at(step), self._pairs_of[2])

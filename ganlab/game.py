@@ -112,12 +112,9 @@ class Game:
             raise ValueError(f"game.fake_labels={fake_labels!r}; valid: {', '.join(self.FAKE_LABELS)}")
         self.n_critic, self.n_gen, self.unroll, self.fake_labels = n_critic, n_gen, unroll, fake_labels
 
-    @property
-    def batches_members(self) -> bool:
-        """Capability of seed ensembles (ganlab.ensemble.checks): played on K members' batches stacked along the
-        batch dimension, every member moves as its own run would. Not without unrolling: the look-ahead replays
-        D's optimizer on the whole stacked batch."""
-        return self.unroll is None
+    # capability asked by seed ensembles (ganlab.ensemble.checks): played on K members' batches stacked along the
+    # batch dimension, every member moves as its own run would; a schedule says so itself
+    batches_members = False
 
     def check(self, loss: Any, d_optimizer: Callable[..., torch.optim.Optimizer]) -> None:
         """Refuse, when the module is built, a loss or D optimizer (a partial) this schedule cannot play."""
@@ -160,6 +157,10 @@ class Alternating(Game):
     """Alternating updates: ``n_critic`` D steps (each on a fresh real batch), then ``n_gen`` G steps
     against the updated D (Goodfellow et al. 2014, Algorithm 1)."""
 
+    @property
+    def batches_members(self) -> bool:
+        return self.unroll is None  # the look-ahead would replay D's optimizer on the whole stacked batch
+
     def play(self, players: Players, reals: list[Tensor], labels: list[Tensor | None], log_now: bool) -> Stats:
         for real, y in zip(reals, labels, strict=True):
             d_stats = players.d_step(real, y, *self.d_fakes(players, real.shape[0], y), log_now)
@@ -180,6 +181,10 @@ class Simultaneous(Game):
             raise ValueError(f"game=simultaneous with game.n_critic={n_critic}, game.n_gen={n_gen}; "
                              f"valid: n_critic=1 and n_gen=1 (one update of each player per step)")
         super().__init__(1, 1, unroll, fake_labels)
+
+    @property
+    def batches_members(self) -> bool:
+        return self.unroll is None  # the look-ahead would replay D's optimizer on the whole stacked batch
 
     def play(self, players: Players, reals: list[Tensor], labels: list[Tensor | None], log_now: bool) -> Stats:
         n = reals[0].shape[0]

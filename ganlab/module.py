@@ -10,8 +10,10 @@ game's needs are ``ganlab.game.Players``, this module's of the game ``Schedule``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+import functools
+import json
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any, Protocol
 
 import pytorch_lightning as pl
@@ -24,6 +26,9 @@ from ganlab.ema import EMA
 from ganlab.losses.adversarial import AdversarialLoss
 from ganlab.losses.regularizers import DiscriminatorOutputs, GeneratorTerm, Regularizer
 from ganlab.metrics.noise import eval_noise
+from ganlab.nets.freeze import frozen
+from ganlab.nets.wrappers import Wrapper, wrapped
+from ganlab.perf import apply_perf
 from ganlab.schedules import Schedules
 from ganlab.steps import one_step
 
@@ -45,21 +50,11 @@ class Schedule(Protocol):
         """One training step on the step's reals [n_critic * N, ...]: calls ``d_step`` / ``g_step``."""
 
 
-@contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """Turn off weight gradients of ``module`` inside the block (gradients still flow through it).
-
-    Done by hand instead of Lightning's ``toggle_optimizer``, which walks every parameter of
-    every optimizer on each call; this walks only the one network.
-    """
-    params = [p for p in module.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
+def float_betas(factory: OptimizerFactory) -> OptimizerFactory:
+    """A partial optimizer whose betas were given as integers on the command line (0 for 0.0) gets floats."""
+    if isinstance(factory, functools.partial) and "betas" in factory.keywords:
+        factory.keywords["betas"] = tuple(float(b) for b in factory.keywords["betas"])
+    return factory
 
 
 def grad_norm(module: nn.Module) -> Tensor:
@@ -75,7 +70,9 @@ class GANModule(pl.LightningModule):
 
     Args:
         generator: maps z [N, z_dim] (and labels y [N]) to samples; must expose ``z_dim``.
-        discriminator: maps samples (and labels) to logits [N] (wrappers such as PacGAN applied).
+        discriminator: maps samples (and labels) to logits [N], as its config builds it.
+        d_wrappers: name -> D wrapper (a partial completed with the D it wraps), applied in order before
+            anything else: PacGAN packing, minibatch layers (``ganlab.nets.wrappers``); null entries skipped.
         loss: an adversarial loss with ``d_loss`` and ``g_loss``.
         g_optimizer, d_optimizer: partial optimizers, completed with each network's parameters.
         g_scheduler, d_scheduler: optional partial LR schedulers, stepped once per training step.
@@ -95,9 +92,19 @@ class GANModule(pl.LightningModule):
         num_sample_images: size of the fixed noise batch used for sample grids.
         sample_seed: seed of that fixed noise batch (the same z for a whole run and across runs).
         num_classes: number of classes for conditional models (0: unconditional).
-        config: the resolved run config, stored in checkpoints to rebuild the networks.
+        perf: speed switches for G and D (``ganlab.perf.apply_perf``: tf32, channels_last, compile).
+        config: the resolved run config (a mapping, or its JSON text: ``${ganlab.run_config:}``), stored in
+            checkpoints to rebuild the networks.
         accumulate: K >= 1: every D and G update sums the gradients of K micro-batches of its batch
             (``ganlab.accumulate``); 1: the whole batch at once.
+
+    What callbacks read, besides G, D, ``loss``, ``g_terms``, ``config`` and the sampling methods:
+        last_d_outputs: D's logits (real [N], fake [N]), detached, of the latest D update (None before the
+            first); the health monitor's view of D.
+        health_rollback_step: the step whose diverged losses the health monitor rolled back (None: none); set by
+            the monitor, read by the divergence guard, which then lets that step pass.
+        sync_gradients: False in the backwards of an accumulated update's micro-batches before the last (the DDP
+            strategy then all-reduces nothing, ``ganlab.ddp``).
     """
 
     def __init__(
@@ -119,13 +126,17 @@ class GANModule(pl.LightningModule):
         num_sample_images: int = 64,
         sample_seed: int = 0,
         num_classes: int = 0,
-        config: dict | None = None,
+        d_wrappers: Mapping[str, Wrapper | None] | None = None,
+        perf: Mapping[str, bool] | None = None,
+        config: Mapping | str | None = None,
         accumulate: int = 1,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
+        # first: the wrappers' layers draw their initial weights before anything else here draws
+        discriminator = wrapped(discriminator, d_wrappers)
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.g_optimizer, self.d_optimizer = float_betas(g_optimizer), float_betas(d_optimizer)
         self.g_scheduler, self.d_scheduler = g_scheduler, d_scheduler
         self.game = game
         self.regularizers = {k: v for k, v in (regularizers or {}).items() if v is not None}
@@ -138,9 +149,9 @@ class GANModule(pl.LightningModule):
         # the average is a submodule (saved as generator_ema.* in checkpoints) that no optimizer sees
         self.generator_ema = self.ema.average_of(generator) if self.ema is not None else None
         self.num_classes = num_classes
-        self.config = config
+        self.config = json.loads(config) if isinstance(config, str) else config
         self.z_dim: int = generator.z_dim
-        game.check(loss, d_optimizer)  # e.g. an unrolled look-ahead refuses an optimizer it cannot replay
+        game.check(loss, self.d_optimizer)  # e.g. an unrolled look-ahead refuses an optimizer it cannot replay
         accumulation.check(self, accumulate)  # what micro-batches cannot split exactly is refused here
         self.accumulate = accumulate
         self.sync_gradients = True  # False in the backwards of micro-batches before the last (ganlab.ddp: no_sync)
@@ -153,11 +164,15 @@ class GANModule(pl.LightningModule):
         labels = torch.arange(num_classes).repeat_interleave(self.sample_nrow) if num_classes else torch.zeros(0)
         self.register_buffer("sample_y", labels.long())
         self._d_steps = 0  # D updates so far, for lazy regularization
+        self.last_d_outputs: tuple[Tensor, Tensor] | None = None  # (real [N], fake [N]) logits of the last D step
+        self.health_rollback_step: int | None = None
         self.schedules = schedules if schedules else None
         if self.schedules is not None:
             self.schedules.bind(self)  # an unknown target fails here, before any training
         self._scheduled: dict[str, float] = {}  # this step's scheduled values, logged with its scalars
-        self.memory_format = torch.contiguous_format  # channels_last when ganlab.perf asks for it
+        self._logged = False  # a logging step's values are in Lightning's results (reset at the next step)
+        # last, as it was applied to the built module before: the EMA copy of G keeps the default format
+        self.memory_format = apply_perf(self.generator, self.discriminator, **(perf or {}))
 
     # ----------------------------------------------------------------- sampling
     def noise(self, n: int) -> Tensor:
@@ -233,7 +248,15 @@ class GANModule(pl.LightningModule):
         # Lightning returns one scheduler as an object and several as a list
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
             scheduler.step()
+        if self._logged and not log_now:
+            # Lightning recomputes every value logged this epoch at each later batch end, converting the progress-bar
+            # ones with .item() (a host sync per step); they reached the loggers and callback_metrics at the end of
+            # the logging step, so its results are reset until the next one (reset ones are skipped; the last values
+            # stay in callback_metrics, logged_metrics and progress_bar_metrics)
+            self.trainer._results.reset()
+            self._logged = False
         if log_now:
+            self._logged = True
             stats = dict(stats)
             self.log("train/d_loss", stats.pop("train/d_loss"), prog_bar=True)
             self.log("train/g_loss", stats.pop("train/g_loss"), prog_bar=True)
@@ -265,8 +288,9 @@ class GANModule(pl.LightningModule):
                     loss = loss + reg.weight * reg.every * penalty
                     stats[f"train/{name}"] = penalty.detach()
         opt.zero_grad(set_to_none=True)  # also drops D grads left by the previous G step
-        # G frozen (it has no graph here anyway): the DDP strategy syncs only the networks not frozen
-        with frozen(self.generator):
+        # G frozen under DDP (it has no graph here anyway): the DDP strategy syncs only the networks not frozen; one
+        # process syncs nothing, and freezing walks G's parameters twice per D update
+        with frozen(self.generator) if self._distributed() else nullcontext():
             self.backward_loss(loss)
         if log_now:
             stats["train/grad_norm_d"] = self.grad_norm(self.discriminator)
@@ -278,8 +302,13 @@ class GANModule(pl.LightningModule):
             aug.observe(real_logits.detach())
             if log_now:
                 stats.update(aug.stats())
-        return {**stats, "train/d_loss": loss.detach(), "train/d_real": real_logits.detach().mean(),
-                "train/d_fake": fake_logits.detach().mean()}
+        stats["train/d_loss"] = loss.detach()
+        if log_now:  # D's mean logits are read on logging steps only: two reductions less on the others
+            stats["train/d_real"], stats["train/d_fake"] = real_logits.detach().mean(), fake_logits.detach().mean()
+        return stats
+
+    def _distributed(self) -> bool:
+        return self._trainer is not None and self._trainer.world_size > 1
 
     def g_step(self, real: Tensor, y_real: Tensor | None, z: Tensor, y_fake: Tensor | None, log_now: bool,
                judge: Judge | None = None) -> dict:

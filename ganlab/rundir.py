@@ -17,8 +17,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 # keys that may differ between a run and its continuation
-RESUME_KEYS = ("trainer.max_steps", "resume", "ckpt_path", "logger.purge_step", "threads", "verbose")
+# (loggers only record: a run may continue with other ones, e.g. logger=[tensorboard,wandb] added on resume)
+RESUME_KEYS = ("trainer.max_steps", "resume", "ckpt_path", "logger", "threads", "verbose")
 LAST = Path("checkpoints") / "last.ckpt"
+# the root of the output tree of this launch (``outputs``, ``multirun``), for stores shared by its runs (MLflow's)
+OUTPUT_ROOT_ENV = "GANLAB_OUTPUT_ROOT"
 
 
 def fail(message: str) -> None:
@@ -44,6 +47,15 @@ def comparable(config: DictConfig | dict) -> dict:
         if isinstance(node, dict):
             node.pop(leaf, None)
     return data
+
+
+def _logger_nodes(loggers: Any) -> list:
+    """The logger configs of a ``logger`` node: name -> config (``logger=[tensorboard,csv]``), or one config."""
+    if not hasattr(loggers, "get"):
+        return []
+    if "_target_" in loggers:
+        return [loggers]
+    return [node for node in loggers.values() if hasattr(node, "get")]
 
 
 def runs_of(config: DictConfig, root: Path) -> list[tuple[float, Path, int]]:
@@ -96,6 +108,8 @@ class RunDirectory(Callback):
             fail(f"resume=auto and ckpt_path={ckpt} both set; valid: one of them")
         template = OmegaConf.to_container(config.hydra.run, resolve=False)["dir"]
         run_dir = Path(str(config.hydra.run.dir))
+        # where this run's output tree starts (outputs/ for outputs/DATE/TIME): MLflow's file store goes there
+        os.environ[OUTPUT_ROOT_ENV] = str(run_dir if _explicit(config, "hydra.run.dir") else _template_root(template))
         if resume == "auto":
             root = run_dir if _explicit(config, "hydra.run.dir") else _template_root(template)
             runs = runs_of(config, root) if root.is_dir() else []
@@ -128,20 +142,25 @@ class RunDirectory(Callback):
             self._set_hydra(config, ("run", "dir"), claim_unique(str(run_dir)))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        template = OmegaConf.to_container(config.hydra.sweep, resolve=False)["dir"]
+        explicit = _explicit(config, "hydra.sweep.dir")
+        os.environ[OUTPUT_ROOT_ENV] = str(config.hydra.sweep.dir if explicit else _template_root(template))
         if not _explicit(config, "hydra.sweep.dir"):  # two sweeps started in the same second
             self._set_hydra(config, ("sweep", "dir"), claim_unique(str(config.hydra.sweep.dir)))
 
     def _continue(self, config: DictConfig, run: Path, ckpt: Path, step: int) -> None:
         """Resume in ``run``: Hydra's files go to ``.hydra/resume_N`` (the original ones stay), TensorBoard
-        hides the killed run's events after ``step`` (SummaryWriter's purge_step) in the same event folder."""
+        hides the killed run's events after ``step`` (SummaryWriter's purge_step) in the same event folder, the
+        CSV logger drops its rows after ``step``; MLflow and W&B continue the run ids of ``loggers.json``."""
         n = 1 + max([int(m.group(1)) for p in (run / ".hydra").glob("resume_*")
                      if (m := re.match(r"resume_(\d+)$", p.name))], default=0)
         self._set_hydra(config, ("run", "dir"), str(run))
         self._set_hydra(config, ("output_subdir",), f".hydra/resume_{n}")
         self._set(config, ckpt_path=str(ckpt))
-        if config.get("logger") and "purge_step" in config.logger:
-            with read_write(config), open_dict(config):
-                config.logger.purge_step = step + 1  # the first step the resumed run logs
+        with read_write(config), open_dict(config):
+            for node in _logger_nodes(config.get("logger")):
+                if "purge_step" in node:
+                    node.purge_step = step + 1  # the first step the resumed run logs
 
     @staticmethod
     def _set_hydra(config: DictConfig, keys: tuple[str, ...], value: str) -> None:

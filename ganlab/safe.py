@@ -7,18 +7,24 @@ Three guards, each failing with one line that names the file:
 2. ``check_shape``: what came back has the expected types and keys, so a wrong file is named here,
    not met later as an ``AttributeError`` or ``KeyError`` deep inside a loader.
 3. ``check_targets``: a config read from a file is built only when every ``_target_`` in it
-   (nested nodes and ``_partial_`` ones included) is a ganlab or torch component class (``ALLOWED_TARGETS``)
-   or a ganlab dataset factory (``FUNCTION_TARGETS``),
-   since ``hydra.utils.instantiate`` calls whatever the config names.
+   (nested nodes and ``_partial_`` ones included) is a ganlab or torch component class (``ALLOWED_TARGETS``),
+   since ``hydra.utils.instantiate`` calls whatever the config names; a stored ``dataset.source``
+   (``check_dataset_source``) may call only one of ganlab's dataset factories, with arguments that factory
+   takes, and never with ``download=true``. A researcher's own package is added to the allowlist only when
+   its user names it (``safe.allow=[mypkg]`` for ganlab-eval and ganlab-sample, or ``GANLAB_SAFE_ALLOW=mypkg``);
+   then its classes and functions may be named too. Never by default.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import inspect
 import io
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +32,8 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+
+from ganlab.errors import UserError
 
 # Module prefixes a stored config may name: ganlab's component packages and torch's layers and
 # optimizers. Not ganlab itself: ganlab.cli, ganlab.callbacks, ganlab.checkpoint, ganlab.sweep, ...
@@ -36,8 +44,10 @@ ALLOWED_TARGETS = (
 )
 
 ALLOWED_TEXT = ", ".join(p.rstrip(".") for p in ALLOWED_TARGETS)
-# of those, where functions (not only classes) may be named: the dataset factories
-FUNCTION_TARGETS = ("ganlab.data.",)
+# the user's own packages, allowed by name (comma-separated) in the environment, besides ``safe.allow``
+ALLOW_ENV = "GANLAB_SAFE_ALLOW"
+HOW_TO_ALLOW = f"your own package: safe.allow=[PACKAGE] or {ALLOW_ENV}=PACKAGE"
+_PACKAGE = re.compile(r"[A-Za-z]\w*(\.[A-Za-z]\w*)*")
 
 # Components that moved since a checkpoint was written: stored ``_target_`` paths (old module or class path,
 # longest first) -> their path today, applied to a checkpoint's config when it is read (``current_targets``)
@@ -65,7 +75,7 @@ MOVED = {
 Spec = type | tuple | Mapping
 
 
-class BadFileError(ValueError):
+class BadFileError(UserError, ValueError):
     """An external file that cannot be used: unreadable, not what it should be, or naming code."""
 
 
@@ -99,6 +109,21 @@ def load(path: str | Path, spec: Spec, *, what: str, data: bytes | None = None,
         raise error(f"{path} is not {what}: {_refusal(e)}") from e
     check_shape(obj, spec, path=path, what=what, error=error)
     return obj
+
+
+@contextlib.contextmanager
+def weights_only_loads():
+    """Every ``torch.load`` in the block loads data only, whatever its caller passes (for libraries that read
+    a file ganlab hands them with ``weights_only=False``); torch's own switch, TORCH_FORCE_WEIGHTS_ONLY_LOAD."""
+    saved = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
+        else:
+            os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = saved
 
 
 def _refusal(e: Exception) -> str:
@@ -144,18 +169,37 @@ def check_shape(obj: Any, spec: Spec, *, path: str | Path, what: str, where: str
         raise error(f"{path} is not {what}: {label}is {type(obj).__name__}, expected {_type_names(spec)}")
 
 
-def _allowed_object(target: str) -> bool:
-    """True when ``target`` resolves, without leaving the allowed packages, to a class defined in them
-    (or a dataset factory function of ``FUNCTION_TARGETS``).
+def allowed_packages(allow: Sequence[str] | None = ()) -> tuple[str, ...]:
+    """The packages the user allows beyond ganlab and torch: ``allow`` (``safe.allow``) and ``GANLAB_SAFE_ALLOW``.
+
+    Raises a one-line ``ValueError`` naming ``safe.allow`` for anything that is not a dotted package name.
+    """
+    if isinstance(allow, str):
+        allow = [allow]
+    names = [str(a) for a in (allow or ())] + [n for n in re.split(r"[,\s]+", os.environ.get(ALLOW_ENV, "")) if n]
+    bad = [n for n in names if not _PACKAGE.fullmatch(n)]
+    if bad:
+        raise ValueError(f"safe.allow / {ALLOW_ENV}: {bad[0]!r} is not a package name; valid: dotted module names, "
+                         f"e.g. safe.allow=[mypkg] or {ALLOW_ENV}=mypkg,otherpkg")
+    return tuple(dict.fromkeys(names))
+
+
+def _resolve(target: str, allow: Sequence[str] = ()) -> Any:
+    """The object ``target`` names, reached without leaving the allowed packages (and ``allow``), or None.
 
     The prefix alone is not enough: ``ganlab.data.folder.Path.write_text`` starts with an allowed prefix
     but reaches pathlib through a name imported into the module; so the resolved object's own module
-    must be allowed too, and private names (``__globals__``, ``_private``) are never followed.
+    must be allowed too (checked by the callers), and private names (``__globals__``, ``_private``) are
+    never followed.
     """
     parts = target.split(".")
-    if not target.startswith(ALLOWED_TARGETS) or any(not p or p.startswith("_") for p in parts):
-        return False
-    obj: Any = importlib.import_module(parts[0])  # "ganlab" or "torch", by the prefix check
+    user = tuple(f"{p}." for p in allow)
+    if not target.startswith(ALLOWED_TARGETS + user) or any(not p or p.startswith("_") for p in parts):
+        return None
+    try:
+        obj: Any = importlib.import_module(parts[0])  # "ganlab", "torch" or an allowed package, by the prefix check
+    except ImportError:
+        return None
     for i, part in enumerate(parts[1:], start=2):
         if hasattr(obj, part):
             obj = getattr(obj, part)
@@ -163,15 +207,25 @@ def _allowed_object(target: str) -> bool:
             try:
                 obj = importlib.import_module(".".join(parts[:i]))
             except ImportError:
-                return False
+                return None
         else:
-            return False
+            return None
+    return obj
+
+
+def _allowed_object(target: str, allow: Sequence[str] = ()) -> bool:
+    """True when ``target`` resolves, without leaving the allowed packages, to a class defined in them, or to a
+    class or function of a package the user allows (``allow``).
+
+    Other functions are never allowed here (one may do work with side effects:
+    ganlab.metrics.extractors.clip.convert_openai_release writes its ``out`` file); a stored dataset source is
+    checked by ``check_dataset_source``.
+    """
+    obj = _resolve(target, allow)
     home = f"{getattr(obj, '__module__', None)}."
-    if inspect.isclass(obj):
-        return home.startswith(ALLOWED_TARGETS)
-    # functions only as dataset factories: elsewhere a function may do work with side effects
-    # (ganlab.metrics.extractors.clip.convert_openai_release writes its ``out`` file)
-    return inspect.isfunction(obj) and home.startswith(FUNCTION_TARGETS)
+    if allow and home.startswith(tuple(f"{p}." for p in allow)):  # the user's own package, allowed by name
+        return inspect.isclass(obj) or inspect.isfunction(obj)
+    return inspect.isclass(obj) and home.startswith(ALLOWED_TARGETS)
 
 
 def current_target(target: str) -> str:
@@ -193,26 +247,29 @@ def current_targets(node: Any) -> Any:
     return node
 
 
-def check_targets(node: Any, *, path: str | Path, where: str, error: type[BadFileError] = BadFileError) -> None:
+def check_targets(node: Any, *, path: str | Path, where: str, error: type[BadFileError] = BadFileError,
+                  allow: Sequence[str] = ()) -> None:
     """Refuse a config from ``path`` that names anything but a ganlab/torch component, or an interpolation.
 
     Args:
         node: a plain container or an OmegaConf node (walked recursively: dicts, lists, ``_args_``).
         path: the file the config came from (named in the error).
         where: the config key of ``node``, e.g. "generator".
+        allow: the user's own packages whose components may be named too (``allowed_packages``).
     """
     if OmegaConf.is_config(node):
         node = OmegaConf.to_container(node, resolve=False)
     if isinstance(node, dict):
         target = node.get("_target_")
-        if "_target_" in node and not (isinstance(target, str) and _allowed_object(target)):
+        if "_target_" in node and not (isinstance(target, str) and _allowed_object(target, allow)):
+            allowed = ", ".join([ALLOWED_TEXT, *allow])
             raise error(f"{path}: its config names _target_ {target} (at {where}), which is not a ganlab/torch "
-                        f"component; refusing to build it (allowed: classes under {ALLOWED_TEXT})")
+                        f"component; refusing to build it (allowed: classes under {allowed}; {HOW_TO_ALLOW})")
         for key, value in node.items():
-            check_targets(value, path=path, where=f"{where}.{key}", error=error)
+            check_targets(value, path=path, where=f"{where}.{key}", error=error, allow=allow)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            check_targets(value, path=path, where=f"{where}[{i}]", error=error)
+            check_targets(value, path=path, where=f"{where}[{i}]", error=error, allow=allow)
     elif isinstance(node, str) and "${" in node:
         # a stored config is resolved when saved; an interpolation left in it could call a resolver
         # (oc.env reads the environment, oc.create makes new _target_ nodes after this check)
@@ -221,19 +278,70 @@ def check_targets(node: Any, *, path: str | Path, where: str, error: type[BadFil
 
 
 def build_stored(node: Any, *, path: str | Path, where: str, error: type[BadFileError] = BadFileError,
-                 **kwargs: Any) -> Any:
+                 allow: Sequence[str] = (), **kwargs: Any) -> Any:
     """``instantiate(node)`` for a config read from ``path``, after ``check_targets``; errors in one line.
 
     Args:
         node: a dict / DictConfig with a ``_target_`` (the config key ``where`` of the stored config).
+        allow: the user's own packages whose components may be named too, besides those of ``GANLAB_SAFE_ALLOW``.
         kwargs: extra arguments for the target (given by ganlab, not by the file).
     """
     if not isinstance(node, Mapping) and not OmegaConf.is_dict(node) or "_target_" not in node:
         raise error(f"{path}: its config's {where} is {type(node).__name__} {str(node)[:60]!r}, expected a "
                     f"mapping with a _target_ (as ganlab-train writes it)")
-    check_targets(node, path=path, where=where, error=error)
+    check_targets(node, path=path, where=where, error=error, allow=allowed_packages(allow))  # + GANLAB_SAFE_ALLOW
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as e:  # the component refused its arguments
         cause = e.__cause__ if e.__cause__ is not None else e
         raise error(f"{path}: its config's {where} cannot be built: {cause}".splitlines()[0]) from e
+
+
+@functools.lru_cache(maxsize=1)
+def dataset_factories() -> frozenset[str]:
+    """The dataset factories a stored config may call: the ``source._target_`` of each of ganlab's dataset
+    configs (conf/dataset/*.yaml), read without resolving anything."""
+    from ganlab.config import CONFIG_DIR
+
+    names = set()
+    for path in sorted((Path(CONFIG_DIR) / "dataset").glob("*.yaml")):
+        source = OmegaConf.to_container(OmegaConf.load(path), resolve=False).get("source")
+        if isinstance(source, dict) and isinstance(source.get("_target_"), str):
+            names.add(source["_target_"])
+    return frozenset(names)
+
+
+def check_dataset_source(node: Any, *, path: str | Path, error: type[BadFileError] = BadFileError) -> None:
+    """Refuse a stored ``dataset.source`` unless it calls one of ``dataset_factories`` (``_partial_``) with plain
+    arguments that factory takes and no download: what ganlab-train saves, nothing a crafted file could add.
+
+    Args:
+        node: the stored ``dataset.source`` (a plain container or an OmegaConf node).
+        path: the file it came from (named in the error).
+    """
+    where = "dataset.source"
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=False)
+    if not isinstance(node, dict) or node.get("_target_") not in dataset_factories():
+        target = node.get("_target_") if isinstance(node, dict) else type(node).__name__
+        raise error(f"{path}: its config's {where} names {target}, which is not one of ganlab's dataset factories; "
+                    f"refusing to call it (allowed: {', '.join(sorted(dataset_factories()))})")
+    factory = _resolve(node["_target_"])
+    if not inspect.isfunction(factory) or not f"{factory.__module__}.".startswith("ganlab.data."):
+        raise error(f"{path}: its config's {where} names {node['_target_']}, which does not resolve to a ganlab "
+                    f"dataset factory; refusing to call it")
+    known = set(inspect.signature(factory).parameters)
+    for key, value in node.items():
+        if key in ("_target_", "_partial_"):
+            continue
+        if key not in known:
+            raise error(f"{path}: its config's {where}.{key} is not an argument of {node['_target_']} (arguments: "
+                        f"{', '.join(sorted(known))}); refusing to call it")
+        plain = value is None or isinstance(value, (str, int, float, bool)) or (
+            isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value))
+        if not plain or (isinstance(value, str) and "${" in value):
+            raise error(f"{path}: its config's {where}.{key} is {str(value)[:60]!r}, not a plain value as "
+                        f"ganlab-train saves it; refusing to call {node['_target_']}")
+    if node.get("download") not in (None, False):
+        raise error(f"{path}: its config's {where}.download={node['download']}: a stored config never downloads; "
+                    f"put the files under {where}.root, or pass real.source.download=true to allow it")

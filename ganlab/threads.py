@@ -153,3 +153,18 @@ def apply(threads: int) -> None:
 
     export(threads)
     torch.set_num_threads(threads)
+
+
+def settle(setting: object, processes: int = 1) -> ThreadChoice:
+    """``choose`` and ``export``: the count decided before torch is imported (its pools and child processes
+    start with it); refine it with ``fit_to`` once the model exists."""
+    choice = choose(setting, processes)
+    export(choice.threads)
+    return choice
+
+
+def fit_to(choice: ThreadChoice, work: float | None) -> ThreadChoice:
+    """``choice`` refined for the model's size (``ThreadChoice.for_work``) and applied to torch."""
+    choice = choice.for_work(work)
+    apply(choice.threads)
+    return choice

@@ -64,3 +64,10 @@ class DiscriminatorWithUnusedWeight(MLPDiscriminator):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.unused = torch.nn.Parameter(torch.zeros(3))
+
+
+class Boom(pl.Callback):
+    """Raises an error no check can foresee when training starts (for the error boundary's unexpected path)."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        raise RuntimeError("boom: an error inside training")

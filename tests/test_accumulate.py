@@ -141,8 +141,8 @@ def test_what_micro_batches_cannot_split_is_refused(kwargs, message):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("optim.accumulate=0", "optim.accumulate=0; valid: an integer >= 1 (1: no accumulation) that divides "
-                           "dataset.batch_size=128"),
+    ("optim.accumulate=0", "optim.accumulate=0; valid: an integer >= 1 (1: no accumulation; a divisor of "
+                           "dataset.batch_size)"),
     ("optim.accumulate=3", "optim.accumulate=3 does not divide dataset.batch_size=128; valid: a divisor of it"),
     ("pack=2 optim.accumulate=128", "optim.accumulate=128: micro-batches of 1 samples do not split into packs"),
     ("game=unrolled optim.accumulate=2", "optim.accumulate=2 with game.unroll: the look-ahead D updates need"),

@@ -18,6 +18,8 @@ CASES = {case.what: case for case in table.CASES}
                                                       "checkpoint: it asks to run or build"),
         ("foreign _target_ (generator)", "ganlab-eval: error: bad.ckpt: its config names _target_ "
                                          "pathlib.Path.write_text (at generator), which is not a ganlab/torch"),
+        ("stored dataset source asks for a download", "ganlab-eval: error: bad.ckpt: its config's "
+                                                      "dataset.source.download=True: a stored config never downloads"),
     ],
 )
 def test_cases_fail_in_one_line_and_keep_earlier_files(tmp_path, what, message):

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ganlab.cli.compare import find_runs, fmt, main
+from ganlab.cli.compare import main
+from ganlab.runs.read import find_runs
+from ganlab.runs.table import fmt
 
 # val/fid at steps 100 and 200 per (loss, seed); all exact in float32, as TensorBoard stores them
 FID = {

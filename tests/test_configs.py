@@ -10,7 +10,8 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from hydra.utils import instantiate
 from omegaconf.errors import ConfigAttributeError
 
-from ganlab.config import CONFIG_DIR, ConfigError, build_callbacks, build_module, validate
+from ganlab.assembly import build_callbacks, build_module
+from ganlab.config import CONFIG_DIR, ConfigError, validate
 
 CONF = Path(CONFIG_DIR)
 # every folder of conf/ is a group of ganlab-train, except Hydra's own settings and ganlab-eval's
@@ -172,11 +173,12 @@ def test_integer_betas_from_the_command_line_become_floats(compose_cfg):
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    (["seed=abc"], "seed=abc; valid: an integer >= 0"),
-    (["seed=-1"], "seed=-1; valid: an integer >= 0"),
+    (["seed=abc"], "seed=abc; valid: an integer in [0, 4294967295]"),
+    (["seed=-1"], "seed=-1; valid: an integer in [0, 4294967295]"),
+    (["seed=4294967296"], "seed=4294967296; valid: an integer in [0, 4294967295]"),
     (["metrics.num_samples=1"], "metrics.num_samples=1; valid: an integer >= 2"),
-    (["trainer=ddp", "trainer.devices=2", "metrics.num_samples=500"],
-     "metrics.num_samples=500 in batches of metrics.batch_size=500 gives 1 evaluation batch(es) for 2 processes"),
+    (["trainer=ddp", "trainer.devices=5", "metrics.num_samples=4", "metrics.batch_size=4"],
+     "metrics.num_samples=4 for 5 processes; valid: num_samples >= 5"),
     (["pack=2", "discriminator.channels=1"], "discriminator.channels=1 does not match dataset.channels=1 x pack=2"),
 ])
 def test_settings_that_would_fail_after_training_started_are_refused_first(compose_cfg, overrides, message):
@@ -187,6 +189,19 @@ def test_settings_that_would_fail_after_training_started_are_refused_first(compo
 
 def test_ddp_evaluation_that_splits_over_the_ranks_is_accepted(compose_cfg):
     validate(compose_cfg("trainer=ddp", "trainer.devices=2", "metrics.num_samples=1000"))  # two batches of 500
+    validate(compose_cfg("trainer=ddp", "trainer.devices=8"))  # 2,000 in batches of 500: smaller per-rank batches
+
+
+@pytest.mark.parametrize(("n", "batch", "world"), [(2000, 500, 5), (2000, 500, 8), (2000, 500, 3), (9, 4, 4),
+                                                   (7, 100, 7), (2000, 500, 1)])
+def test_evaluation_batches_cover_every_sample_once_and_every_rank(n, batch, world):
+    from ganlab.data.datamodule import IndexBatches
+
+    shares = [IndexBatches(n, batch, r, world) for r in range(world)]
+    assert all(len(s) >= 1 for s in shares)  # no rank idles (it would wait at the gather forever)
+    seen = torch.cat([b for s in shares for b in s]).sort().values
+    assert torch.equal(seen, torch.arange(n))
+    assert max(b.numel() for s in shares for b in s) <= batch
 
 
 def test_simultaneous_game_refuses_several_updates_per_step(compose_cfg):

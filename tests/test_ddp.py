@@ -161,6 +161,29 @@ def test_games_and_regularizers_under_per_network_ddp(combo, tmp_path):
         assert torch.equal(value, r1["params"][name]), f"{name} differs between ranks"
     ddp_fid = [e.value for e in events(run).Scalars("val/fid") if e.step == 4][0]
     loaded = load_generator(run / "checkpoints" / "last.ckpt")
-    real = extract(DigitFeatures(), real_batches(load_mnist5k().x, 500))["features"]
+    real = extract(DigitFeatures(), real_batches(load_mnist5k(split="train").x, 500))["features"]
     fake = extract(DigitFeatures(), generated_batches(loaded.generator, 200, 100))
+    assert ddp_fid == pytest.approx(compute_metrics(real, fake, ["fid"])["fid"], rel=1e-4)
+
+
+@pytest.mark.slow  # five processes on the CPU (about a minute on two cores)
+def test_default_evaluation_on_five_processes_equals_one_process(tmp_path):
+    """2,000 samples in batches of 500 are 4 batches for 5 ranks: each rank takes 400, and val/fid is the
+    single-process value of the same checkpoint."""
+    from test_train_cli import events  # noqa: PLC0415 (the TensorBoard reader of the CLI tests)
+
+    from ganlab.checkpoint import load_generator
+    from ganlab.data.mnist5k import load_mnist5k
+    from ganlab.metrics.extraction import extract, generated_batches, real_batches
+    from ganlab.metrics.extractors.digits import DigitFeatures
+    from ganlab.metrics.scoring.suite import compute_metrics
+
+    run = tmp_path / "run"
+    base = [o for o in FAST if not o.startswith(("metrics.", "metrics="))]
+    finish(train("trainer=ddp", "trainer.devices=5", "trainer.max_steps=2", "metrics=fid", "metrics.every_n_steps=2",
+                 "dataset.batch_size=16", "health=none", f"hydra.run.dir={run}", cwd=tmp_path, base=base))
+    ddp_fid = [e.value for e in events(run).Scalars("val/fid") if e.step == 2][0]
+    loaded = load_generator(run / "checkpoints" / "last.ckpt")
+    real = extract(DigitFeatures(), real_batches(load_mnist5k(split="train").x, 500))["features"]
+    fake = extract(DigitFeatures(), generated_batches(loaded.generator, 2000, 500))
     assert ddp_fid == pytest.approx(compute_metrics(real, fake, ["fid"])["fid"], rel=1e-4)

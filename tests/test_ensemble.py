@@ -106,15 +106,16 @@ def test_ensemble_batches_give_each_member_its_own_runs_batches():
 
 REFUSED = [
     (["generator=dcgan", "discriminator=dcgan"], "generator=ganlab.nets.dcgan.DCGANGenerator with ensemble.size > 1; "
-                                                "valid: generator=mlp"),
+                                                "valid: a network class with batches_members = True (generator=mlp)"),
     (["generator.batchnorm=true"], "generator.batchnorm=True with ensemble.size > 1; valid: generator.batchnorm=False"),
     (["pack=2"], "pack=2 with ensemble.size > 1; valid: pack=1"),
     (["minibatch=stddev"], "minibatch=ganlab.nets.minibatch.MinibatchStddev with ensemble.size > 1; "
                            "valid: minibatch=null"),
     (["augment=diffaugment"], "augment={diffaugment} with ensemble.size > 1; valid: augment={}"),
-    (["loss=wgan_gp"], "regularizers.gp=GradientPenalty with ensemble.size > 1; valid: R1, R2, WeightClip"),
-    (["game=unrolled"], "game=ganlab.game.Alternating with unroll with ensemble.size > 1; valid: game=alternating or "
-                        "game=simultaneous without unroll"),
+    (["loss=wgan_gp"], "regularizers.gp=GradientPenalty with ensemble.size > 1; valid: regularizers with "
+                       "batches_members = True (R1, R2, WeightClip)"),
+    (["game=unrolled"], "game=ganlab.game.Alternating with unroll with ensemble.size > 1; valid: a game with "
+                        "batches_members = True (game=alternating or game=simultaneous without unroll)"),
     (["health=default"], "health: the health monitor does not watch ensemble members with ensemble.size > 1; "
                          "valid: health=none"),
     (["conditional=projection"], "generator.num_classes=10 with ensemble.size > 1; valid: conditional=null"),

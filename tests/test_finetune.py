@@ -159,8 +159,9 @@ def test_frozen_blocks_do_not_move_in_training_and_the_rest_does():
 
 
 def test_train_refuses_another_resolutions_checkpoint_before_training(tmp_path, compose_cfg):
+    from ganlab.assembly import build_module
     from ganlab.cli.train import train
-    from ganlab.config import ConfigError, build_module
+    from ganlab.config import ConfigError
 
     ckpt = save(build_module(compose_cfg(*TINY_MLP, "dataset.resolution=28")), tmp_path / "r28.ckpt")
     out = tmp_path / "run"
@@ -173,7 +174,7 @@ def test_train_refuses_another_resolutions_checkpoint_before_training(tmp_path, 
 
 @pytest.mark.slow  # a ganlab-train process; the in-process test above covers the refusal by default
 def test_ganlab_train_refuses_another_architectures_checkpoint_and_writes_nothing(tmp_path, compose_cfg):
-    from ganlab.config import build_module
+    from ganlab.assembly import build_module
 
     other = build_module(compose_cfg(*TINY_MLP, "discriminator.hidden=[48,32]"))  # another D width
     ckpt = save(other, tmp_path / "other.ckpt")

@@ -89,8 +89,98 @@ def test_metrics_is_the_ground_floor():
     import ast
 
     above = ("ganlab.module", "ganlab.callbacks", "ganlab.cli", "ganlab.game", "ganlab.config")
-    for path in sorted((REPO / "ganlab" / "metrics").glob("*.py")):
+    for path in sorted((REPO / "ganlab" / "metrics").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
                      else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             assert not any(n.startswith(above) for n in names), f"{path.name} imports {names}"
+
+
+def import_graph() -> dict[str, set[str]]:
+    """ganlab module -> the ganlab modules its source imports, read from the AST (top level, inside functions
+    and under TYPE_CHECKING alike); ``from pkg import name`` counts the submodule when ``name`` is one."""
+    import ast
+
+    files = {}
+    for path in (REPO / "ganlab").rglob("*.py"):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from . import x, from ..y import z
+                    base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in files:  # import ganlab.x.y.Name -> the module ganlab.x.y
+                    target = target.rpartition(".")[0]
+                if target.startswith("ganlab") and target != name:
+                    found.add(target)
+        graph[name] = found
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan): each holds an import cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_package_has_no_import_cycle():
+    graph = import_graph()
+    assert len(graph) > 100 and {"ganlab.steps", "ganlab.losses.adversarial"} <= graph["ganlab.module"]
+    assert cycles(graph) == []
+    # the game and the module import neither the other (ganlab.game.Players, ganlab.module.Schedule)
+    assert "ganlab.module" not in graph["ganlab.game"] and "ganlab.game" not in graph["ganlab.module"]
+    # the check finds a cycle when there is one, through a third module too
+    assert cycles({**graph, "ganlab.steps": graph["ganlab.steps"] | {"ganlab.module"}}) == [
+        ["ganlab.module", "ganlab.steps"]]
+
+
+def test_no_library_module_imports_the_entry_points_or_the_tools():
+    """ganlab/cli (entry points) and ganlab/tools (what scripts run) sit on top: nothing else imports them, and
+    an entry point imports no other entry point (only the helpers cli.help, cli.common and cli.boundary)."""
+    graph = import_graph()
+    top = ("ganlab.cli", "ganlab.tools")
+    library = {name: deps for name, deps in graph.items() if not name.startswith(top)}
+    wrong = {name: sorted(d for d in deps if d.startswith(top)) for name, deps in library.items()}
+    assert {k: v for k, v in wrong.items() if v} == {}
+    shared = {"ganlab.cli", "ganlab.cli.help", "ganlab.cli.common", "ganlab.cli.boundary"}
+    entry = {name: sorted(d for d in deps if d.startswith("ganlab.cli.") and d not in shared)
+             for name, deps in graph.items() if name.startswith("ganlab.cli.")}
+    assert {k: v for k, v in entry.items() if v} == {}
+    assert "ganlab.runs.read" in graph["ganlab.health.diagnose"]  # find_runs comes from the library

@@ -163,9 +163,11 @@ def test_generator_must_be_a_ganlab_generator(good, tmp_path):
 
 def test_allowed_targets_are_components():
     for target in ("ganlab.nets.mlp.MLPGenerator", "ganlab.losses.Hinge", "torch.optim.Adam", "torch.nn.Linear",
-                   "ganlab.data.toy.load_ring", "ganlab.metrics.extractors.digits.DigitFeatures",
-                   "torch.optim.lr_scheduler.LinearLR"):
+                   "ganlab.metrics.extractors.digits.DigitFeatures", "torch.optim.lr_scheduler.LinearLR"):
         safe.check_targets({"_target_": target, "_partial_": True}, path="f", where="x")
+    # a function, even a dataset factory, only as a stored dataset.source (safe.check_dataset_source)
+    with pytest.raises(safe.BadFileError, match="ganlab.data.toy.load_ring .at x., which is not a ganlab/torch"):
+        safe.check_targets({"_target_": "ganlab.data.toy.load_ring", "_partial_": True}, path="f", where="x")
 
 
 def test_digit_weights_go_through_the_safe_loader(tmp_path, monkeypatch):

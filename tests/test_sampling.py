@@ -141,7 +141,8 @@ def test_animations_hold_every_frame(tmp_path, suffix):
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory) -> Path:
     """An untrained default-MLP checkpoint in ganlab-train's layout (enough for sampling and evaluation)."""
-    from ganlab.config import build_module, compose
+    from ganlab.assembly import build_module
+    from ganlab.config import compose
 
     out = tmp_path_factory.mktemp("ckpt")
     module = build_module(compose([f"paths.output_dir={out}", *TINY_MLP]))
@@ -153,7 +154,7 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 def eval_config(*overrides: str):
     from hydra import compose, initialize_config_dir
 
-    from ganlab.cli.evaluate import EVAL_CONFIG_DIR
+    from ganlab.cli.common import EVAL_CONFIG_DIR
 
     with initialize_config_dir(EVAL_CONFIG_DIR, version_base="1.3"):
         return compose("eval", overrides=list(overrides))
@@ -205,7 +206,7 @@ def test_sample_writes_a_spherical_gif_with_truncated_endpoints(tiny_ckpt, tmp_p
 def sample_config():
     from hydra import compose, initialize_config_dir
 
-    from ganlab.cli.evaluate import EVAL_CONFIG_DIR
+    from ganlab.cli.common import EVAL_CONFIG_DIR
 
     with initialize_config_dir(EVAL_CONFIG_DIR, version_base="1.3"):
         return compose("sample")

@@ -13,8 +13,9 @@ from conftest import TINY, TINY_MLP
 from test_module import CountingAdam, make_data, make_module
 from test_train_cli import events, run_train
 
+from ganlab.assembly import build_module
 from ganlab.augment import AdaptiveAugment
-from ganlab.config import ConfigError, build_module
+from ganlab.config import ConfigError
 from ganlab.ema import EMA
 from ganlab.losses import R1
 from ganlab.schedules import Schedule, Schedules

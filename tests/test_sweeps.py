@@ -40,7 +40,7 @@ def test_grid_names_runs_by_overrides_and_keeps_going_after_a_failure(tmp_path):
     ok = [r for r in summary if r["status"] == "ok"]
     failed = [r for r in summary if r["status"] == "failed"]
     assert len(ok) == 2 and len(failed) == 2  # the failing trials did not stop the sweep
-    assert all("Invalid learning rate: -1" in r["error"] for r in failed)
+    assert all("optim.d.lr=-1; valid: a number > 0" in r["error"] for r in failed)  # refused before training
     assert all(r["metric"] == "val/fid" and r["value"] > 0 for r in ok)
     for r in ok:
         assert list((sweep / r["run"] / "tensorboard").glob("events.out.tfevents.*"))

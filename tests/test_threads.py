@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ganlab import threads
-from ganlab.cli.train import launch_processes
 from ganlab.config import ConfigError, validate
+from ganlab.launch import processes as launch_processes
 
 SMALL, LARGE = threads.SMALL_WORK / 10, threads.SMALL_WORK * 10
 

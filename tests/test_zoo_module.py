@@ -67,6 +67,30 @@ def test_ema_update_arithmetic_params_averaged_buffers_copied():
     torch.testing.assert_close(ema.net[1].running_mean, torch.full((8,), 7.0))  # copied, not averaged
 
 
+def test_ema_rule_keeps_parameter_lists_per_pair_of_networks():
+    """EMA.update keeps the parameter lists between steps (same values as ema_update, which collects them), and a
+    new pair of networks gets its own lists; a reassigned buffer is still seen (buffers are collected each time)."""
+    rule, model, ema, reference = EMA(0.9), FlatG(), FlatG(), FlatG()
+    reference.load_state_dict(ema.state_dict())
+    for step in range(3):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        rule.update(ema, model, step)
+        ema_update(reference, model, 0.9)
+    for a, b in zip(ema.parameters(), reference.parameters(), strict=True):
+        assert torch.equal(a, b)
+    model.net[1].running_mean = torch.full((8,), 5.0)  # a buffer replaced by a new tensor
+    rule.update(ema, model, 3)
+    torch.testing.assert_close(ema.net[1].running_mean, torch.full((8,), 5.0))
+    other, other_ema = FlatG(), FlatG()
+    with torch.no_grad():
+        expected = [0.9 * e + 0.1 * o for e, o in zip(other_ema.parameters(), other.parameters(), strict=True)]
+    rule.update(other_ema, other, 0)  # another pair: averaged towards `other`, not `model`
+    for a, b in zip(other_ema.parameters(), expected, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_ema_generator_is_a_frozen_copy_used_for_samples():
     module = _module(ema=EMA(0.99))
     assert module.eval_generator is module.generator_ema

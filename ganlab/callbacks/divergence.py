@@ -6,8 +6,10 @@ import math
 
 import pytorch_lightning as pl
 
+from ganlab.errors import UserError
 
-class TrainingDiverged(RuntimeError):
+
+class TrainingDiverged(UserError, RuntimeError):
     """Raised when a logged loss is not finite."""
 
 
@@ -25,7 +27,7 @@ class DivergenceGuard(pl.Callback):
                            batch_idx: int) -> None:
         if trainer.global_step % trainer.log_every_n_steps:
             return
-        if getattr(pl_module, "health_rollback_step", None) == trainer.global_step:
+        if pl_module.health_rollback_step == trainer.global_step:
             return  # the health monitor rolled this step's diverged state back (health.detectors.*.action=rollback)
         for key in self.keys:
             value = trainer.callback_metrics.get(key)

@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from ganlab.loggers.base import add_image, log_metrics
 from ganlab.metrics.gather import gather_in_order
 from ganlab.metrics.metric import EvalMetric
 
@@ -80,11 +81,10 @@ class Evaluation(pl.Callback):
         for key, value in scalars.items():
             # logged for checkpoints and the progress bar; written to the logger below at the right step
             pl_module.log(key, value, prog_bar=key in prog_bar, logger=False, rank_zero_only=True)
-        if trainer.logger is None or not trainer.is_global_zero:
+        if not trainer.is_global_zero:
             return
-        # at the step the checkpoint carries, not Lightning's lagging batch counter
-        trainer.logger.log_metrics(scalars, step=trainer.global_step)
-        if hasattr(trainer.logger.experiment, "add_image"):
-            for metric in self.metrics.values():
-                for tag, image in metric.images().items():
-                    trainer.logger.experiment.add_image(tag, image, trainer.global_step, dataformats="HWC")
+        # to every logger, at the step the checkpoint carries, not Lightning's lagging batch counter
+        log_metrics(trainer, scalars, trainer.global_step)
+        for metric in self.metrics.values():
+            for tag, image in metric.images().items():
+                add_image(trainer, tag, image, trainer.global_step)

@@ -29,9 +29,8 @@ from ganlab.health.replay import EVAL_SIGNALS, LOGGED  # the readings fed to det
 from ganlab.health.report import HealthReport
 from ganlab.health.samples import SampleProbe, no_rng_change
 from ganlab.health.signals import DOutputStats, GradientTrend, SpectralNorms, g_loss_slope, median, sigma_summary
-from ganlab.metrics.class_coverage import ClassCoverage
-from ganlab.metrics.feature_metrics import FeatureMetrics
-from ganlab.metrics.mode_coverage import ModeCoverage
+from ganlab.loggers.base import add_text, log_metrics
+from ganlab.metrics.metric import PROVIDED
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +38,12 @@ log = logging.getLogger(__name__)
 
 
 def evaluation_objects(callbacks: list[pl.Callback]) -> dict[str, Any]:
-    """The run's own feature extractor, class classifier and toy mixture, from its Evaluation callback."""
+    """What the run's metric objects lend the sample probe (``EvalMetric.provides``: its feature extractor,
+    class classifier, toy mixture), from the run's Evaluation callbacks."""
     found: dict[str, Any] = {}
     for cb in callbacks:
-        if not isinstance(cb, Evaluation):
-            continue
-        for metric in cb.metrics.values():
-            if isinstance(metric, FeatureMetrics):
-                found["feature"] = metric.feature
-            elif isinstance(metric, ClassCoverage) and metric.classifier is not None:
-                found.update(classifier=metric.classifier, min_share=metric.min_share)
-            elif isinstance(metric, ModeCoverage):
-                found["modes"] = (metric.means, metric.std, metric.threshold)
+        for metric in cb.metrics.values() if isinstance(cb, Evaluation) else ():
+            found.update({k: v for k, v in metric.provides().items() if k in PROVIDED})
     return found
 
 
@@ -145,7 +138,7 @@ class HealthMonitor(pl.Callback):
     # ------------------------------------------------------------------ per step
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        outputs_d = getattr(pl_module, "last_d_outputs", None)
+        outputs_d = pl_module.last_d_outputs  # declared by GANModule: D's logits of the step's last D update
         if outputs_d is not None:
             self.d_stats.add(*outputs_d)
         step = trainer.global_step
@@ -178,7 +171,7 @@ class HealthMonitor(pl.Callback):
     def measure(self, pl_module: pl.LightningModule) -> dict[str, float]:
         """All check signals of the current state (D's view since the last check included)."""
         values: dict[str, float] = {**self.d_stats.read(), **self.grads.read()}
-        last = getattr(pl_module, "last_d_outputs", None)
+        last = pl_module.last_d_outputs
         replaced = any(getattr(t, "replaces_adversarial", False) for t in getattr(pl_module, "g_terms", {}).values())
         if last is not None and hasattr(pl_module.loss, "g_loss") and not replaced:  # G's loss is the adversarial one
             values["g_slope"] = g_loss_slope(pl_module.loss, last[1], last[0])  # at this step's fake logits
@@ -203,10 +196,10 @@ class HealthMonitor(pl.Callback):
         self.report.add_row(step, values)
         reading = {**values, **(self.probe.reference if self.probe is not None else {})}  # + classes_real, ...
         self._act(trainer, pl_module, self._feed(trainer, "check", step, reading), step)
-        if trainer.is_global_zero and trainer.logger is not None:
+        if trainer.is_global_zero:
             scalars = {f"health/{k}": v for k, v in values.items() if isinstance(v, (int, float))}
             scalars.update({f"health/alert/{k}": float(d.active) for k, d in self.detectors.items()})
-            trainer.logger.log_metrics(scalars, step=step)
+            log_metrics(trainer, scalars, step)
         healthy = not any(d.active for d in self.detectors.values()) and all(
             math.isfinite(v) for v in values.values() if isinstance(v, float))
         if healthy and self._uses_rollback():
@@ -240,8 +233,7 @@ class HealthMonitor(pl.Callback):
         for alert in ended:
             log.info("health: %s ended at step %s (began %s)%s", alert.detector.replace("_", " "),
                      f"{alert.end_step:,}", f"{alert.start_step:,}", why)
-            if trainer.logger is not None:
-                trainer.logger.log_metrics({f"health/alert/{alert.detector}": 0.0}, step=alert.end_step)
+            log_metrics(trainer, {f"health/alert/{alert.detector}": 0.0}, alert.end_step)
 
     # ------------------------------------------------------------------ actions
     def _act(self, trainer: pl.Trainer, pl_module: pl.LightningModule, alerts: list[Alert], step: int) -> None:
@@ -275,13 +267,8 @@ class HealthMonitor(pl.Callback):
 
     @staticmethod
     def _log_alert(trainer: pl.Trainer, alert: Alert) -> None:
-        logger = trainer.logger
-        if logger is None:
-            return
-        logger.log_metrics({f"health/alert/{alert.detector}": 1.0}, step=alert.step)
-        if hasattr(logger.experiment, "add_text"):
-            logger.experiment.add_text("health/alerts", f"**{alert.detector}** ({alert.action}): {alert.message}",
-                                       alert.step)
+        log_metrics(trainer, {f"health/alert/{alert.detector}": 1.0}, alert.step)
+        add_text(trainer, "health/alerts", f"**{alert.detector}** ({alert.action}): {alert.message}", alert.step)
 
     # ------------------------------------------------------------------ end of the run
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -135,8 +135,11 @@ class StepProgressBar(ProgressBar):
         """The current status line (what the terminal shows)."""
         return status_line(self._done, self._total, self._rate.value, self._values, width)
 
-    def _refresh(self, trainer: pl.Trainer) -> None:
+    def _refresh(self, trainer: pl.Trainer, metrics: bool = True) -> None:
+        """Steps done, and with ``metrics`` the latest values of the shown tags."""
         self._done = trainer.global_step
+        if not metrics:
+            return
         for tag in self.metrics:  # in the order of ``metrics``, each once it has been logged
             value = trainer.callback_metrics.get(tag)
             if value is not None:
@@ -163,7 +166,10 @@ class StepProgressBar(ProgressBar):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        self._refresh(trainer)
+        # the tags change only where they are logged: train/* on logging steps, val/* after evaluation
+        # (on_validation_end); reading them costs Lightning's recomputation of its logged results and a host-device
+        # sync per value (float of a tensor), so the other steps update only the step count and the rate
+        self._refresh(trainer, metrics=trainer.global_step % max(trainer.log_every_n_steps, 1) == 0)
         self._rate.add(self._done)
         if self.is_enabled and self._progress is None and (self._total is None or self._done < self._total):
             self._log_line()  # the last step's line comes at the end, after its evaluation

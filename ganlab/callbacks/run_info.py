@@ -1,4 +1,5 @@
-"""Run metadata in TensorBoard: the resolved config as text and the HParams tab."""
+"""Run metadata for every logger: the resolved config, the hyperparameters that tell runs apart (TensorBoard's
+HParams tab) and, at the end, the final values."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
-import yaml
-from torch.utils.tensorboard.summary import hparams
+
+from ganlab.loggers.base import add_run_info, add_summary
 
 # the settings every run shows in the HParams tab (callbacks.run_info.settings replaces the list)
 SETTINGS = ("dataset.name", "generator._target_", "discriminator._target_", "loss._target_", "optim.g.lr",
@@ -72,7 +73,8 @@ def hparams_of(config: Mapping[str, Any], settings: Sequence[str], overrides: Se
 
 
 class RunInfo(pl.Callback):
-    """At the start of training, write the resolved config (text) and the HParams entry.
+    """At the start of training, send the resolved config and the HParams entry to every logger; at the end, the
+    final values (``final_values``).
 
     The HParams entry holds what tells runs apart (``hparams_of``: a fixed list of headline settings
     and the run's command-line overrides), not the whole config, so the tab's table stays readable.
@@ -91,14 +93,17 @@ class RunInfo(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         config = getattr(pl_module, "config", None)
-        logger = trainer.logger
-        if not trainer.is_global_zero or config is None or logger is None or trainer.global_step > 0:
-            return
-        writer = logger.experiment
-        if not hasattr(writer, "add_text"):
-            return
-        text = yaml.safe_dump(config, sort_keys=False)
-        writer.add_text("config", "".join(f"    {line}\n" for line in text.splitlines()), 0)
-        params = hparams_of(config, self.settings, self.overrides)
-        for summary in hparams(params, dict.fromkeys(self.metrics, 0.0)):
-            writer._get_file_writer().add_summary(summary)
+        if not trainer.is_global_zero or config is None or trainer.global_step > 0:
+            return  # a resumed run's backends hold these from its first start
+        add_run_info(trainer, config, hparams_of(config, self.settings, self.overrides), self.metrics)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            add_summary(trainer, final_values(trainer))
+
+
+def final_values(trainer: pl.Trainer) -> dict[str, float]:
+    """The run's final values: the latest of each ``train/*`` and ``val/*`` scalar, and the last step."""
+    values = {k: float(v) for k, v in trainer.callback_metrics.items()
+              if k.startswith(("train/", "val/")) and getattr(v, "numel", lambda: 1)() == 1}
+    return {**values, "trainer/global_step": float(trainer.global_step)}

@@ -1,4 +1,4 @@
-"""Sample grids from one fixed noise batch, logged to TensorBoard and saved as PNG files."""
+"""Sample grids from one fixed noise batch, sent to the run's loggers and saved as PNG files."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
 from ganlab.data.base import to_model_space
+from ganlab.loggers.base import add_image
 
 
 def spread_indices(labels: Tensor | None, n: int, total: int, seed: int = 0) -> Tensor:
@@ -72,8 +73,7 @@ class SampleGrid(pl.Callback):
         if images.dim() != 4:  # flat (e.g. 2-D toy) data has no image grid
             return
         grid = to_grid(images, nrow or self.nrow)
-        if trainer.logger is not None and hasattr(trainer.logger.experiment, "add_image"):
-            trainer.logger.experiment.add_image(tag, grid, step)
+        add_image(trainer, tag, grid, step)  # every logger that holds images
         if self.save_dir is not None:
             self.save_dir.mkdir(parents=True, exist_ok=True)
             save_image(grid, self.save_dir / f"{tag}_{step:07d}.png")

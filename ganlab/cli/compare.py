@@ -9,12 +9,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ganlab.runs.read import CompareError, Run, find_runs, read_run
+from ganlab.cli import boundary
+from ganlab.runs.read import CompareError, find_runs, read_run
 from ganlab.runs.report import REPORT_TAGS, plot, write_html
 from ganlab.runs.table import (
     build_table,
     fit,
-    fmt,
     group_runs,
     protocol_lines,
     render,
@@ -23,8 +23,6 @@ from ganlab.runs.table import (
     varying_keys,
     write_csv,
 )
-
-__all__ = ["CompareError", "Run", "find_runs", "fmt", "main", "read_run"]  # read_run: also used by reproduce
 
 DEFAULT_WIDTH = 120
 
@@ -66,7 +64,8 @@ def compare(args: argparse.Namespace) -> None:
 
     paths = find_runs(args.dirs)
     if not paths:
-        raise CompareError(f"no runs (tensorboard/events.out.tfevents.*) under {', '.join(map(str, args.dirs))}")
+        raise CompareError(f"no runs (tensorboard/events.out.tfevents.* or csv/metrics.csv) under "
+                           f"{', '.join(map(str, args.dirs))}")
     for item in args.filter:
         if "=" not in item:
             raise CompareError(f"--filter {item}: expected KEY=VALUE")
@@ -124,14 +123,10 @@ def compare(args: argparse.Namespace) -> None:
         print(f"wrote {args.html}")
 
 
+@boundary.command("ganlab-compare", code=2)
 def main(argv: list[str] | None = None) -> int:
     """Console entry point (``ganlab-compare``); returns the exit code."""
-    args = parse_args(argv)
-    try:
-        compare(args)
-    except CompareError as e:
-        print(f"ganlab-compare: error: {e}", file=sys.stderr)
-        return 2
+    compare(parse_args(argv))
     return 0
 
 

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ganlab.health.diagnose import DiagnoseError, diagnose, format_report
+from ganlab.cli import boundary
+from ganlab.health.diagnose import diagnose, format_report
 from ganlab.health.figure import plot
 
 
@@ -32,19 +33,16 @@ def figure_path(run: Path, out: Path | None, taken: set[Path]) -> Path:
     return out / f"run{len(taken)}.png"
 
 
+@boundary.command("ganlab-diagnose", code=2)
 def main(argv: list[str] | None = None) -> int:
     """Console entry point (``ganlab-diagnose``): steps are check all runs, then report each one."""
     args = parse_args(argv)
-    try:
-        diagnoses = [diagnose(run) for run in args.runs]  # every run read before anything is written
-        taken: set[Path] = set()
-        for i, d in enumerate(diagnoses):
-            figure = None if args.no_plot else plot(d, figure_path(d.path, args.out, taken))
-            taken.add(figure)
-            print(("\n" if i else "") + format_report(d, figure))
-    except DiagnoseError as e:
-        print(f"ganlab-diagnose: error: {e}", file=sys.stderr)
-        return 2
+    diagnoses = [diagnose(run) for run in args.runs]  # every run read before anything is written
+    taken: set[Path] = set()
+    for i, d in enumerate(diagnoses):
+        figure = None if args.no_plot else plot(d, figure_path(d.path, args.out, taken))
+        taken.add(figure)
+        print(("\n" if i else "") + format_report(d, figure))
     return 0
 
 

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab import threads
+from ganlab.cli import boundary
+from ganlab.cli.common import EVAL_CONFIG_DIR, USER_ERRORS, allowed_packages, checkpoint_arg, pick_device, set_threads
 from ganlab.cli.help import print_help, wants_help
-from ganlab.config import CONFIG_DIR, ConfigError, build
+from ganlab.config import ConfigError, build
 from ganlab.truncation import from_config, plot_sweep, sweep, sweep_metrics, truncated
 
 if TYPE_CHECKING:
@@ -29,35 +30,17 @@ if TYPE_CHECKING:
     from ganlab.metrics.class_coverage import ClassCoverage
     from ganlab.metrics.speckle import Speckle
 
-EVAL_CONFIG_DIR = f"{CONFIG_DIR}/eval"
-
 log = logging.getLogger("ganlab.cli.evaluate")
 
 
-def pick_device(name: str) -> torch.device:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def checkpoint_arg(cfg: DictConfig, tool: str) -> str:
-    """The ``ckpt=`` argument, or a one-line error naming it (Hydra's own is a traceback)."""
-    if OmegaConf.is_missing(cfg, "ckpt") or cfg.ckpt in (None, ""):
-        raise ConfigError(f"ckpt=PATH is required: the checkpoint to read, e.g. "
-                          f"{tool} ckpt=outputs/DATE/TIME/checkpoints/best.ckpt")
-    return str(cfg.ckpt)
-
-
 def real_data(config: DictConfig, split: str, source_overrides: DictConfig, path: str | Path,
-              key: str = "real.split"):
+              key: str = "real.split", allow: tuple[str, ...] = ()):
     """The checkpoint's training data (or another split of it, chosen by the config key ``key``)."""
     from ganlab import safe
     from ganlab.checkpoint import CheckpointError, stored
 
     stored_source = stored(config, "dataset.source", path)
-    safe.check_targets(stored_source, path=path, where="dataset.source", error=CheckpointError)
+    safe.check_dataset_source(stored_source, path=path, error=CheckpointError)  # a factory, saved arguments
     source = OmegaConf.merge(stored_source, source_overrides)
     if split != "train" or "split" in source:
         if "split" not in source:
@@ -99,16 +82,6 @@ def record_arg(value: Any) -> None:
                           f"RUN.json), e.g. record=default_run-test/seed4")
 
 
-def set_threads(cfg: DictConfig) -> None:
-    """``threads`` of the eval/sample configs (auto, an integer; ganlab/threads.py), before torch is imported."""
-    try:
-        choice = threads.choose(cfg.get("threads", "auto"))
-    except ValueError as e:
-        raise ConfigError(str(e)) from e
-    threads.apply(choice.threads)
-    log.debug("CPU threads: %d (%s)", choice.threads, choice.reason)
-
-
 def speckle_metric(mode: str | bool, data: Any) -> Speckle | None:
     """Speckle against the real images' share, or None (``speckle=auto``: on for grayscale images)."""
     if mode not in ("auto", True, False):
@@ -147,16 +120,20 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     metrics = check_metrics(cfg.metrics)
     floor_metrics = check_floor(cfg.get("floor"), metrics)
     device = pick_device(cfg.device)
+    allow = allowed_packages(cfg)  # the user's own packages the checkpoint's config may name (safe.allow)
     loaded = load_generator(checkpoint_arg(cfg, "ganlab-eval"), ema=cfg.ema, device=device,
-                            member=cfg.get("member"))
+                            member=cfg.get("member"), allow=allow)
     if cfg.get("feature"):  # the command line's choice: trusted like any config of this run
         extractor = build(cfg.feature, "feature").to(device)
     else:  # the checkpoint's own: built only if it names a ganlab/torch component
         feature = stored(loaded.config, "dataset.feature", loaded.path,
                          fix="its dataset has no feature extractor; pass feature=digits or feature=inception")
         extractor = safe.build_stored(feature, path=loaded.path, where="dataset.feature",
-                                      error=CheckpointError).to(device)
+                                      error=CheckpointError, allow=allow).to(device)
     out = Path(cfg.out) if cfg.out else loaded.path.parent / "metrics.json"
+    reference = reference_stats(cfg, extractor_card(extractor), metrics)  # real.stats=PATH, checked before work
+    if reference is not None:  # FID against a statistics file (pytorch-fid, clean-fid, ganlab): no real images read
+        return evaluate_with_stats(cfg, loaded, extractor, device, out, reference, versions(), truncation)
 
     # the metric object of training-time evaluation, under this command's protocol
     metric = FeatureMetrics(extractor, metrics, cache_dir=cfg.paths.cache_dir, max_real=cfg.real.max_images,
@@ -167,9 +144,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     times: dict[str, float] = {}
     t = time.perf_counter()
-    data = real_data(loaded.config, cfg.real.split, cfg.real.source, loaded.path)
+    data = real_data(loaded.config, cfg.real.split, cfg.real.source, loaded.path, allow=allow)
     # the floor's split is read before any feature is computed: a split the dataset lacks fails at once
-    floor_data = (real_data(loaded.config, cfg.floor, cfg.real.source, loaded.path, key="floor")
+    floor_data = (real_data(loaded.config, cfg.floor, cfg.real.source, loaded.path, key="floor", allow=allow)
                   if floor_metrics and cfg.floor != "halves" else None)
     hit, identity = metric.reference(data, split=cfg.real.split, device=device)
     floor = real_floor(cfg, metric, floor_metrics, floor_data, device)
@@ -186,8 +163,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     for m in objects:
         m.reset()
     start = 0
-    for x in generated_batches(truncated(loaded.generator, truncation), cfg.num_samples, cfg.batch_size, seed=cfg.seed,
-                               num_classes=loaded.num_classes, device=device):
+    for x in generated_batches(truncated(loaded.generator, truncation), cfg.num_samples, cfg.batch_size,
+                               seed=cfg.seed, num_classes=loaded.num_classes, device=device):
         for m in objects:
             m.update(x, torch.arange(start, start + x.shape[0]))  # sample indices [B]
         start += x.shape[0]
@@ -212,7 +189,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "global_step": loaded.global_step,
         "generator": "ema" if loaded.ema else "trained",
         "feature": {**extractor_card(extractor), "version": getattr(extractor, "version", None),
-                    "input_size": getattr(extractor, "input_size", None), "tag": getattr(extractor, "tag", None)},
+                    "input_size": getattr(extractor, "input_size", None), "tag": getattr(extractor, "tag", None),
+                    "resize_mode": getattr(extractor, "resize_mode", None)},
         "names": {"suffix": metric.suffix},  # protocol_names: fid -> fd_<suffix>, cmmd -> cmmd_<suffix>, ...
         "classes": ({"classifier": extractor_card(extractor)["name"], "min_share": classes.min_share}
                     if classes else None),
@@ -221,6 +199,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                   "gap": "fid_test - fid_train_matched: the training reference drawn to the test split's size "
                          f"(seed {cfg.seed})"} if test is not None else None),
         "memorization": ({"space": memorization.space, "max_shift": memorization.max_shift,
+                          "train_images": len(memorization.train.points),
                           "rate": memorization.rate, "cells": memorization.cells, "heldout": test_data.name + "/test",
                           "threshold_fit": "half of the test split; copy_share_heldout: the other half",
                           "pairs": str(pairs) if pairs else None} if memorization is not None else None),
@@ -235,6 +214,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                   "normalized": True} if "cmmd" in metrics else None),
         "floor": {k: v for k, v in floor.items() if k != "metrics"} if floor else None,
         "reference_cache": {"dir": str(cfg.paths.cache_dir), "hit": hit},
+        # FID statistics as .npz (mu, sigma), for pytorch-fid, clean-fid and real.stats=
+        "stats": save_fid_stats(cfg, out, metric.real, metric.generated()["features"], extractor_card(extractor),
+                                identity),
         "device": str(device),
         "seconds": {k: round(v, 3) for k, v in times.items()},
         "versions": versions(),
@@ -247,8 +229,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
         study, run = str(cfg.record).split("/", 1)
         numbers = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        run_params = {k: OmegaConf.select(loaded.config, k, default=None)
+                      for k in ("seed", "datamodule.subset", "trainer.max_steps")}
         write_record(study, run, numbers, card=card, params={"checkpoint": str(loaded.path), "global_step":
-                     loaded.global_step, "class_histogram": values.get("class_histogram")}, overwrite=True)
+                     loaded.global_step, "class_histogram": values.get("class_histogram"), **run_params},
+                     overwrite=True)
     print_table(values, card, out, floor=record.get("floor"))
     return record
 
@@ -305,7 +290,8 @@ def test_split(cfg: DictConfig, loaded: Any, train: Any) -> Any:
         return None
     split = "test" if mode == "auto" else str(mode)
     try:
-        return real_data(loaded.config, split, cfg.real.source, loaded.path, key="real.test_split")
+        return real_data(loaded.config, split, cfg.real.source, loaded.path, key="real.test_split",
+                         allow=allowed_packages(cfg))
     except ConfigError:
         if mode == "auto":  # the dataset has no test split: the train-only numbers, as before
             return None
@@ -449,9 +435,108 @@ def print_table(values: dict[str, Any], card: dict[str, Any], out: Path,
         f"protocol: {card['num_generated']} generated vs {card['real']['num_images']} real "
         f"({card['real']['dataset']}, {card['real']['split']}); features {feature['name']} "
         f"(sha256 {str(feature['sha256'])[:12]}); seed {card['seeds']['noise']}; "
-        f"reference cache {'hit' if card['reference_cache']['hit'] else 'miss'}; "
+        f"reference {cache_state(card)}; "
         f"times {card['seconds']}\nappended to {out}"
     )
+
+
+def cache_state(card: dict[str, Any]) -> str:
+    """How the reference was obtained, for the protocol line: cache hit or miss, or the statistics file."""
+    cache = card.get("reference_cache")
+    return f"statistics {card['real'].get('stats')}" if cache is None else f"cache {'hit' if cache['hit'] else 'miss'}"
+
+
+# ------------------------------------------------------------------ FID statistics in and out (docs/fid-stats.md)
+def next_index(out: Path) -> int:
+    """The index the record about to be appended to ``out`` gets (0 for a new file)."""
+    try:
+        return len(json.loads(out.read_text())["evaluations"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def save_fid_stats(cfg: DictConfig, out: Path, real: Any, generated: Any, extractor: dict[str, Any],
+                   identity: dict[str, Any] | None) -> dict[str, str] | None:
+    """``stats.save``: the reference and generated statistics in ``<out stem>_stats/`` (None when off)."""
+    if not cfg.get("stats", {}).get("save", True):
+        return None
+    from ganlab.metrics.scoring.fid_stats import write_evaluation_stats
+
+    info = {"checkpoint": str(cfg.ckpt), "num_samples": cfg.num_samples, "seed": cfg.seed, "ema": bool(cfg.ema)}
+    return write_evaluation_stats(out.parent / f"{out.stem}_stats", next_index(out), real, generated, extractor,
+                                  identity, info)
+
+
+def reference_stats(cfg: DictConfig, extractor_info: dict[str, Any], metrics: list[str]) -> Any:
+    """The statistics of ``real.stats`` (None when unset), checked against this evaluation before any work."""
+    path = cfg.real.get("stats")
+    if not path:
+        return None
+    from ganlab.metrics.scoring.fid_stats import StatsError, check_protocol, load_stats
+
+    others = [m for m in metrics if m != "fid"]
+    if others:
+        raise ConfigError(f"real.stats={path} gives FID only (it holds a mean and a covariance, not features); "
+                          f"metrics={metrics}: {', '.join(others)} need the real features; valid: metrics=[fid]")
+    for key, value in (("floor", cfg.get("floor")), ("classes", cfg.get("classes")), ("speckle", cfg.get("speckle")),
+                       ("memorization.enabled", cfg.get("memorization", {}).get("enabled"))):
+        if value not in (None, False, "auto"):
+            raise ConfigError(f"real.stats={path} reads no real images, which {key}={value} needs; valid: "
+                              f"{key}={'null' if key == 'floor' else 'auto'} with real.stats")
+    size = extractor_info.get("num_features")
+    try:
+        stats = load_stats(path, num_features=size if isinstance(size, int) and size > 0 else None)
+        check_protocol(stats, extractor_info, path)
+    except StatsError as e:
+        raise ConfigError(str(e)) from e
+    return stats
+
+
+def evaluate_with_stats(cfg: DictConfig, loaded: Any, extractor: Any, device: Any, out: Path, reference: Any,
+                        versions: dict[str, str], truncation: Any = None) -> dict[str, Any]:
+    """FID of ``loaded``'s samples (z truncated by ``truncation``, ganlab.truncation) against ``reference``
+    statistics; returns the record (appended to ``out``)."""
+    from ganlab.metrics.extraction import extract, extractor_card, generated_batches
+    from ganlab.metrics.scoring.fid_stats import file_sha256, frechet_distance, gaussian
+    from ganlab.metrics.scoring.suite import feature_suffix, protocol_names
+
+    card_feature = extractor_card(extractor)
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    batches = generated_batches(truncated(loaded.generator, truncation), cfg.num_samples, cfg.batch_size,
+                                seed=cfg.seed, num_classes=loaded.num_classes, device=device)
+    features = extract(extractor, batches, device=device)["features"]  # [M, D]
+    times["generate_and_extract"] = time.perf_counter() - t
+    if features.shape[1] != reference.num_features:  # an extractor that does not declare num_features
+        raise ConfigError(f"real.stats={cfg.real.stats} holds statistics of {reference.num_features} features, but "
+                          f"the evaluation's feature extractor gives {features.shape[1]}")
+    suffix = feature_suffix(cfg.names, extractor)
+    values = protocol_names({"fid": frechet_distance(reference, gaussian(features))}, suffix)
+    path = Path(str(cfg.real.stats)).expanduser()
+    card = {
+        "checkpoint": str(loaded.path),
+        "global_step": loaded.global_step,
+        "generator": "ema" if loaded.ema else "trained",
+        "feature": {**card_feature, "version": getattr(extractor, "version", None),
+                    "input_size": getattr(extractor, "input_size", None), "tag": getattr(extractor, "tag", None),
+                    "resize_mode": getattr(extractor, "resize_mode", None)},
+        "names": {"suffix": suffix},
+        "real": {"dataset": f"statistics file {path.name}", "split": "-", "num_images": reference.num_images,
+                 "stats": str(path), "sha256": file_sha256(path), "protocol": reference.protocol},
+        "num_generated": cfg.num_samples,
+        "truncation": truncation.card() if truncation is not None and truncation.active else None,
+        "seeds": {"noise": cfg.seed, "subsets": cfg.seed},
+        "reference_cache": None,
+        "stats": save_fid_stats(cfg, out, None, features, card_feature, None),
+        "device": str(device),
+        "seconds": {k: round(v, 3) for k, v in times.items()},
+        "versions": versions,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    record = {"metrics": values, "card": card}
+    append_record(out, record)
+    print_table(values, card, out)
+    return record
 
 
 def _cell(value: Any) -> str:
@@ -460,13 +545,12 @@ def _cell(value: Any) -> str:
 
 @hydra.main(version_base="1.3", config_path=EVAL_CONFIG_DIR, config_name="eval")
 def _main(cfg: DictConfig) -> None:
-    try:
+    with boundary.task("ganlab-eval", user=USER_ERRORS):
         evaluate_all(cfg)
-    except (ConfigError, FileNotFoundError, ValueError) as e:  # CheckpointError is a ValueError
-        sys.exit(f"ganlab-eval: error: {str(e).splitlines()[0]}")
 
 
-def main() -> None:
+@boundary.command("ganlab-eval", user=USER_ERRORS)
+def main() -> int | None:
     """Console entry point (``ganlab-eval``)."""
     if wants_help(sys.argv[1:]):
         sys.exit(print_help("ganlab-eval", __doc__.splitlines()[0], (
@@ -480,4 +564,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

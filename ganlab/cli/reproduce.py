@@ -31,14 +31,16 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ganlab.cli.compare import read_run
+from ganlab.cli import boundary
 from ganlab.config import CONFIG_DIR, compose
+from ganlab.errors import UserError
+from ganlab.runs.read import read_run, select
 
 EXPERIMENTS = Path(CONFIG_DIR) / "experiment"
 NOT_SCORES = {"eval_seconds"}
 
 
-class ReproduceError(Exception):
+class ReproduceError(UserError):
     """A problem reported in one line."""
 
 
@@ -82,7 +84,7 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
         if tag.startswith("val/") and points and key not in NOT_SCORES and not key.endswith("_best"):
             values[key] = points[max(points)]  # the last evaluation
     result = {"name": name, "seed": seed, "ok": True, "values": values, "wall_s": wall, "overrides": args.set,
-              "steps": int(OmegaConf.load(run / ".hydra" / "config.yaml").trainer.max_steps)}
+              "steps": int(select(OmegaConf.load(run / ".hydra" / "config.yaml"), "trainer.max_steps"))}
     done.write_text(json.dumps(result, indent=1))
     return result
 
@@ -133,7 +135,7 @@ def run_ensemble(name: str, args: argparse.Namespace) -> list[dict]:
         key, _, member = tag[len("val/"):].rpartition("/member")
         if tag.startswith("val/") and member.isdigit() and points and key not in NOT_SCORES:
             values[int(member)][key] = points[max(points)]  # member k = seed k (seed=0, ensemble.size=N)
-    steps = int(OmegaConf.load(run / ".hydra" / "config.yaml").trainer.max_steps)
+    steps = int(select(OmegaConf.load(run / ".hydra" / "config.yaml"), "trainer.max_steps"))
     results = [{"name": name, "seed": s, "ok": True, "values": values[s], "wall_s": wall / args.seeds,
                 "ensemble_wall_s": wall, "ensemble": args.seeds, "overrides": args.set, "steps": steps}
                for s in range(args.seeds)]
@@ -307,13 +309,10 @@ def reproduce(args: argparse.Namespace) -> int:
     return 0 if all(r["ok"] for rs in results.values() for r in rs) else 1
 
 
+@boundary.command("ganlab-reproduce", code=2)
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return reproduce(args)
-    except ReproduceError as e:
-        print(f"ganlab-reproduce: error: {e}", file=sys.stderr)
-        return 2
+    """Console entry point (``ganlab-reproduce``); returns the exit code."""
+    return reproduce(parse_args(argv))
 
 
 if __name__ == "__main__":

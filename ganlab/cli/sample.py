@@ -17,7 +17,8 @@ import hydra
 from omegaconf import DictConfig
 
 from ganlab.animation import check_format
-from ganlab.cli.evaluate import EVAL_CONFIG_DIR, checkpoint_arg, pick_device, set_threads
+from ganlab.cli import boundary
+from ganlab.cli.common import EVAL_CONFIG_DIR, USER_ERRORS, allowed_packages, checkpoint_arg, pick_device, set_threads
 from ganlab.cli.help import print_help, wants_help
 from ganlab.config import ConfigError
 from ganlab.latent import check_path, path
@@ -108,7 +109,7 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
     from ganlab.checkpoint import load_generator
 
     device = pick_device(cfg.device)
-    loaded = load_generator(ckpt, ema=cfg.ema, device=device, member=cfg.get("member"))
+    loaded = load_generator(ckpt, ema=cfg.ema, device=device, member=cfg.get("member"), allow=allowed_packages(cfg))
     g = torch.Generator().manual_seed(cfg.seed)
     z_dim = loaded.generator.z_dim
     z, y, nrow = grid_inputs(cfg.n, cfg.nrow, z_dim, loaded.num_classes, cfg.get("class"), g)
@@ -147,13 +148,12 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
 
 @hydra.main(version_base="1.3", config_path=EVAL_CONFIG_DIR, config_name="sample")
 def _main(cfg: DictConfig) -> None:
-    try:
+    with boundary.task("ganlab-sample", user=USER_ERRORS):
         sample(cfg)
-    except (ConfigError, FileNotFoundError, ValueError) as e:  # CheckpointError is a ValueError
-        sys.exit(f"ganlab-sample: error: {str(e).splitlines()[0]}")
 
 
-def main() -> None:
+@boundary.command("ganlab-sample", user=USER_ERRORS)
+def main() -> int | None:
     """Console entry point (``ganlab-sample``)."""
     if wants_help(sys.argv[1:]):
         sys.exit(print_help("ganlab-sample", __doc__.splitlines()[0], (
@@ -166,4 +166,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from ganlab import console, threads
+from ganlab import checks, console, launch, threads
+from ganlab.cli import boundary
 from ganlab.cli.help import print_help, wants_help
-from ganlab.config import CONFIG_DIR, ConfigError, build, check_overrides, register_resolvers, validate
-from ganlab.ensemble import checks as ensemble
-from ganlab.sweep import record_failure, record_result
+from ganlab.config.checks import check_overrides, validate
+from ganlab.config.compose import CONFIG_DIR
+from ganlab.config.errors import ConfigError, build
+from ganlab.config.resolvers import register_resolvers
+from ganlab.loggers import check_installed, check_names
+from ganlab.sweep import record_failure
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -29,147 +32,86 @@ if TYPE_CHECKING:
 log = logging.getLogger("ganlab.cli.train")
 
 
-def launch_processes(cfg: DictConfig) -> int:
-    """Processes of this launch that share this machine's cores: DDP ranks here times parallel Hydra trials."""
-    devices = cfg.trainer.get("devices")
-    if isinstance(devices, int):
-        ranks = max(devices, 1)
-    elif isinstance(devices, str) or devices is None:  # "auto": one process on CPU
-        ranks = 1
-    else:  # a list of device indices
-        ranks = max(len(devices), 1)
-    jobs = 1
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        launcher = HydraConfig.get().launcher
-        n_jobs = launcher.get("n_jobs")
-        if "joblib" in str(launcher.get("_target_", "")).lower() and isinstance(n_jobs, int):
-            jobs = n_jobs if n_jobs > 0 else threads.available_cores()
-    return ranks * jobs
-
-
-def _count(n: int) -> str:
-    """1834240 -> '1.8 M' (Lightning's model summary style, in one short word)."""
-    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return str(n)
-
-
-def run_dir(cfg: DictConfig) -> str | None:
-    """``paths.output_dir``, or None where it cannot resolve (a config composed outside a Hydra job)."""
-    return OmegaConf.select(cfg, "paths.output_dir", default=None) if HydraConfig.initialized() else None
-
-
 def train(cfg: DictConfig) -> float | None:
-    """Validate -> threads -> instantiate -> fit; returns ``cfg.optimized_metric`` (None when not logged)."""
+    """Validate -> threads -> assemble -> trainer -> resume check -> fit; returns ``cfg.optimized_metric``."""
     register_resolvers()  # idempotent; for callers that composed the config elsewhere (launcher workers)
     validate(cfg)
-    ensemble.check(cfg)  # ensemble.size > 1: what the batched members cannot express, refused now
-    seeds = ensemble.member_seeds(cfg)
-    verbose = bool(cfg.get("verbose", False))
-    console.configure(verbose)
-    choice = threads.choose(cfg.get("threads", "auto"), launch_processes(cfg))
-    threads.export(choice.threads)  # before torch starts its thread pools (and for DDP ranks it launches)
+    check_installed(cfg.get("logger"))  # logger=mlflow without mlflow: one line now, not after the data loads
+    console.configure(bool(cfg.get("verbose", False)))
+    choice = threads.settle(cfg.get("threads", "auto"), launch.processes(cfg))  # before torch starts its pools
 
     import pytorch_lightning as pl  # the heavy imports, after the checks and the thread count
 
+    from ganlab.assembly import assemble
     from ganlab.callbacks.health import raise_if_stopped
-    from ganlab.checkpoint import CheckpointError, check_resume
-    from ganlab.config import build_callbacks, build_module
-    from ganlab.finetune import apply_init
-    from ganlab.rundir import checkpoint_step
 
-    pl.seed_everything(cfg.seed, workers=True, verbose=verbose)
+    pl.seed_everything(cfg.seed, workers=True, verbose=bool(cfg.get("verbose", False)))
+    run = assemble(cfg)  # data loaded, module, callbacks, logger (a seed ensemble's when ensemble.size > 1)
+    choice = threads.fit_to(choice, run.work)  # one thread for a small model when the count is automatic
+    log.info("CPU threads: %d per process (%s)", choice.threads, choice.reason)
+    checks.before_fit(cfg, run.model, run.datamodule, run.callbacks)  # optimizers, data vs batch, shapes
+    trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=run.callbacks, logger=run.logger)
+    start = resume_step(trainer, run.model, cfg.get("ckpt_path"))
+    log_plan(start, cfg.trainer.max_steps, cfg.get("ckpt_path"))
+    began = time.perf_counter()
+    trainer.fit(run.model, datamodule=run.datamodule, ckpt_path=cfg.get("ckpt_path"))
+    raise_if_stopped(run.callbacks)  # a health detector with action=stop ended the run: HealthStop(its alert)
+    return finished(trainer, cfg, time.perf_counter() - began)
 
-    log.info("Dataset <%s> at %sx%s, %s channel(s)", cfg.dataset.name, cfg.dataset.resolution,
-             cfg.dataset.resolution, cfg.dataset.channels)
-    if len(seeds) > 1:
-        from ganlab.ensemble.build import build_datamodule, build_ensemble, ensemble_callbacks
 
-        log.info("Seed ensemble: %d members, seeds %s, batched in one process", len(seeds), seeds)
-    datamodule = build(cfg.datamodule, "datamodule") if len(seeds) == 1 else build_datamodule(cfg)
+def resume_step(trainer: pl.Trainer, model: object, ckpt_path: str | None) -> int:
+    """The step ``ckpt_path`` resumes at (0 without one); a checkpoint that does not fit ``model`` is refused. The
+    file is read once: Lightning restores the very dictionary that was checked (ganlab.resume)."""
+    if not ckpt_path:
+        return 0
+    from ganlab.checkpoint import CheckpointError
+    from ganlab.resume import resume_from
+
     try:
-        datamodule.setup("fit")  # load the data now: a missing folder fails before any training
-    except (FileNotFoundError, ValueError) as e:
-        raise ConfigError(str(e).splitlines()[0]) from e
-
-    model = build_module(cfg) if len(seeds) == 1 else build_ensemble(cfg)
-    try:  # fine-tuning: G, D and EMA weights of another run (not on resume: the run's own checkpoint has them)
-        apply_init(model, cfg.get("init_from"), bool(cfg.get("init_partial")), cfg.get("ckpt_path"), run_dir(cfg))
+        return resume_from(trainer, model, ckpt_path)
     except CheckpointError as e:
         raise ConfigError(str(e)) from e
-    g_params = sum(p.numel() for p in model.generator.parameters())
-    d_params = sum(p.numel() for p in model.discriminator.parameters())
-    log.info("GAN: G <%s> %s params, D <%s> %s params, loss <%s>", cfg.generator._target_, _count(g_params),
-             cfg.discriminator._target_, _count(d_params), cfg.loss._target_)
-    choice = choice.for_work((g_params + d_params) * cfg.dataset.batch_size)
-    threads.apply(choice.threads)
-    log.info("CPU threads: %d per process (%s)", choice.threads, choice.reason)
 
-    callbacks = build_callbacks(cfg)
-    if len(seeds) > 1:  # per-member metrics, their mean and SE, appended to checkpoints/metrics.json
-        callbacks = ensemble_callbacks(callbacks, len(seeds), f"{cfg.paths.output_dir}/checkpoints/metrics.json")
-    logger = build(cfg.logger, "logger") if cfg.get("logger") else False
-    trainer: pl.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
 
-    start = 0
-    if cfg.get("ckpt_path"):
-        try:
-            check_resume(model, cfg.ckpt_path)
-        except CheckpointError as e:
-            raise ConfigError(str(e)) from e
-        start = checkpoint_step(cfg.ckpt_path)
-    total = cfg.trainer.max_steps
+def log_plan(start: int, total: int, ckpt_path: str | None) -> None:
+    """One line: the steps this run trains (and where it resumes)."""
     if start:
         log.info("Training for %s more steps (resuming at step %s of %s from %s)", f"{total - start:,}",
-                 f"{start:,}", f"{total:,}", cfg.ckpt_path)
+                 f"{start:,}", f"{total:,}", ckpt_path)
     else:
         log.info("Training for %s steps", f"{total:,}")
-    began = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    raise_if_stopped(callbacks)  # a health detector with action=stop ended the run: HealthStop(its alert)
 
+
+def finished(trainer: pl.Trainer, cfg: DictConfig, seconds: float) -> float | None:
+    """Log the end of training; return ``cfg.optimized_metric``'s last value (None when not logged)."""
+    total = cfg.trainer.max_steps
     metric = trainer.callback_metrics.get(cfg.optimized_metric) if cfg.optimized_metric else None
     value = None if metric is None else float(metric)
     result = "" if value is None else f"; {cfg.optimized_metric} = {value:.4f}"
     log.info("%s at step %s of %s after %.1f s%s", "Finished" if trainer.global_step >= total else "Stopped",
-             f"{trainer.global_step:,}", f"{total:,}", time.perf_counter() - began, result)
+             f"{trainer.global_step:,}", f"{total:,}", seconds, result)
     return value
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float | None:
+    if launch.multirun():  # one failed trial must not end the sweep (ganlab.launch)
+        boundary.note_run_dir(HydraConfig.get().runtime.output_dir)
+        return launch.run_trial(train, cfg)
     run_dir = HydraConfig.get().runtime.output_dir
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
-        # one failed trial must not end the sweep: record why (failed.json, summary); the basic
-        # sweeper gets NaN (it would stop after the batch on an exception), the Optuna sweeper the
-        # exception (it marks the trial FAIL and goes on; sweep presets set max_failure_rate: 1)
+    with boundary.task("ganlab-train", run_dir):
         try:
-            value = train(cfg)
+            return train(cfg)
+        except ConfigError:
+            raise  # refused before any training: nothing to record
         except Exception as e:
-            log.error("trial failed: %s: %s", type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+            # an error while training: failed.json tells ganlab-compare (and a later reader) why the run ended
             record_failure(run_dir, e)
-            if "optuna" in str(HydraConfig.get().sweeper.get("_target_", "")).lower():
-                raise
-            return float("nan")
-        record_result(run_dir, cfg.optimized_metric, value)
-        return value
-    try:
-        return train(cfg)
-    except ConfigError as e:
-        # one line, before any training; nothing written by earlier runs is touched
-        log.error("%s", e)
-        sys.exit(f"ganlab-train: error: {e}")
-    except Exception as e:
-        # an error while training: failed.json tells ganlab-compare (and a later reader) why the run ended
-        record_failure(run_dir, e)
-        from ganlab.health.actions import HealthStop  # torch is loaded by now
+            from ganlab.health.actions import HealthStop  # torch is loaded by now
 
-        if isinstance(e, HealthStop):
-            # a clean stop: last.ckpt and health.json are written; the status says the run did not succeed
-            log.error("stopped by the health monitor: %s", e)
-            sys.exit(f"ganlab-train: stopped by the health monitor: {e}")
-        raise
+            if isinstance(e, HealthStop):  # a clean stop: last.ckpt and health.json are written
+                raise HealthStop(f"stopped by the health monitor: {e}") from e
+            raise
 
 
 EXAMPLES = (
@@ -181,7 +123,8 @@ EXAMPLES = (
 )
 
 
-def main() -> None:
+@boundary.command("ganlab-train")
+def main() -> int | None:
     """Console entry point (``ganlab-train``): process-wide settings belong here, not at import."""
     register_resolvers()  # before Hydra composes: sweep run folders use ${ganlab.run_name:...}
     if wants_help(sys.argv[1:]):
@@ -189,7 +132,8 @@ def main() -> None:
                             skip=("hydra", "eval")))
     try:
         check_overrides(sys.argv[1:])  # a moved key (optim.n_critic) is named in one line, not Hydra's traceback
-    except ConfigError as e:
+        check_names(sys.argv[1:])  # an unknown logger= name: one line, before Hydra's listing
+    except ValueError as e:  # ConfigError is one
         sys.exit(f"ganlab-train: error: {e}")
     # warnings raised while Lightning is imported, before the config is composed
     console.configure(verbose="verbose=true" in (a.lower() for a in sys.argv[1:]))
@@ -197,4 +141,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,10 +15,15 @@ from ganlab.data.split import split_data
 class IndexBatches:
     """Batches of sample indices [B] for evaluation; rank r of w takes batches r, r + w, ...
 
-    (A plain list would be read by Lightning as several dataloaders.)
+    Any number of ranks works: when ``n`` samples in batches of ``batch_size`` give fewer batches than ranks,
+    the batches shrink to ``n // world_size`` samples, so every rank gets at least one (the shares may differ
+    by a batch). Sample i's noise depends only on i (``eval_noise``) and the rows are put back in sample order,
+    so the metrics equal the single-process ones. (A plain list would be read by Lightning as several dataloaders.)
     """
 
     def __init__(self, n: int, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
+        if world_size > 1 and -(-n // batch_size) < world_size:
+            batch_size = max(n // world_size, 1)  # n >= world_size is checked with the config
         self.batches = [torch.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)][rank::world_size]
 
     def __len__(self) -> int:

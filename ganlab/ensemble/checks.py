@@ -1,4 +1,5 @@
-"""What a seed ensemble can express, checked on the composed config before torch is imported.
+"""What a seed ensemble can express: on the first member as built (its seeds, ``member_seeds``, are checked with
+the config), the components' ``batches_members`` capability and the settings not batched yet.
 
 Every refusal is one line naming the key and what is valid with ``ensemble.size > 1``.
 """
@@ -11,85 +12,95 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganlab.config import ConfigError
 
-NETS = {"generator": "ganlab.nets.mlp.MLPGenerator", "discriminator": "ganlab.nets.mlp.MLPDiscriminator"}
-# losses that are means of per-sample terms: on a member-major batch of K members their value is the mean of the
-# members' losses, so K times it is their sum and each member's weights get exactly their own gradient
-LOSSES = ("Minimax", "NonSaturating", "LeastSquares", "Hinge", "Wasserstein", "RpGAN")
-# penalties that are means of per-sample terms and draw no random numbers (GP, DRAGAN would draw from the global
-# RNG, not the member's), and an elementwise constraint
-REGULARIZERS = ("R1", "R2", "WeightClip")
-# elementwise optimizers: one over the stacked weights [K, ...] keeps every member's state apart
-OPTIMIZERS = ("torch.optim.Adam", "torch.optim.AdamW", "torch.optim.RMSprop", "torch.optim.SGD")
-GAMES = ("ganlab.game.Alternating", "ganlab.game.Simultaneous")
+# Capability of a component class (or game instance): ``batches_members = True`` says that on a member-major batch
+# of K members (every member's rows stacked along the batch dimension) it gives each member exactly what its
+# separate run gets: networks that ganlab.ensemble.nets.Stacked runs member by member (MLP G and D), losses and
+# penalties that are means of per-sample terms drawing no random numbers (K times the value is the members'
+# sum, so each member's weights get their own gradient), and schedules without a look-ahead. A user's own
+# component declares it the same way. torch's optimizers cannot carry the attribute: the elementwise ones
+# (one state per weight entry, so one optimizer over stacked weights [K, ...] keeps the members apart) are
+# listed here; an optimizer class of the user's may set ``batches_members = True`` too.
+CAPABILITY = "batches_members"
+ELEMENTWISE_OPTIMIZERS = ("Adam", "AdamW", "RMSprop", "SGD")  # of torch.optim
+WHY = "with ensemble.size > 1"
 
 
 def _select(cfg: DictConfig, key: str, default: Any = None) -> Any:
     return OmegaConf.select(cfg, key, default=default)
 
 
-def member_seeds(cfg: DictConfig) -> list[int]:
-    """The members' seeds: ``ensemble.seeds`` when given, else ``seed, seed+1, ..., seed+size-1``; [seed] when off."""
-    node = cfg.get("ensemble") or {}
-    size, seeds = node.get("size", 1), node.get("seeds")
-    if seeds is not None:
-        seeds = list(seeds)
-        if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds) \
-                or len(set(seeds)) != len(seeds):
-            raise ConfigError(f"ensemble.seeds={seeds}; valid: null or a list of distinct integers >= 0")
-        if size not in (1, len(seeds)):
-            raise ConfigError(f"ensemble.size={size} with {len(seeds)} ensemble.seeds; valid: size 1 or "
-                              f"{len(seeds)} (the seeds' number)")
-        return seeds
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ConfigError(f"ensemble.size={size}; valid: an integer >= 1 (1: no ensemble)")
-    return [cfg.seed + i for i in range(size)]
+def _batches_members(obj: Any) -> bool:
+    return bool(getattr(obj, CAPABILITY, False))
 
 
-def enabled(cfg: DictConfig) -> bool:
-    return len(member_seeds(cfg)) > 1
+def _examples(base: type) -> str:
+    """Names of the loaded subclasses of ``base`` that declare the capability (for the error's "valid:")."""
+    found, todo = [], list(base.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        todo.extend(cls.__subclasses__())
+        if _batches_members(cls) and cls.__name__ not in found:
+            found.append(cls.__name__)
+    return ", ".join(sorted(found))
 
 
-def check(cfg: DictConfig) -> None:
-    """Raise ``ConfigError`` (one line) for anything an ensemble of ``member_seeds(cfg)`` cannot train."""
-    if not enabled(cfg):
-        return
-    why = "with ensemble.size > 1"
-    for who, target in NETS.items():
-        if _select(cfg, f"{who}._target_") != target:
-            raise ConfigError(f"{who}={_select(cfg, f'{who}._target_')} {why}; valid: {who}=mlp ({target}); "
-                              f"other families are not batched over members yet")
+def _name(obj: Any) -> str:
+    cls = obj if isinstance(obj, type) else type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def check_members(cfg: DictConfig, member: Any) -> None:
+    """Raise ``ConfigError`` (one line naming the key) for anything K batched members of ``cfg`` cannot train.
+
+    ``member``: the first member's module, as its separate run builds it; its components are asked for the
+    ``batches_members`` capability, the config for the settings a batched ensemble does not express yet.
+    """
+    if _select(cfg, "pack", default=1) != 1:  # the D wrappers first: they are what D is then
+        raise ConfigError(f"pack={_select(cfg, 'pack')} {WHY}; valid: pack=1")
+    if _select(cfg, "minibatch"):
+        raise ConfigError(f"minibatch={_select(cfg, 'minibatch._target_')} {WHY}; valid: minibatch=null")
+    for who in ("generator", "discriminator"):
+        net = getattr(member, who)
+        if not _batches_members(net):
+            raise ConfigError(f"{who}={_select(cfg, f'{who}._target_')} {WHY}; valid: a network class with "
+                              f"{CAPABILITY} = True ({who}=mlp); other families are not batched over members yet")
     flags = [("generator.batchnorm", False), ("generator.spectral_norm", False), ("discriminator.spectral_norm", False),
-             ("generator.num_classes", 0), ("discriminator.num_classes", 0), ("pack", 1),
-             ("datamodule.holdout", 0), ("trainer.devices", 1), ("trainer.num_nodes", 1), ("freeze.d_blocks", 0),
-             ("init_from", None), ("optim.accumulate", 1)]
+             ("generator.num_classes", 0), ("discriminator.num_classes", 0), ("datamodule.holdout", 0),
+             ("trainer.devices", 1), ("trainer.num_nodes", 1), ("freeze.d_blocks", 0), ("init_from", None),
+             ("optim.accumulate", 1)]
     hints = {"generator.num_classes": "conditional=null", "discriminator.num_classes": "conditional=null",
              "trainer.devices": "trainer.devices=1 (no DDP)"}
     for key, valid in flags:
         value = _select(cfg, key, default=valid)
         if value != valid:
-            raise ConfigError(f"{key}={value} {why}; valid: {hints.get(key, f'{key}={valid}')}")
+            raise ConfigError(f"{key}={value} {WHY}; valid: {hints.get(key, f'{key}={valid}')}")
     if _select(cfg, "health"):
-        raise ConfigError(f"health: the health monitor does not watch ensemble members {why}; valid: health=none")
-    if _select(cfg, "minibatch"):
-        raise ConfigError(f"minibatch={_select(cfg, 'minibatch._target_')} {why}; valid: minibatch=null")
+        raise ConfigError(f"health: the health monitor does not watch ensemble members {WHY}; valid: health=none")
     for key in ("augment", "g_terms", "schedules"):
         if _select(cfg, key):
-            raise ConfigError(f"{key}={{{', '.join(_select(cfg, key))}}} {why}; valid: {key}={{}} (not per member yet)")
+            raise ConfigError(f"{key}={{{', '.join(_select(cfg, key))}}} {WHY}; valid: {key}={{}} (not per member yet)")
     if _select(cfg, "ema.half_life_images") is not None:
-        raise ConfigError(f"ema.half_life_images {why}; valid: ema.decay (the same average, given per step)")
-    loss = str(_select(cfg, "loss._target_", "")).rsplit(".", 1)[-1]
-    if loss not in LOSSES:
-        raise ConfigError(f"loss={_select(cfg, 'loss._target_')} {why}; valid: per-sample losses "
-                          f"({', '.join(LOSSES)})")
-    for name, node in (_select(cfg, "regularizers") or {}).items():
-        kind = str((node or {}).get("_target_", "")).rsplit(".", 1)[-1]
-        if node is not None and kind not in REGULARIZERS:
-            raise ConfigError(f"regularizers.{name}={kind} {why}; valid: {', '.join(REGULARIZERS)}")
-    for who in ("g", "d"):
-        target = _select(cfg, f"optim.{who}._target_")
-        if target not in OPTIMIZERS:
-            raise ConfigError(f"optim.{who}._target_={target} {why}; valid: {', '.join(OPTIMIZERS)} (elementwise)")
-    game = _select(cfg, "game._target_")
-    if game not in GAMES or _select(cfg, "game.unroll") is not None:
-        raise ConfigError(f"game={game}{' with unroll' if _select(cfg, 'game.unroll') else ''} {why}; valid: "
-                          f"game=alternating or game=simultaneous without unroll")
+        raise ConfigError(f"ema.half_life_images {WHY}; valid: ema.decay (the same average, given per step)")
+    from ganlab.losses.adversarial import AdversarialLoss
+    from ganlab.losses.regularizers import Regularizer
+
+    if not _batches_members(member.loss):
+        raise ConfigError(f"loss={_name(member.loss)} {WHY}; valid: a loss with {CAPABILITY} = True, a mean of "
+                          f"per-sample terms ({_examples(AdversarialLoss)})")
+    for name, reg in member.regularizers.items():
+        if not _batches_members(reg):
+            raise ConfigError(f"regularizers.{name}={type(reg).__name__} {WHY}; valid: regularizers with "
+                              f"{CAPABILITY} = True ({_examples(Regularizer)})")
+    import torch
+
+    elementwise = {getattr(torch.optim, name) for name in ELEMENTWISE_OPTIMIZERS}
+    for who, factory in (("g", member.g_optimizer), ("d", member.d_optimizer)):
+        cls = getattr(factory, "func", factory)  # a partial of the optimizer class
+        if cls not in elementwise and not _batches_members(cls):
+            raise ConfigError(f"optim.{who}._target_={_select(cfg, f'optim.{who}._target_')} {WHY}; valid: "
+                              f"{', '.join(f'torch.optim.{n}' for n in ELEMENTWISE_OPTIMIZERS)} (elementwise), or "
+                              f"an optimizer class with {CAPABILITY} = True")
+    if not _batches_members(member.game):
+        unroll = " with unroll" if getattr(member.game, "unroll", None) is not None else ""
+        raise ConfigError(f"game={_name(member.game)}{unroll} {WHY}; valid: a game with {CAPABILITY} = True "
+                          f"(game=alternating or game=simultaneous without unroll)")

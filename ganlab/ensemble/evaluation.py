@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ganlab.callbacks.evaluation import Evaluation
+from ganlab.loggers.base import add_image, log_metrics
 from ganlab.metrics.gather import gather_in_order
 from ganlab.metrics.metric import EvalMetric
 
@@ -97,12 +98,9 @@ class EnsembleEvaluation(Evaluation):
         if not trainer.is_global_zero:
             return
         self._write(trainer, pl_module, per_member, scalars)
-        if trainer.logger is None:
-            return
-        trainer.logger.log_metrics(scalars, step=trainer.global_step)
-        if hasattr(trainer.logger.experiment, "add_image"):
-            for tag, image in images.items():
-                trainer.logger.experiment.add_image(tag, image, trainer.global_step, dataformats="HWC")
+        log_metrics(trainer, scalars, trainer.global_step)
+        for tag, image in images.items():
+            add_image(trainer, tag, image, trainer.global_step)
 
     def _write(self, trainer: pl.Trainer, pl_module: pl.LightningModule, per_member: list[dict[str, float]],
                scalars: dict[str, float]) -> None:

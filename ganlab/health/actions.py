@@ -8,8 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganlab.errors import UserError
 
-class HealthStop(RuntimeError):
+
+class HealthStop(UserError, RuntimeError):
     """A health detector with ``action: stop`` fired; the message is the alert's (a sweep records it as the reason)."""
 
 

@@ -1,6 +1,6 @@
 """ganlab-diagnose's logic: one run's verdict, alert timeline and key numbers, from its files.
 
-A run is read from its TensorBoard events (``<run>/tensorboard``, through ``ganlab.cli.compare.read_run``)
+A run is read from its TensorBoard events (``<run>/tensorboard``, through ``ganlab.runs.read.read_run``)
 and, when present, ``<run>/health.json`` (written by the health monitor; schema version 2, or 1)::
 
     {"version": 2, "verdict": "healthy" | "recovered" | "unhealthy", "problems": [detector names],
@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganlab.errors import UserError
+
 HEALTH_FILE = "health.json"
 VERSIONS = (1, 2)  # health.json schema versions this reads
 # the monitor's detector names; events_alerts uses the same names for what it can see
@@ -32,7 +34,7 @@ DETECTORS = ("divergence", "mode_collapse", "discriminator_winning", "discrimina
 LOSSES = ("train/d_loss", "train/g_loss")
 
 
-class DiagnoseError(Exception):
+class DiagnoseError(UserError):
     """A problem to report to the user in one line."""
 
 
@@ -82,7 +84,7 @@ def check_run(run: Path) -> None:
         raise DiagnoseError(f"{run} is not a directory; valid: a run directory written by ganlab-train")
     if has_events(run) or (run / HEALTH_FILE).is_file():
         return
-    from ganlab.cli.compare import find_runs
+    from ganlab.runs.read import find_runs
 
     inside = find_runs([run])
     hint = (f"; it holds {len(inside)} run(s), e.g. {inside[0]}: pass those" if inside
@@ -115,7 +117,7 @@ def read_curves(run: Path, health: dict[str, Any] | None) -> dict[str, dict[int,
     """Scalar curves of the run's events, plus health.json's signals as ``health/<name>`` where the events lack them."""
     curves: dict[str, dict[int, float]] = {}
     if has_events(run):
-        from ganlab.cli.compare import CompareError, read_run
+        from ganlab.runs.read import CompareError, read_run
 
         try:
             curves = read_run(run).curves

@@ -18,6 +18,12 @@ class AdversarialLoss:
 
     # True: g_loss needs D's logits of a real batch paired with the fakes (the module computes them)
     pairs_real: bool = False
+    # True: both halves are means of per-sample terms, so on K seed-ensemble members' stacked batches each
+    # member's weights get exactly their own gradient (ganlab.ensemble.checks)
+    batches_members: bool = False
+    # True: the critic's values are meaningful only when D is kept Lipschitz (clipping, a gradient penalty or
+    # spectral norm); ganlab.checks warns when nothing does
+    needs_lipschitz: bool = False
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         raise NotImplementedError
@@ -37,6 +43,8 @@ class Minimax(AdversarialLoss):
             2016, Sec. 3.4): the real term becomes BCE with target a, a softplus(-t) + (1 - a) softplus(t);
             fakes keep target 0 and G's loss is unchanged.
     """
+
+    batches_members = True  # a mean of per-sample terms
 
     def __init__(self, real_target: float = 1.0) -> None:
         if not 0 < real_target <= 1:
@@ -65,6 +73,8 @@ class NonSaturating(Minimax):
 class LeastSquares(AdversarialLoss):
     """Mao et al. 2017 (LSGAN), Eq. 9 with a=0, b=1, c=1: squared distances of D's raw outputs to targets."""
 
+    batches_members = True  # a mean of per-sample terms
+
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits**2).mean()
 
@@ -74,6 +84,8 @@ class LeastSquares(AdversarialLoss):
 
 class Hinge(AdversarialLoss):
     """Lim & Ye 2017; Miyato et al. 2018: D gets max(0, 1 - D(x)) + max(0, 1 + D(G(z))), G gets -D(G(z))."""
+
+    batches_members = True  # a mean of per-sample terms
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
@@ -85,6 +97,9 @@ class Hinge(AdversarialLoss):
 class Wasserstein(AdversarialLoss):
     """Arjovsky et al. 2017: the critic estimates E[f(x)] - E[f(G(z))]; needs a Lipschitz constraint
     (weight clipping or a gradient penalty, see ganlab.losses.regularizers)."""
+
+    batches_members = True  # a mean of per-sample terms
+    needs_lipschitz = True
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return fake_logits.mean() - real_logits.mean()
@@ -102,6 +117,8 @@ class RpGAN(AdversarialLoss):
     needs D's logits of a real batch: the module computes them in the G step (``pairs_real``), without
     a gradient (the reals do not depend on G). R3GAN adds R1 and R2 to D's loss: ``loss=r3gan``.
     """
+
+    batches_members = True  # a mean of per-sample terms
 
     pairs_real = True
 

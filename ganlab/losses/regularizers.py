@@ -40,6 +40,10 @@ class Regularizer:
 
     accumulates: bool = True
 
+    # capabilities read by ganlab.checks' combination rules (docs/bad-input.md)
+    input_gradients: bool = False  # penalizes per-sample gradients of D w.r.t. its inputs (BatchNorm mixes them)
+    lipschitz: bool = False  # keeps D (near) 1-Lipschitz, as a Wasserstein critic needs
+
     def __init__(self, weight: float = 1.0, every: int = 1) -> None:
         if every < 1:
             raise ValueError(f"regularizer every={every}; valid: an integer >= 1")
@@ -67,6 +71,8 @@ class Regularizer:
 class GradientPenalty(Regularizer):
     """Gulrajani et al. 2017 (WGAN-GP), Eq. 3: E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = e x + (1 - e) G(z)."""
 
+    input_gradients = lipschitz = True
+
     def __init__(self, weight: float = 10.0, every: int = 1, target: float = 1.0) -> None:
         super().__init__(weight, every)
         self.target = target
@@ -87,6 +93,9 @@ class GradientPenalty(Regularizer):
 
 class WeightClip(Regularizer):
     """Arjovsky et al. 2017 (WGAN), Algorithm 1: clip every D parameter to [-c, c] after each D step."""
+
+    batches_members = True  # elementwise on the weights (ganlab.ensemble.checks)
+    lipschitz = True
 
     def __init__(self, clip: float = 0.01) -> None:
         super().__init__(weight=0.0, every=1)
@@ -116,6 +125,8 @@ class DRAGAN(Regularizer):
     whole batch (population std); then x_hat = x + a (x_p - x) with a ~ U[0, 1) per sample. So
     0 <= x_hat - x < c * std(x) elementwise. Defaults c = 0.5, lambda = 10 as in that code.
     """
+
+    input_gradients = lipschitz = True
 
     def __init__(self, weight: float = 10.0, every: int = 1, scale: float = 0.5, target: float = 1.0) -> None:
         super().__init__(weight, every)
@@ -152,6 +163,9 @@ class R1(Regularizer):
     its reg_param is gamma / 2 here.) Lazy regularization as in StyleGAN2 (Karras et al. 2020,
     Sec. 3.1): ``every=16`` applies it every 16th D step with the weight scaled by 16.
     """
+
+    batches_members = True  # a mean of per-sample terms, no random draws (ganlab.ensemble.checks)
+    input_gradients = True
 
     def __init__(self, gamma: float = 10.0, every: int = 1) -> None:
         super().__init__(weight=gamma / 2, every=every)

@@ -89,6 +89,9 @@ class ClassCoverage(EvalMetric):
         if classifier is None:
             log.info("class coverage off: the dataset has no classifier of its classes (dataset.classifier=null)")
 
+    def provides(self) -> dict[str, Any]:
+        return {} if self.classifier is None else {"classifier": self.classifier, "min_share": self.min_share}
+
     def setup(self, trainer: Any, pl_module: Any) -> None:
         if self.classifier is None:
             return

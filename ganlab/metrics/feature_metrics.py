@@ -71,6 +71,9 @@ class FeatureMetrics(EvalMetric):
                                                   device=device)
         return hit, identity
 
+    def provides(self) -> dict[str, Any]:
+        return {"feature": self.feature}
+
     def setup(self, trainer: Any, pl_module: Any) -> None:
         self.feature.to(pl_module.device)
         if self.real is None:

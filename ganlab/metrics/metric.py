@@ -78,3 +78,16 @@ class EvalMetric:
     def images(self) -> dict[str, np.ndarray]:
         """TensorBoard images of the last ``compute``, tag -> RGB uint8 [H, W, 3] (none by default)."""
         return {}
+
+    def provides(self) -> dict[str, Any]:
+        """What this metric lends other callbacks (the health monitor's sample probe), by ``PROVIDED`` key.
+
+        A metric with a feature extractor gives ``feature`` (``x [N, ...] -> [N, D]``), one with the dataset's
+        class classifier ``classifier`` and ``min_share``, one with a toy mixture ``modes`` (means [K, 2],
+        std, threshold); none by default.
+        """
+        return {}
+
+
+# the keys of ``EvalMetric.provides`` (what the health monitor reads; ganlab.callbacks.health)
+PROVIDED = ("feature", "classifier", "min_share", "modes")

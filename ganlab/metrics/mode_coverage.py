@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -82,6 +82,9 @@ class ModeCoverage(EvalMetric):
     def __init__(self, means: Tensor, std: float, threshold: float = 3.0, plot: bool = True) -> None:
         super().__init__()
         self.means, self.std, self.threshold, self.plot = torch.as_tensor(means).float(), float(std), threshold, plot
+
+    def provides(self) -> dict[str, Any]:
+        return {"modes": (self.means, self.std, self.threshold)}
 
     def update(self, samples: Tensor, indices: Tensor) -> None:
         if samples.dim() != 2 or samples.shape[1] != self.means.shape[1]:

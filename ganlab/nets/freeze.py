@@ -12,9 +12,15 @@ A "block" is defined by each discriminator family's ``block_list()`` (ordered fr
 | R3GAN (``ganlab.nets.r3gan``) | each resolution stage (the input 1x1 conv joins the first) | 4 |
 
 The head (the linear output, class projection / ACGAN classifier) is never part of a block.
+
+``frozen`` turns a network's weight gradients off for one G or D update; it restores only what it turned off,
+so blocks frozen here stay frozen.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from torch import nn
 
@@ -49,3 +55,20 @@ def freeze_blocks(discriminator: nn.Module, blocks: int = 0) -> nn.Module:
     for block in found[:blocks]:
         block.requires_grad_(False)
     return discriminator
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Turn off weight gradients of ``module`` inside the block (gradients still flow through it).
+
+    Done by hand instead of Lightning's ``toggle_optimizer``, which walks every parameter of
+    every optimizer on each call; this walks only the one network.
+    """
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)

@@ -43,6 +43,8 @@ class MLPGenerator(nn.Module):
             "default" (torch's), "orthogonal", "xavier" or "normal", scaled by ``init_gain``.
     """
 
+    batches_members = True  # seed ensembles stack its weights (ganlab.ensemble.nets.Stacked)
+
     def __init__(self, z_dim: int = 100, resolution: int | None = 32, channels: int = 1,
                  hidden: Sequence[int] = (128, 256, 512, 1024), batchnorm: bool = False,
                  activation: str = "leaky_relu", out_activation: str = "tanh", num_classes: int = 0,
@@ -83,6 +85,8 @@ class MLPDiscriminator(Discriminator):
         spectral_norm: spectral norm on every layer (Miyato et al. 2018).
         init, init_gain: weight initialisation of the linear layers, as for MLPGenerator.
     """
+
+    batches_members = True  # seed ensembles stack its weights (ganlab.ensemble.nets.Stacked)
 
     def __init__(self, resolution: int | None = 32, channels: int = 1,
                  hidden: Sequence[int] = (512, 256, 128), activation: str = "leaky_relu", num_classes: int = 0,

@@ -43,7 +43,7 @@ class PacDiscriminator(Discriminator):
 
 
 def packed(discriminator: Discriminator, packing: int = 1) -> Discriminator:
-    """D wrapper (``model.discriminator.wrappers.pack``): PacGAN for ``packing`` > 1, D itself for 1.
+    """D wrapper (``model.d_wrappers.pack``): PacGAN for ``packing`` > 1, D itself for 1.
 
     The inner D must be built for ``packing`` times the data channels: the discriminator configs
     set ``channels: ${ganlab.times:${dataset.channels},${pack}}``.

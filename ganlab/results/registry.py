@@ -59,7 +59,8 @@ def view(name: str, header: Sequence[str] | None = None) -> Callable[[Callable[.
     """Register ``fn(records, **params) -> rows | Table`` under ``name`` (used as ``view=name`` in a marker)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if name in VIEWS and VIEWS[name].fn.__qualname__ != fn.__qualname__:
+        old = VIEWS.get(name)  # the same function registered again (a module re-imported) is fine, another is not
+        if old is not None and (old.fn.__module__, old.fn.__qualname__) != (fn.__module__, fn.__qualname__):
             raise ValueError(f"view {name!r} is registered twice ({VIEWS[name].fn.__module__} and {fn.__module__})")
         VIEWS[name] = View(name, fn, tuple(header) if header is not None else None)
         return fn

@@ -12,6 +12,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ganlab.errors import UserError
+from ganlab.runs.scalars import read_scalars, run_dirs
 from ganlab.runs.status import HEALTH_FILE, SAMPLE_PNG, Status, read_json, run_status, trained_step, verdict
 
 LOWER_IS_BETTER = {"fid", "kid", "fid_inf", "reverse_kl", "class_kl", "speckle"}
@@ -23,7 +25,7 @@ RESUME_ONLY = {"resume", "ckpt_path"}  # overrides that continue a run rather th
 EVALUATION = "metrics.callbacks.evaluation.metrics"  # the training-time metric objects (conf/metrics/*.yaml)
 
 
-class CompareError(Exception):
+class CompareError(UserError):
     """A problem to report to the user in one line."""
 
 
@@ -55,13 +57,9 @@ class Run:
 
 
 def find_runs(dirs: list[Path]) -> list[Path]:
-    """Every directory under ``dirs`` (or one of them) that holds tensorboard/events.out.tfevents.*."""
-    runs = set()
-    for d in dirs:
-        for event_file in d.rglob("events.out.tfevents.*"):
-            if event_file.parent.name == "tensorboard":
-                runs.add(event_file.parent.parent.resolve())
-    return sorted(runs)
+    """Every directory under ``dirs`` (or one of them) that holds tensorboard/events.out.tfevents.* or
+    csv/metrics.csv (a run logged with ``logger=csv``)."""
+    return sorted(set().union(*(run_dirs(d) for d in dirs)))
 
 
 def _parse_overrides(path: Path) -> dict[str, str]:
@@ -110,15 +108,58 @@ def read_config(run: Path) -> DictConfig | None:
     return None
 
 
+# a reference to another key of the same file (``${dataset.feature}``); anything else inside ``${...}`` is a
+# resolver (``oc.env``, ``hydra:``, ``ganlab.*``), which ganlab-compare never runs on a file it reads
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\])*)\}")
+_ABSENT = object()
+
+
+def _at(raw: Any, key: str) -> Any:
+    """The raw value at dotted ``key`` (list indices as ``.0`` or ``[0]``), or ``_ABSENT``."""
+    node = raw
+    for part in re.findall(r"[^.\[\]]+", key):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _ABSENT
+    return node
+
+
+def _resolve(raw: Any, value: Any, depth: int = 0) -> Any:
+    """``value`` with references to other keys of ``raw`` followed; None where it needs a resolver (or loops)."""
+    if depth > 32:
+        return None
+    if isinstance(value, dict):
+        return {k: _resolve(raw, v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(raw, v, depth + 1) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    whole = _REFERENCE.fullmatch(value)
+    if whole:
+        target = _at(raw, whole.group(1))
+        return None if target is _ABSENT else _resolve(raw, target, depth + 1)
+    if "${" in _REFERENCE.sub("", value):  # a resolver call, or a reference written in another form
+        return None
+    parts = {m.group(1): _resolve(raw, _at(raw, m.group(1)), depth + 1) for m in _REFERENCE.finditer(value)}
+    if any(p is None or p is _ABSENT or isinstance(p, (dict, list)) for p in parts.values()):
+        return None
+    return _REFERENCE.sub(lambda m: str(parts[m.group(1)]), value)
+
+
 def select(config: DictConfig | None, key: str) -> Any:
-    """``key`` of the config, resolved; None when absent or when it only resolves inside ganlab-train."""
+    """``key`` of a config read from a run directory, as plain data, with references to its other keys followed.
+
+    Never resolved by OmegaConf: a resolver in someone else's file (``${oc.env:...}``) would read this machine's
+    environment into the table and the report. Values that need a resolver are None (unknown here).
+    """
     if config is None:
         return None
-    try:
-        value = OmegaConf.select(config, key, default=None)
-    except Exception:  # e.g. ${hydra:...}: needs a running Hydra; the key says nothing here then
-        return None
-    return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+    raw = OmegaConf.to_container(config, resolve=False)
+    value = _at(raw, key)
+    return None if value is _ABSENT else _resolve(raw, value)
 
 
 def number(value: float) -> str:
@@ -194,17 +235,9 @@ def _last_grid(run: Path) -> tuple[Path | None, int | None]:
 
 def read_run(run: Path, now: float | None = None) -> Run:
     """Everything ganlab-compare shows of one run (``now``: the clock of the status rules, for tests)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    # scalars=0 keeps every point; of images the reservoir of 1 keeps the newest
-    acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 1, "tensors": 1})
-    acc.Reload()
+    scalars = read_scalars(run)  # TensorBoard events, else the CSV logger's file
     result = Run(run, read_overrides(run))
-    times = []
-    for tag in acc.Tags()["scalars"]:
-        events = acc.Scalars(tag)
-        result.curves[tag] = {e.step: e.value for e in events}  # a resumed step keeps its latest value
-        times += [e.wall_time for e in events]
+    result.curves, times = scalars.curves, scalars.times
     for tag, points in result.curves.items():
         name = tag[len("val/"):]
         # val/<m>_best is logged by training for the HParams tab; here <m>_best is computed from val/<m>
@@ -244,10 +277,6 @@ def read_run(run: Path, now: float | None = None) -> Run:
         result.eval_protocol = eval_protocol(card, metrics)
 
     result.grid, result.grid_step = _last_grid(run)
-    if result.grid is None:
-        for tag in ("samples", "modes"):
-            if tag in acc.Tags()["images"]:
-                event = acc.Images(tag)[-1]
-                result.image, result.grid_step = event.encoded_image_string, event.step
-                break
+    if result.grid is None and scalars.image is not None:
+        result.image, result.grid_step = scalars.image
     return result

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]  # the repository
-TOOLS = {"ganlab-eval": "ganlab.cli.evaluate", "ganlab-sample": "ganlab.cli.sample", "ganlab-train": "ganlab.cli.train"}
+TOOLS = {"ganlab-eval": "ganlab.cli.evaluate", "ganlab-sample": "ganlab.cli.sample", "ganlab-train": "ganlab.cli.train",
+         "ganlab-export": "ganlab.cli.export"}
 # small evaluation settings, added to every ganlab-eval command (left out of the table)
 FAST = ["num_samples=50", "real.max_images=100", "metrics=[fid]", "batch_size=50", "paths.cache_dir=cache"]
 EARLIER = {"metrics.json": b'{"evaluations": [{"metrics": {"fid": 12.5}, "card": {}}]}',
@@ -47,6 +49,7 @@ class Case:
     file: FileMaker | None = None  # written to bad.ckpt before the command
     expect: str = "error"  # "error": exit != 0 and one line; "warning": exit 0 and a warning naming the file
     setup: Callable[[Path, list[str]], None] | None = None  # extra preparation in the case folder
+    env: dict[str, str] | None = None  # extra environment ({case} is replaced by the case folder)
 
 
 @dataclass
@@ -81,6 +84,17 @@ def noise(n: int) -> FileMaker:
     return lambda good: bytes(random.Random(0).getrandbits(8) for _ in range(n))  # seeded: a stable message
 
 
+def npz(**arrays: object) -> FileMaker:
+    """An .npz file of these arrays (FID statistics as pytorch-fid writes them)."""
+
+    def make(good: dict) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    return make
+
+
 def edited(edit: Callable[[dict], object]) -> FileMaker:
     """The good checkpoint with ``edit(stored config)`` applied."""
 
@@ -99,6 +113,15 @@ class Payload:
         return (Path.write_text, (Path("pwned.txt"), "code ran"))
 
 
+def crafted_hub_cache(case_dir: Path, argv: list[str]) -> None:
+    """torch.hub's cache (TORCH_HOME=torch_home) holds a pickle payload where the Inception download would be."""
+    from ganlab.metrics.extractors.inception import INCEPTION_FILE
+
+    cached = case_dir / "torch_home" / "hub" / "checkpoints" / INCEPTION_FILE
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(_bytes({"w": Payload()}))
+
+
 def corrupt_cache(case_dir: Path, argv: list[str]) -> None:
     """Fill the reference cache with one evaluation, then truncate its entries."""
     run(argv[:1] + [a.replace("{ckpt}", "good.ckpt") for a in argv[1:] if not a.startswith("out=")]
@@ -108,6 +131,9 @@ def corrupt_cache(case_dir: Path, argv: list[str]) -> None:
 
 
 EVAL, SAMPLE, TRAIN = ["ganlab-eval", *FAST], ["ganlab-sample"], ["ganlab-train", "trainer.max_steps=2"]
+TINY_DCGAN = ["generator=dcgan", "discriminator=dcgan", "generator.width=8", "discriminator.width=8"]
+TORCHVISION = {"_target_": "ganlab.data.torchvision_sets.load_torchvision", "_partial_": True, "name": "mnist",
+               "root": "downloads", "resolution": 32, "channels": 1, "split": "train", "download": True}
 FOREIGN = {"_target_": "pathlib.Path.write_text", "self": "pwned.txt", "data": "code ran"}
 
 CASES = [
@@ -141,6 +167,13 @@ CASES = [
     Case("checkpoint", "ganlab-sample, foreign _target_", [*SAMPLE, "ckpt={bad}", "out=grid.png"],
          file=edited(lambda c: c.update(generator=FOREIGN))),
     Case("CLI", "ganlab-sample onto earlier samples.png", [*SAMPLE, "ckpt={ckpt}"]),
+    Case("checkpoint", "ganlab-export of a file that is not a checkpoint", ["ganlab-export", "ckpt={bad}",
+                                                                             "format=onnx"], file=noise(4096)),
+    Case("CLI", "ganlab-export in an unknown format", ["ganlab-export", "ckpt={ckpt}", "format=pickle"]),
+    Case("statistics", "real.stats of another feature size", [*EVAL, "ckpt={ckpt}", "real.stats={bad}"],
+         file=npz(mu=np.zeros(64), sigma=np.eye(64))),
+    Case("statistics", "real.stats without mu and sigma", [*EVAL, "ckpt={ckpt}", "real.stats={bad}"],
+         file=npz(mean=np.zeros(4))),
     Case("weights", "digit classifier weights: random bytes", [*EVAL, "ckpt={ckpt}", "feature=digits",
          "feature.weights={bad}"], file=noise(2048)),
     Case("weights", "Inception weights: a list", [*EVAL, "ckpt={ckpt}", "feature=inception",
@@ -149,9 +182,10 @@ CASES = [
          expect="warning", setup=corrupt_cache),
     Case("data", "image folder missing", [*TRAIN, "dataset=folder", "dataset.source.path=no_such_folder"]),
     Case("config", "seed is not a number", [*TRAIN, "seed=abc"]),
+    Case("config", "unknown logger", [*TRAIN, "logger=[tensorboard,comet]"]),
     Case("config", "one evaluation sample", [*TRAIN, "metrics.num_samples=1"]),
-    Case("config", "evaluation cannot be split over the DDP ranks",
-         [*TRAIN, "trainer=ddp", "trainer.devices=2", "metrics.num_samples=500"]),
+    Case("config", "fewer evaluation samples than DDP processes",
+         [*TRAIN, "trainer=ddp", "trainer.devices=5", "metrics.num_samples=4", "metrics.batch_size=4"]),
     Case("config", "per-network DDP asked to search for unused parameters",
          [*TRAIN, "trainer=ddp", "+trainer.strategy.find_unused_parameters=true"]),
     Case("config", "G resolution differs from the data's", [*TRAIN, "generator.resolution=64"]),
@@ -176,6 +210,42 @@ CASES = [
     Case("sampling", "truncation.psi of 0", [*EVAL, "ckpt={ckpt}", "truncation.psi=0"]),
     Case("sampling", "a truncation sweep with psi above 1", [*EVAL, "ckpt={ckpt}", "truncation.psi=[1.0,1.5]"]),
     Case("sampling", "truncation.threshold of 0", [*SAMPLE, "ckpt={ckpt}", "truncation.threshold=0"]),
+    # the checks before work (ganlab/checks): domains, +keys, required values, the built objects
+    Case("config", "negative learning rate", [*TRAIN, "optim.g.lr=-1e-4"]),
+    Case("config", "a value past its documented range", [*TRAIN, "optim.beta1=1.5"]),
+    Case("config", "a string where a number is expected", [*TRAIN, "health.every_n_steps=often"]),
+    Case("config", "a name that is not an option", [*TRAIN, "generator.activation=gelu"]),
+    Case("config", "an optimizer argument Adam does not take", [*TRAIN, "+optim.g.foo=1"]),
+    Case("config", "typo in a group added with +", [*TRAIN, "+regularizer=r1"]),
+    Case("config", "a key that does not exist (without +)", [*TRAIN, "lss=hinge"]),
+    Case("config", "an option a group does not have", [*TRAIN, "loss=nope"]),
+    Case("config", "metrics on, but no evaluation batch", [*TRAIN, "metrics.limit_val_batches=0"]),
+
+    Case("data", "batch larger than the data", [*TRAIN, "dataset.batch_size=8000"]),
+    Case("data", "image folder dataset without a path", [*TRAIN, "dataset=folder"]),
+    Case("training", "diverges (non-finite loss)", [*TRAIN, "optim.g.lr=1e10", "optim.d.lr=1e10",
+                                                     "trainer.log_every_n_steps=1", "metrics=none"]),
+    Case("training", "an error no check foresees (a callback that raises)",
+         [*TRAIN, "+callbacks.boom._target_=helpers.Boom", "metrics=none", "hydra.run.dir=run"]),
+    Case("together", "gradient penalty with BatchNorm in D", [*TRAIN, "+regularizers=r1", *TINY_DCGAN, "metrics=none"],
+         expect="warning"),
+    Case("together", "Wasserstein loss without a Lipschitz constraint",
+         [*TRAIN, "loss=wasserstein", "~regularizers.clip", "metrics=none"], expect="warning"),
+    Case("together", "evaluation every N steps in a shorter run", [*TRAIN, "metrics.every_n_steps=100"],
+         expect="warning"),
+    Case("together", "best.ckpt kept in the wrong direction for its metric",
+         [*TRAIN, "callbacks.model_checkpoint.mode=max", "metrics.every_n_steps=2", "metrics.num_samples=200",
+          "metrics.batch_size=100"], expect="warning"),
+    # reads: files from elsewhere are data
+    Case("checkpoint", "stored dataset source asks for a download", [*EVAL, "ckpt={bad}"],
+         file=edited(lambda c: c["dataset"].update(name="mnist", source=TORCHVISION))),
+    Case("checkpoint", "stored dataset source names a function that is not a factory", [*EVAL, "ckpt={bad}"],
+         file=edited(lambda c: c["dataset"].update(source={"_target_": "ganlab.data.folder.scan_folder",
+                                                           "_partial_": True, "path": "/"}))),
+    Case("checkpoint", "stored dataset source with an argument its factory does not take", [*EVAL, "ckpt={bad}"],
+         file=edited(lambda c: c["dataset"]["source"].update(cache="/tmp/x"))),
+    Case("weights", "Inception weights in torch.hub's cache are a pickle payload",
+         [*EVAL, "ckpt={ckpt}", "feature=inception"], setup=crafted_hub_cache, env={"TORCH_HOME": "{case}/torch_home"}),
 ]
 
 
@@ -196,9 +266,11 @@ def good_checkpoint() -> dict:
     return {"state_dict": state, "global_step": 0, "ganlab": {"config": config}}
 
 
-def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def run(argv: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", HYDRA_FULL_ERROR="0")
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env.update({k: v.replace("{case}", str(cwd)) for k, v in (extra_env or {}).items()})
+    # tests/ for the test-only callback of the unexpected-error case (helpers.Boom)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "tests"), env.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-m", TOOLS[argv[0]], *argv[1:]], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -221,11 +293,11 @@ def run_case(case: Case, folder: Path) -> Result:
     if case.setup is not None:
         case.setup(folder, case.argv)
     before = _snapshot(folder)
-    proc = run(argv, folder)
+    proc = run(argv, folder, case.env)
     after = _snapshot(folder)
     lines = proc.stderr.strip().splitlines()
     if case.expect == "warning":
-        found = [ln for ln in (proc.stdout + proc.stderr).splitlines() if re.search(r"(?i)warn|discard", ln)]
+        found = [ln for ln in (proc.stdout + proc.stderr).splitlines() if re.search(r"(?i)\bwarning\b|discard", ln)]
         message = found[0].split(" - ", 1)[-1] if found else "(no warning)"
         if (folder / "first.json").is_file() and (folder / "second.json").is_file():  # the corrupt_cache case
             same = [json.loads((folder / f).read_text())["evaluations"][0]["metrics"]

@@ -7,9 +7,10 @@ by hand on purpose: it is the physical baseline that framework overhead is measu
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,15 +18,19 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from torch import Tensor
 
-from ganlab.config import build_callbacks, build_module, compose
+from ganlab.assembly import build_callbacks, build_module
+from ganlab.config import compose
 from ganlab.data.base import to_model_space
-from ganlab.module import frozen
+from ganlab.loggers import build_loggers
+from ganlab.nets.freeze import frozen
 from ganlab.perf import apply_perf
 
-# name -> (overrides, timed steps per round)
+# name -> (overrides, timed steps per round); the seed MLP's 50 steps (after the warm-up) and the toy's 150 hold one
+# and three logging steps (every 50 steps), so the mean step time includes their share
 CASES: dict[str, tuple[list[str], int]] = {
-    "mlp_mnist5k": (["dataset.batch_size=64"], 30),
+    "mlp_mnist5k": (["dataset.batch_size=64"], 50),
     "dcgan32_mnist5k": (["generator=dcgan", "discriminator=dcgan", "dataset.batch_size=64"], 6),
     "toy_ring_veegan": (["dataset=ring", "metrics=none", "dataset.batch_size=512", "generator.z_dim=256",
                          "generator.hidden=[128,128]", "generator.activation=tanh", "generator.out_activation=none",
@@ -47,10 +52,14 @@ def sync(device: torch.device) -> None:
 
 
 class PlainLoop:
-    """The reference: the same networks, losses, regularizers and optimizers in a hand-written loop."""
+    """The reference: the same networks, losses, regularizers, optimizers and EMA in a hand-written loop.
 
-    def __init__(self, cfg: DictConfig, device: torch.device) -> None:
-        self.device = device
+    ``iterate`` is one game iteration on a real batch with the optimizers and backward it is given, so the
+    bare LightningModule of ``ganlab.tools.bench_components`` runs exactly this arithmetic through Lightning.
+    """
+
+    def __init__(self, cfg: DictConfig, device: torch.device, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.device, self.clock = device, clock
         self.generator = instantiate(cfg.generator).to(device)
         self.discriminator = instantiate(cfg.discriminator).to(device)
         self.fmt = apply_perf(self.generator, self.discriminator, **(cfg.get("perf") or {}))
@@ -62,52 +71,85 @@ class PlainLoop:
         self.n_critic, self.batch = cfg.game.n_critic, cfg.dataset.batch_size
         self.bf16 = "bf16" in str(cfg.trainer.precision)
         self.perm, self.pos = torch.randperm(self.x.shape[0], device=device), 0
+        # G's weight average when the run keeps one (ema.decay): parameter lists made once, as a hand-written loop
+        # would; the decay of each step from the run's own rule (a pure function of the step)
+        rule = instantiate(cfg.ema) if cfg.get("ema") else None
+        self.ema_rule = rule if rule is not None and rule.enabled else None
+        self.steps_done = 0
+        if self.ema_rule is not None:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+            self.ema_pairs = (list(self.generator_ema.parameters()), list(self.generator.parameters()))
+            self.ema_buffers = list(zip(self.generator_ema.buffers(), self.generator.buffers(), strict=True))
 
-    def step(self) -> float:
-        """One game iteration; returns its wall time in seconds."""
-        g, d, x, n = self.generator, self.discriminator, self.x, self.n_critic * self.batch
-        t0 = time.perf_counter()
+    def real_batch(self) -> Tensor:
+        """The next n_critic * batch real samples [n_critic * N, ...] in model space (one gather by index)."""
+        x, n = self.x, self.n_critic * self.batch
         if self.pos + n > x.shape[0]:
             self.perm, self.pos = torch.randperm(x.shape[0], device=self.device), 0
         real_all = x[self.perm[self.pos : self.pos + n]]
         real_all = to_model_space(real_all).contiguous(memory_format=self.fmt) if x.dim() == 4 else real_all
         self.pos += n
+        return real_all
+
+    def iterate(self, real_all: Tensor, opt_g, opt_d, backward: Callable[[Tensor], None]) -> None:
+        """One game iteration: n_critic D updates (one real chunk each), one G update, the EMA update."""
+        g, d = self.generator, self.discriminator
+        for real in real_all.chunk(self.n_critic):
+            with torch.no_grad():
+                fake = g(torch.randn(self.batch, g.z_dim, device=self.device))
+            d_loss = self.loss.d_loss(d(real), d(fake))
+            for reg in self.regs.values():
+                penalty = reg(d, real, fake)
+                if penalty is not None:
+                    d_loss = d_loss + reg.weight * penalty
+            opt_d.zero_grad(set_to_none=True)
+            backward(d_loss)
+            opt_d.step()
+            for reg in self.regs.values():
+                reg.after_d_step(d)
+        fake = g(torch.randn(self.batch, g.z_dim, device=self.device))
+        with frozen(d):
+            # RpGAN pairs each fake with D's logit of a real (no gradient: the reals do not depend on G)
+            with torch.no_grad():
+                paired = d(real) if getattr(self.loss, "pairs_real", False) else None
+            g_loss = self.loss.g_loss(d(fake), paired)
+        opt_g.zero_grad(set_to_none=True)
+        backward(g_loss)
+        opt_g.step()
+        if self.ema_rule is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(*self.ema_pairs, 1.0 - self.ema_rule.decay_at(self.steps_done))
+                for b_ema, b in self.ema_buffers:
+                    b_ema.copy_(b)
+        self.steps_done += 1
+
+    def step(self) -> float:
+        """One game iteration; returns its time in seconds (``clock``: wall or this thread's CPU time)."""
+        t0 = self.clock()
+        real_all = self.real_batch()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            for real in real_all.chunk(self.n_critic):
-                with torch.no_grad():
-                    fake = g(torch.randn(self.batch, g.z_dim, device=self.device))
-                d_loss = self.loss.d_loss(d(real), d(fake))
-                for reg in self.regs.values():
-                    penalty = reg(d, real, fake)
-                    if penalty is not None:
-                        d_loss = d_loss + reg.weight * penalty
-                self.opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                self.opt_d.step()
-                for reg in self.regs.values():
-                    reg.after_d_step(d)
-            fake = g(torch.randn(self.batch, g.z_dim, device=self.device))
-            with frozen(d):
-                # RpGAN pairs each fake with D's logit of a real (no gradient: the reals do not depend on G)
-                with torch.no_grad():
-                    paired = d(real) if getattr(self.loss, "pairs_real", False) else None
-                g_loss = self.loss.g_loss(d(fake), paired)
-            self.opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_g.step()
+            self.iterate(real_all, self.opt_g, self.opt_d, Tensor.backward)
         sync(self.device)
-        return time.perf_counter() - t0
+        return self.clock() - t0
 
 
 class StepTimer(pl.Callback):
-    """Wall time of every ganlab training step (loop overhead and data fetch included).
+    """Time of every training step (loop overhead and data fetch included), by ``clock``.
 
-    With ``plain``, one step of the reference loop runs right after each ganlab step, outside
-    ganlab's timing: A B A B at step granularity, so drifts in machine speed cancel in the ratio.
+    With ``plain``, one step of the reference loop runs right after each step, outside this step's
+    timing: A B A B at step granularity, so drifts in machine speed cancel in the ratio.
+
+    Args:
+        device: synchronised before each reading (CUDA).
+        plain: the reference loop to interleave, or None.
+        clock: ``time.perf_counter`` (wall time: what the final numbers use, on an idle machine) or
+            ``time.thread_time`` (this thread's CPU time: roughly independent of other processes' load,
+            for a shared CPU machine with one compute thread; meaningless for GPU work).
     """
 
-    def __init__(self, device: torch.device, plain: PlainLoop | None = None) -> None:
-        self.device, self.plain = device, plain
+    def __init__(self, device: torch.device, plain: PlainLoop | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.device, self.plain, self.clock = device, plain, clock
         self.steps: list[float] = []
         self.data: list[float] = []
         self.plain_steps: list[float] = []
@@ -115,29 +157,53 @@ class StepTimer(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self._end is not None:
-            self.data.append(time.perf_counter() - self._end)  # fetch of this batch + loop overhead
+            self.data.append(self.clock() - self._end)  # fetch of this batch + loop overhead
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         sync(self.device)
-        now = time.perf_counter()
+        now = self.clock()
         if self._end is not None:
             self.steps.append(now - self._end)
         if self.plain is not None:
             self.plain_steps.append(self.plain.step())
-        self._end = time.perf_counter()
+        self._end = self.clock()
 
 
-def time_ganlab(cfg: DictConfig, steps: int, warmup: int, device: torch.device,
-                interleave: bool = True) -> tuple[list[float], list[float], list[float]]:
-    """Per-step seconds of ganlab and of the interleaved plain loop (after warm-up), and data waits."""
+def trainer_switches(callbacks: Sequence[pl.Callback]) -> dict[str, bool]:
+    """Trainer flags that match the callbacks a run has: Lightning adds its own checkpoint callback unless
+    told not to, and refuses a progress-bar callback when ``enable_progress_bar`` is false."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+    from pytorch_lightning.callbacks.progress.progress_bar import ProgressBar
+
+    return {"enable_checkpointing": any(isinstance(c, ModelCheckpoint) for c in callbacks),
+            "enable_progress_bar": any(isinstance(c, ProgressBar) for c in callbacks)}
+
+
+def time_ganlab(cfg: DictConfig, steps: int, warmup: int, device: torch.device, interleave: bool = True,
+                clock: Callable[[], float] = time.perf_counter,
+                reference: DictConfig | None = None) -> tuple[list[float], list[float], list[float]]:
+    """Per-step seconds of ganlab and of the interleaved plain loop (after warm-up), and data waits.
+
+    ``reference``: the config the plain loop is built from (default ``cfg``), e.g. the full run's when ``cfg``
+    has a component switched off, so that every run is read against the same reference arithmetic.
+    """
+    plain = PlainLoop(reference if reference is not None else cfg, device, clock) if interleave else None
+    timer = StepTimer(device, plain, clock)
+    fit_ganlab(cfg, timer, warmup + steps)
+    return timer.steps[warmup - 1:], timer.plain_steps[warmup:], timer.data[warmup - 1:]
+
+
+def fit_ganlab(cfg: DictConfig, probe: pl.Callback, max_steps: int) -> pl.Trainer:
+    """``max_steps`` steps of the run of ``cfg`` as ganlab-train builds it (module, data, callbacks, logger), with
+    ``probe`` as one more callback."""
     datamodule = instantiate(cfg.datamodule)
     model = build_module(cfg)
-    timer = StepTimer(device, PlainLoop(cfg, device) if interleave else None)
-    logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    trainer = instantiate(cfg.trainer, callbacks=[*build_callbacks(cfg), timer], logger=logger,
-                          max_steps=warmup + steps, enable_progress_bar=False, enable_model_summary=False)
+    logger = build_loggers(cfg.get("logger")) or False
+    callbacks = [*build_callbacks(cfg), probe]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, max_steps=max_steps,
+                          enable_model_summary=False, **trainer_switches(callbacks))
     trainer.fit(model, datamodule=datamodule)
-    return timer.steps[warmup - 1:], timer.plain_steps[warmup:], timer.data[warmup - 1:]
+    return trainer
 
 
 @dataclass

@@ -112,6 +112,8 @@ def plan(c: Command, tmp: Path, i: int, first_run: Path) -> list[str]:
         args = with_budget(args, TINY_EVAL + [f"paths.cache_dir={tmp / 'cache'}", f"out={tmp / 'metrics.json'}"])
     elif prog == "ganlab-sample":
         args = with_budget(args, TINY_SAMPLE + ["overwrite=true"])
+    elif prog == "ganlab-export":
+        args = with_budget(args, [f"out={tmp / f'export{i}'}", "overwrite=true"])
     elif prog == "ganlab-compare":
         args = [str(tmp / "runs") if re.match(r"(multirun|outputs)/", a) else a for a in args]
         args = [str(tmp / a) if a.endswith(".html") else a for a in args]
@@ -124,7 +126,8 @@ def plan(c: Command, tmp: Path, i: int, first_run: Path) -> list[str]:
             "--set", "metrics.num_samples=100", "metrics.batch_size=50", "callbacks.samples.every_n_steps=2",
             f"paths.cache_dir={tmp / 'cache'}"]
     module = {"ganlab-train": "train", "ganlab-eval": "evaluate", "ganlab-sample": "sample",
-              "ganlab-compare": "compare", "ganlab-reproduce": "reproduce", "ganlab-diagnose": "diagnose"}[prog]
+              "ganlab-compare": "compare", "ganlab-reproduce": "reproduce", "ganlab-diagnose": "diagnose",
+              "ganlab-export": "export"}[prog]
     return [sys.executable, "-m", f"ganlab.cli.{module}", *args]
 
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ganlab.cli.compare import read_run
+from ganlab.runs.read import read_run
 
 CURVES = (("val/fid", "FID (digit features v2, 2,000 samples)"),
           ("val/class_kl", "class KL to real (nats)"),

@@ -25,8 +25,10 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 
+from ganlab.assembly import build_callbacks, build_module
 from ganlab.callbacks.health import HealthMonitor
-from ganlab.config import build, build_callbacks, build_module, compose
+from ganlab.config import build, compose
+from ganlab.loggers import build_loggers
 
 HOOKS = ("on_train_start", "on_train_batch_end", "on_validation_end", "on_train_end")
 # inside on_train_batch_end / on_train_end: the checks themselves (timed apart, for the extrapolation)
@@ -89,7 +91,7 @@ def run(steps: int, health: bool, extra: list[str], out: Path) -> dict:
         if isinstance(cb, HealthMonitor):
             spent = timed_hooks(cb)
     timer = StepTimes()
-    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, timer], logger=instantiate(cfg.logger))
+    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, timer], logger=build_loggers(cfg.logger))
     t = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
     wall = time.perf_counter() - t

@@ -6,9 +6,15 @@
                                                          # trainer=ddp vs trainer=ddp_whole, bytes all-reduced;
                                                          # references: N independent runs at once, and the
                                                          # same bytes all-reduced alone
+    python scripts/bench/benchmark.py --components --invocations 3
+        # what each part costs: per case, ganlab with every default, each default component switched off in turn,
+        # a bare LightningModule and the plain loop; one results record per invocation in
+        # benchmarks/results/components/, then the median of the 3 rendered into benchmarks/README.md
+    python scripts/bench/benchmark.py --components --render    # only re-render the README tables from the records
 
 Prints a markdown table (median ms/step, images/s, ratio ganlab / plain, data-wait share, peak GPU
-memory) and writes it with the raw numbers to --out (JSON + markdown). Logic: ganlab/tools/bench.py.
+memory) and writes it with the raw numbers to --out (JSON + markdown). Logic: ganlab/tools/bench.py and
+ganlab/tools/bench_components.py (--components, --default-run).
 """
 
 from __future__ import annotations
@@ -21,11 +27,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
 
 from ganlab.tools.bench import CASES, allreduce_ms, eval_cost, markdown, run_case
+from ganlab.tools.bench_components import COMPONENTS, default_run_study, record, run_components, study_name
+
+# rounds per case of --components (each round: 2 + one run per component); the convolutional cases' steps take
+# 0.2-1.2 s, so their few rounds already hold thousands of milliseconds per run
+COMPONENT_ROUNDS = {"mlp_mnist5k": 5, "toy_ring_veegan": 5, "dcgan32_mnist5k": 3, "dcgan_wgan_gp": 3}
 
 
 def machine(device: torch.device) -> str:
@@ -117,10 +129,71 @@ def ddp_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def components(args: argparse.Namespace, names: list[str], out: Path) -> None:
+    """--components: ``--invocations`` invocations (separate processes, one results record each); --default-run: the
+    default run timed with this tree and the baseline commit (one record); then benchmarks/README.md re-rendered."""
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    kind = "components" if args.components else "default_run"
+    study = args.study or study_name(kind, device)
+    root = out / "results"
+    if args.render:
+        pass
+    elif args.default_run:
+        baseline = subprocess.run(["git", "rev-parse", args.baseline], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        results = default_run_study(baseline, args.default_run, args.repeats)
+        settings = {"baseline": baseline, "steps": args.default_run, "repeats": args.repeats}
+        print(f"record: {record(results, settings, study, root)}")
+    elif args.invocations > 1:
+        argv = sys.argv[:]
+        while any(a.startswith("--invocations") for a in argv):  # this command without --invocations N
+            i = next(i for i, a in enumerate(argv) if a.startswith("--invocations"))
+            del argv[i:i + (1 if "=" in argv[i] else 2)]
+        for i in range(args.invocations):
+            print(f"invocation {i + 1} of {args.invocations}", flush=True)
+            subprocess.run([sys.executable, *argv, "--invocations=1"], check=True)
+    else:
+        only = [c for c in args.only.split(",") if c]
+        unknown = [c for c in only if c not in COMPONENTS]
+        if unknown:
+            raise SystemExit(f"--only: unknown component(s) {unknown}; valid: {', '.join(COMPONENTS)}")
+        clock = time.perf_counter if args.clock == "wall" else time.thread_time
+        results = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in names:
+                rounds = args.rounds or COMPONENT_ROUNDS.get(name, 5)
+                steps = args.steps or CASES[name][1]
+                # counts are per step and exact: the DCGANs' few timed steps are enough for them too
+                results[name] = run_components(name, args.set, rounds, args.warmup, device, Path(tmp), steps,
+                                               clock, only, count_steps=min(20, steps))
+        settings = {"clock": args.clock, "rounds": {n: args.rounds or COMPONENT_ROUNDS.get(n, 5) for n in names},
+                    "warmup": args.warmup, "steps": {n: args.steps or CASES[n][1] for n in names},
+                    "overrides": args.set, "component_labels": {c: COMPONENTS[c][0] for c in only},
+                    "stderr_is_terminal": sys.stderr.isatty()}
+        print(f"record: {record(results, settings, study, root)}")
+    from ganlab.results import get_view, read_records
+    from ganlab.results.render import run as render
+    from ganlab.results.tables import markdown_table
+
+    records = read_records(root / study)
+    for view in ("default_run_time",) if kind == "default_run" else ("component_ratios", "components"):
+        table = get_view(view)(records)
+        print(markdown_table(table.header, table.rows), *table.notes, sep="\n\n", end="\n\n")
+    readme = out / "README.md"
+    marker = f"<!-- results: {(root / study).as_posix()} view="
+    if readme.exists() and marker in readme.read_text():
+        report = render(Path.cwd(), write=True, docs=[readme])
+        print(f"{readme}: {len(report.changed)} results block(s) re-rendered")
+    else:
+        print(f"{readme} has no block '{marker}...' (add one to show these records there)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
-    parser.add_argument("--rounds", type=int, default=10, help="A/B alternations per case")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="A/B alternations per case (default 10; with --components: 5, or 3 for the DCGANs)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each run")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default: per case)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -129,6 +202,26 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides for every case")
     parser.add_argument("--out", default="benchmarks", help="folder for results (JSON and markdown)")
     parser.add_argument("--tag", default="", help="suffix of the result files")
+    parser.add_argument("--components", action="store_true",
+                        help="per-component table: every default component switched off in turn, a bare "
+                             "LightningModule and the plain loop; a results record in benchmarks/results/STUDY/")
+    parser.add_argument("--only", default=",".join(COMPONENTS),
+                        help=f"with --components: the components to switch off, from {', '.join(COMPONENTS)}")
+    parser.add_argument("--invocations", type=int, default=1,
+                        help="with --components: run this many separate invocations (one record each), then render")
+    parser.add_argument("--study", default=None,
+                        help="with --components / --default-run: benchmarks/results/STUDY/ (default: "
+                             "components-cpu-2core or default_run-cpu-2core on this machine)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (the numbers to publish, idle machine) or this thread's CPU time (roughly "
+                             "independent of other processes' load; CPU runs with one compute thread only)")
+    parser.add_argument("--render", action="store_true",
+                        help="with --components or --default-run: only rewrite benchmarks/README.md's blocks")
+    parser.add_argument("--default-run", type=int, default=None, metavar="STEPS",
+                        help="time the default run (ganlab-train trainer.max_steps=STEPS; 10000 is the real one) with "
+                             "this tree and with --baseline, alternating; a record in benchmarks/results/default_run/")
+    parser.add_argument("--baseline", default="HEAD~1", help="with --default-run: the commit to compare with")
+    parser.add_argument("--repeats", type=int, default=2, help="with --default-run: runs of each tree")
     args = parser.parse_args()
 
     out = Path(args.out)
@@ -137,6 +230,9 @@ def main() -> None:
     unknown = [c for c in names if c not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; valid: {', '.join(CASES)}")
+    if args.components or args.default_run:
+        components(args, names, out)
+        return
     if args.devices > 1:
         for name in names:
             rows = ddp_scaling(name, args.devices, args.steps or 40, args.set, out, args.ddp_rounds)
@@ -149,7 +245,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            result = run_case(name, args.set, args.rounds, args.warmup, device, Path(tmp), args.steps)
+            result = run_case(name, args.set, args.rounds or 10, args.warmup, device, Path(tmp), args.steps)
             rows.append(result.row())
             print(rows[-1], flush=True)
     title = f"Measured on {machine(device)}; overrides: {' '.join(args.set) or 'none'}"

@@ -55,12 +55,12 @@ def tensor_hashes(ckpt_path: Path) -> dict[str, str]:
             for k, v in sorted(state.items()) if k.startswith(("generator", "discriminator"))}
 
 
-def run_case(name: str, workdir: Path) -> dict[str, str]:
+def run_case(name: str, workdir: Path, extra: list[str] | None = None) -> dict[str, str]:
     run_dir = workdir / name
     # the record predates the default run's preset (experiment=mlp_mnist5k); ~experiment is the default of then
     preset = [] if any(o.startswith("experiment=") for o in CASES[name]) else ["~experiment"]
     cmd = [sys.executable, "-m", "ganlab.cli.train", "seed=0", f"trainer.max_steps={STEPS}", "metrics=none",
-           *preset, *CASES[name],
+           *preset, *CASES[name], *(extra or []),
            f"hydra.run.dir={run_dir}"]
     if not (ROOT / "ganlab" / "cli").is_dir():  # the layout before ganlab/cli/
         cmd[2] = "ganlab.train"
@@ -75,12 +75,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     parser.add_argument("--record", action="store_true", help="write the hashes as the new reference")
+    parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every case, e.g. "
+                        "dataset.source.split=all (the 5,000 digits of the record made before mnist5k's test split)")
     args = parser.parse_args()
     record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
     failed = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.cases:
-            hashes = run_case(name, Path(tmp))
+            hashes = run_case(name, Path(tmp), args.extra)
             if args.record:
                 record[name] = hashes
                 print(f"{name}: recorded {len(hashes)} tensors")

@@ -42,7 +42,7 @@ def train(arm: str, seed: int, steps: int, out: Path) -> None:
 
 
 def curves(run: Path) -> dict[str, dict[int, float]]:
-    from ganlab.cli.compare import read_run
+    from ganlab.runs.read import read_run
 
     return read_run(run).curves if (run / "tensorboard").is_dir() else {}
 

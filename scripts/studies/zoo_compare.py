@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ganlab.cli.compare import find_runs, read_run
+from ganlab.runs.read import find_runs, read_run
 
 BASE = ["experiment=dcgan_mnist5k"]
 COMBOS: dict[str, list[str]] = {

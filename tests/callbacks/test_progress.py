@@ -14,9 +14,9 @@ METRICS = {"train/d_loss": torch.tensor(1.28341), "train/g_loss": torch.tensor(0
            "val/fid": torch.tensor(434.159)}
 
 
-def fake_trainer(step: int, max_steps: int, metrics: dict | None = None) -> SimpleNamespace:
+def fake_trainer(step: int, max_steps: int, metrics: dict | None = None, log_every: int = 1) -> SimpleNamespace:
     return SimpleNamespace(global_step=step, max_steps=max_steps, callback_metrics=dict(metrics or {}),
-                           sanity_checking=False)
+                           sanity_checking=False, log_every_n_steps=log_every)
 
 
 def test_clock_and_metrics_text():
@@ -99,3 +99,34 @@ def test_disabled_bar_writes_nothing(caplog):
         bar.on_train_start(fake_trainer(0, 10), None)
         bar.on_train_end(fake_trainer(10, 10), None)
     assert not caplog.records
+
+
+class CountingMetrics(dict):
+    """callback_metrics that count their reads (each read is Lightning's recomputation, float() a host sync)."""
+
+    reads = 0
+
+    def get(self, key, default=None):
+        CountingMetrics.reads += 1
+        return super().get(key, default)
+
+
+def test_metrics_are_read_on_logging_steps_and_after_evaluation_only():
+    bar = StepProgressBar(metrics=["train/d_loss", "val/fid"])
+    bar.disable()
+    trainer = fake_trainer(0, 100, log_every=5)
+    trainer.callback_metrics = CountingMetrics(METRICS)
+    bar.on_train_start(trainer, None)
+    CountingMetrics.reads = 0
+    for step in range(1, 11):
+        trainer.global_step = step
+        trainer.callback_metrics["train/d_loss"] = torch.tensor(float(step))
+        bar.on_train_batch_end(trainer, None, None, None, step)
+        assert bar._done == step  # the step count and rate follow every step
+        # the loss shown is the one of the latest logging step (5, then 10), as the module logs it only there
+        shown = 1.28341 if step < 5 else 5.0 if step < 10 else 10.0  # read at the start, then at 5 and 10
+        assert bar._values["train/d_loss"] == pytest.approx(shown)
+    assert CountingMetrics.reads == 2 * 2  # two tags at steps 5 and 10
+    trainer.callback_metrics["val/fid"] = torch.tensor(12.5)
+    bar.on_validation_end(trainer, None)
+    assert bar._values == {"train/d_loss": 10.0, "val/fid": 12.5}

@@ -46,6 +46,9 @@ def test_skips_and_budget():
 @pytest.mark.parametrize("command", TRAIN, ids=[c.line[len("ganlab-train "):][:60] or "default" for c in TRAIN])
 def test_readme_train_command_composes(command, tmp_path):
     argv = check.plan(command, tmp_path, 0, tmp_path / "first")
+    # a resume command names the first run's checkpoint; validate checks that ckpt_path is a file
+    (tmp_path / "first" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "first" / "checkpoints" / "last.ckpt").touch()
     overrides = [a for a in argv[3:] if not a.startswith("hydra.")]
     cfg = compose(overrides)
     validate(cfg)

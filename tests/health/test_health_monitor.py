@@ -16,12 +16,14 @@ from conftest import TINY, TINY_MLP, cli_env
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_module import make_data, make_module
 
+from ganlab.assembly import build_callbacks, build_module
 from ganlab.callbacks import DivergenceGuard
 from ganlab.callbacks.divergence import TrainingDiverged
 from ganlab.callbacks.health import HealthMonitor
 from ganlab.cli.train import train
-from ganlab.config import ConfigError, build, build_callbacks, build_module, validate
+from ganlab.config import ConfigError, build, validate
 from ganlab.health import Alert, Divergence, HealthStop, Rollback
+from ganlab.loggers import build_loggers
 from ganlab.losses import NonSaturating
 
 FAST = [*TINY_MLP, *TINY, "health.every_n_steps=2"]
@@ -48,7 +50,7 @@ def fit(cfg, extra_callbacks=()) -> tuple[pl.Trainer, torch.nn.Module, list]:
     model = build_module(cfg)
     callbacks = build_callbacks(cfg)
     trainer = build(cfg.trainer, "trainer", callbacks=[*callbacks, *extra_callbacks],
-                    logger=build(cfg.logger, "logger"))
+                    logger=build_loggers(cfg.logger))
     trainer.fit(model, datamodule=datamodule)
     return trainer, model, callbacks
 

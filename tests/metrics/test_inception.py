@@ -58,3 +58,29 @@ def test_crafted_weights_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match="evil.pth is not Inception weights .*asks to run or build"):
         InceptionFeatures(str(tmp_path / "evil.pth"), expected_sha256=None)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_weights_from_the_hub_cache_take_the_same_safe_path(weights, tmp_path, monkeypatch):
+    """No paths.inception_weights: torch.hub's cached copy is read as data, hashed, and its hash recorded."""
+    from ganlab.metrics.extractors.inception import INCEPTION_FILE
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cached = tmp_path / "hub" / "checkpoints" / INCEPTION_FILE
+    cached.parent.mkdir(parents=True)
+
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "pwned",))
+
+    torch.save({"w": Evil()}, cached)  # a crafted file where the download would have put the weights
+    with pytest.raises(ValueError, match=f"{INCEPTION_FILE} is not Inception weights .*asks to run or build"):
+        InceptionFeatures(None, expected_sha256=None)
+    assert not (tmp_path / "pwned").exists()
+
+    cached.write_bytes(weights.read_bytes())
+    with pytest.raises(ValueError, match=r"expected 6726825d\.\.\.: not the standard FID Inception"):
+        InceptionFeatures(None)
+    feats = InceptionFeatures(None, expected_sha256=None)
+    assert feats.sha256 == sha256(weights)  # on the evaluation card (extractor_card), whatever the source
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.equal(feats(x), InceptionFeatures(str(weights), expected_sha256=None)(x))

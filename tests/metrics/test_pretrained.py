@@ -235,8 +235,9 @@ def test_convert_openai_release_checks_the_hash_first(tmp_path):
 
 
 def test_training_preset_logs_names_that_carry_the_feature_space(compose_cfg, dinov2_b14):
+    from ganlab.assembly import build_callbacks
     from ganlab.callbacks import Evaluation
-    from ganlab.config import build_callbacks, validate
+    from ganlab.config import validate
 
     node = "metrics.callbacks.evaluation.metrics.dinov2"
     cfg = compose_cfg("metrics=fd_dinov2", f"eval/feature@{node}.feature=dinov2_vitb14",

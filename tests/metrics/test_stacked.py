@@ -10,13 +10,13 @@ import torch
 from conftest import TINY
 from torch import Tensor
 
-from ganlab.cli.compare import read_run
 from ganlab.cli.train import train
 from ganlab.data.base import to_model_space
 from ganlab.data.stacked import load_stacked_mnist5k
 from ganlab.metrics.extractors.digits import DigitFeatures
 from ganlab.metrics.extractors.stacked_digits import StackedDigitFeatures
 from ganlab.metrics.stacked_modes import StackedModes, mode_statistics, predict_modes, stacked_modes
+from ganlab.runs.read import read_run
 
 PRESETS = ["stacked_mnist5k", "stacked_mnist5k_pacgan2", "stacked_mnist5k_unrolled"]
 

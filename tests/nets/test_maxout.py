@@ -9,8 +9,9 @@ import pytest
 import torch
 from conftest import TINY
 
+from ganlab.assembly import build_module
 from ganlab.cli.train import train
-from ganlab.config import CONFIG_DIR, build_discriminator
+from ganlab.config import CONFIG_DIR
 from ganlab.nets.maxout import Maxout, MaxoutDiscriminator
 from ganlab.nets.pacgan import PacDiscriminator
 
@@ -68,7 +69,7 @@ def test_bad_arguments_name_the_key(kwargs, key):
 
 def test_packed_maxout_judges_packs(compose_cfg):
     cfg = compose_cfg("dataset=ring", "discriminator=maxout", "metrics=none", "pack=4")
-    d = build_discriminator(cfg)
+    d = build_module(cfg).discriminator  # D with its wrappers, as the module gets it
     assert isinstance(d, PacDiscriminator) and d.inner.net[1].linear.in_features == 8  # 4 samples x 2 coordinates
     x = torch.randn(12, 2)
     logits = d(x)
@@ -87,7 +88,7 @@ def test_pacgan_preset_composes(compose_cfg, name):
     assert cfg.generator.z_dim == 2 and list(cfg.generator.hidden) == [400] * 4 and cfg.generator.batchnorm
     assert cfg.optim.g.lr == cfg.optim.d.lr == 1e-4 and cfg.optim.beta1 == 0.8
     assert cfg.loss._target_ == "ganlab.losses.NonSaturating" and cfg.metrics.num_samples == 2500
-    inner = build_discriminator(cfg)
+    inner = build_module(cfg).discriminator
     inner = inner.inner if m > 1 else inner
     assert isinstance(inner, MaxoutDiscriminator) and inner.net[1].linear.in_features == 2 * m
     pub = cfg.published

@@ -103,3 +103,19 @@ def test_the_command_line_check_fails_on_a_stale_block_and_render_fixes_it(tmp_p
     (tmp_path / "README.md").write_text("<!-- results: experiments/results/dino view=nope -->\n<!-- /results -->\n")
     bad = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown view 'nope'" in bad.stderr
+
+
+def test_a_view_name_taken_by_another_module_is_refused_even_with_the_same_function_name():
+    from types import FunctionType
+
+    from ganlab.results.registry import load_views
+
+    load_views()
+    taken = next(iter(VIEWS.values()))
+    # the same function name (and qualname) in another module, as two views files could each define
+    impostor = FunctionType(taken.fn.__code__, {"__name__": "elsewhere"}, taken.fn.__name__)
+    assert impostor.__module__ == "elsewhere" and impostor.__qualname__ == taken.fn.__qualname__
+    with pytest.raises(ValueError, match=f"view '{taken.name}' is registered twice"):
+        view(taken.name, header=["x"])(impostor)
+    assert VIEWS[taken.name] is taken  # the registered view is kept
+    view(taken.name, header=taken.header)(taken.fn)  # the same function again (a re-import) is accepted

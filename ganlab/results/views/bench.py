@@ -115,3 +115,116 @@ def historical(records: list[Record]) -> Table:
         raise ValueError("view 'historical' needs exactly one record with a 'table' {header, rows}")
     t = records[0]["table"]
     return Table(header=t["header"], rows=t["rows"])
+
+
+# ---------------------------------------------------------------------------- per-component cost (--components)
+CASE_LABELS = {"mlp_mnist5k": "seed MLP (batch 64)", "toy_ring_veegan": "toy ring (VEEGAN MLP, batch 512)",
+               "dcgan32_mnist5k": "DCGAN 32 (batch 64)", "dcgan_wgan_gp": "DCGAN WGAN-GP (n_critic 5, batch 64)"}
+CASE_ORDER = ("mlp_mnist5k", "toy_ring_veegan", "dcgan32_mnist5k", "dcgan_wgan_gp")
+# issue 33's targets: ganlab / plain loop per case, ganlab / bare LightningModule in every case
+TARGET_PLAIN = {"mlp_mnist5k": 1.05, "dcgan32_mnist5k": 1.05, "dcgan_wgan_gp": 1.05, "toy_ring_veegan": 1.10}
+TARGET_BARE = 1.02
+
+
+def newest_group(records: list[Record]) -> list[Record]:
+    """The invocations one table is the median of: the records of the newest record's commit, machine and clock."""
+    def key(r: Record) -> tuple:
+        return r["commit"], r["machine"], r.get("settings", {}).get("clock", "wall")
+
+    newest = key(max(records, key=lambda r: r["date"]))
+    return [r for r in records if key(r) == newest]
+
+
+def spread(values: list[float], fmt: str) -> str:
+    """'18.20 (17.90–18.50)': the median of the invocations and their range (the median alone for one)."""
+    values = sorted(values)
+    n = len(values)
+    mid = values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+    return fmt.format(mid) if n == 1 else f"{fmt.format(mid)} ({fmt.format(values[0])}–{fmt.format(values[-1])})"
+
+
+def _cases(group: list[Record]) -> list[tuple[str, list[dict]]]:
+    """(case, its summaries from the invocations that measured it), in the issue's order."""
+    found = {c for r in group for c in r["cases"]}
+    order = [c for c in CASE_ORDER if c in found] + sorted(found - set(CASE_ORDER))
+    return [(c, [r["cases"][c] for r in group if c in r["cases"]]) for c in order]
+
+
+def _clock_note(group: list[Record]) -> list[str]:
+    clock = group[0].get("settings", {}).get("clock", "wall")
+    what = ("wall time" if clock == "wall" else "the training thread's CPU time (`--clock cpu`: a shared machine; "
+            "not the numbers to publish)")
+    commands = ", ".join(sorted({f"`{r['command']}`" for r in group}))
+    return [f"Median of the invocations that measured each case ({len(group)} record(s): {commands}), with their "
+            f"range; clock: {what}."]
+
+
+@view("component_ratios", header=["case", "ganlab ms/step", "plain ms/step", "ganlab / plain (target)",
+                                  f"ganlab / bare LightningModule (target ≤ {TARGET_BARE})",
+                                  "ganlab / plain, logging steps included"])
+def component_ratios(records: list[Record]) -> Table:
+    """scripts/bench/benchmark.py --components: ganlab against the plain loop and the bare LightningModule, per case."""
+    group = newest_group(records)
+    rows = []
+    for case, s in _cases(group):
+        rows.append([CASE_LABELS.get(case, case), spread([c["ganlab_ms"] for c in s], "{:.2f}"),
+                     spread([c["plain_ms"] for c in s], "{:.2f}"),
+                     f"{spread([c['ratio_plain'] for c in s], '{:.3f}')} (≤ {TARGET_PLAIN.get(case, '–')})",
+                     spread([c["ratio_bare"] for c in s], "{:.3f}"), spread([c["mean_ratio_plain"] for c in s],
+                                                                            "{:.3f}")])
+    return Table(rows=rows, notes=_clock_note(group), records=group)
+
+
+def _count(cases: list[dict], run: str, less: str | None, kind: str) -> str:
+    """Python calls or aten ops per step of ``run`` (less those of ``less``): the same in every invocation."""
+    found = [c["counts"][run][kind] - (c["counts"][less][kind] if less else 0) for c in cases if "counts" in c]
+    return f"{sorted(found)[len(found) // 2]:{'+' if less else ''}.0f}" if found else ""
+
+
+@view("components", header=["case", "run", "ms/step", "% of ganlab's step", "mean ms/step, logging steps included",
+                            "%", "Python calls/step", "aten ops/step"])
+def components(records: list[Record]) -> Table:
+    """scripts/bench/benchmark.py --components: per case, the plain loop, the bare LightningModule, ganlab with every
+    default on, and what switching each default component off saves (ms/step and % of ganlab's step; the counts
+    are deterministic)."""
+    group = newest_group(records)
+    rows = []
+    for case, s in _cases(group):
+        label = CASE_LABELS.get(case, case)
+        for name, key in (("plain PyTorch loop", "plain"), ("bare LightningModule (Lightning alone)", "bare"),
+                          ("**ganlab, every default on**", "ganlab")):
+            cells = []
+            for suffix in ("_ms", "_mean_ms"):
+                cells += [spread([c[key + suffix] for c in s], "{:.2f}"),
+                          spread([c[key + suffix] / c["ganlab" + suffix] * 100 for c in s], "{:.1f}")]
+            rows.append([label, name, *cells, _count(s, key, None, "calls"), _count(s, key, None, "ops")])
+        labels = group[0].get("settings", {}).get("component_labels", {})
+        for comp in labels or sorted({k for c in s for k in c["costs"]}):
+            what = f"− {labels.get(comp, comp)}"
+            costs = [c["costs"][comp] for c in s if comp in c["costs"]]
+            if not costs:
+                rows.append([label, what, "not on in this case", "", "", "", "", ""])
+                continue
+            rows.append([label, what, *(spread([x[key] * scale for x in costs], fmt) for key, scale, fmt in
+                                        (("ms", 1, "{:+.3f}"), ("share", 100, "{:+.2f}"), ("mean_ms", 1, "{:+.3f}"),
+                                         ("mean_share", 100, "{:+.2f}"))),
+                         _count(s, "ganlab", f"no_{comp}", "calls"), _count(s, "ganlab", f"no_{comp}", "ops")])
+    return Table(rows=rows, notes=_clock_note(group), records=group)
+
+
+@view("default_run_time", header=["default run", "wall s", "CPU s (user + system)"])
+def default_run_time(records: list[Record]) -> Table:
+    """scripts/bench/benchmark.py --default-run: the default run's time with the measured commit and a baseline."""
+    group = newest_group(records)
+    runs = [r["cases"]["default_run"] for r in group]
+    base = group[0]["settings"]["baseline"][:7]
+    rows = [[f"before (`{base}`)", spread([c["baseline_wall_s"] for c in runs], "{:.1f}"),
+             spread([c["baseline_cpu_s"] for c in runs], "{:.1f}")],
+            [f"after (`{group[0]['commit'][:7]}`)", spread([c["this_wall_s"] for c in runs], "{:.1f}"),
+             spread([c["this_cpu_s"] for c in runs], "{:.1f}")],
+            ["after / before", spread([c["wall_ratio"] for c in runs], "{:.3f}"),
+             spread([c["cpu_ratio"] for c in runs], "{:.3f}")]]
+    steps = group[0]["settings"]["steps"]
+    return Table(rows=rows, records=group, notes=[
+        f"`ganlab-train trainer.max_steps={steps}` with each commit's code and configs, alternating, "
+        f"{group[0]['settings']['repeats']} runs each per invocation; medians."])

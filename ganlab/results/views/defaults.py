@@ -156,3 +156,46 @@ def default_sweep(records: list[Record]) -> list[list[Any]]:
                      ", ".join(f"{r['metrics']['val/class_kl_final']:.3f}" for r in runs),
                      ", ".join(map(str, covered)), outcome])
     return rows
+
+
+TEST_COLUMNS = ["seed", "FID train (4,000)", "FID test (1,000)", "FID train matched (1,000)", "gap", "precision",
+                "recall", "class KL", "speckle / real", "near-copies", "C_T"]
+
+
+@view("default_run_test", header=TEST_COLUMNS)
+def default_run_test(records: list[Record]) -> Table:
+    """The default run on the 4,000-digit train split, evaluated against train and test (ganlab-eval record=):
+    one row per seed (seeds the recipe was not tuned on), then mean ± std."""
+    runs = sorted(records, key=lambda r: r["params"].get("seed", r["run"]))
+    keys = ["fid", "fid_test", "fid_train_matched", "fid_gap", "precision", "recall", "class_kl", "speckle_vs_real",
+            "copy_share", "ct"]
+    fmt = {"fid": 2, "fid_test": 2, "fid_train_matched": 2, "fid_gap": 2, "precision": 3, "recall": 3,
+           "class_kl": 3, "speckle_vs_real": 1, "ct": 1}
+
+    def cell(key: str, x: float) -> str:
+        return f"{100 * x:.1f} %" if key == "copy_share" else f"{x:.{fmt[key]}f}"
+
+    rows = [[r["run"].removeprefix("seed")] + [cell(k, r["metrics"][k]) for k in keys] for r in runs]
+    if len(runs) > 1:
+        stats = [mean_std([r["metrics"][k] for r in runs]) for k in keys]
+        rows.append([f"mean ± std ({len(runs)})"] + [f"{cell(k, m)} ± {cell(k, s).rstrip(' %')}"
+                                                      for k, (m, s) in zip(keys, stats, strict=True)])
+    notes = ["10,000 samples each, digit features v2 (the packaged classifier, which never trained on the test "
+             "split); precision and recall (k = 3) against the whole train split; near-copies and C_T from the "
+             "memorization check against the test split (docs/evaluation.md, \"Train, test and copying\")."]
+    return Table(rows=rows, notes=notes)
+
+
+@view("memorization_control", header=["run", "trained on", "step", "near-copies", "C_T", "median distance to training",
+                                      "FID train / test", "precision / recall (test)"])
+def memorization_control(records: list[Record]) -> list[list[Any]]:
+    """Runs scored by the memorization check (ganlab-eval record=memorization-cpu/NAME)."""
+    rows = []
+    for r in sorted(records, key=lambda r: r["run"]):
+        m, card = r["metrics"], r["card"]
+        subset = r["params"].get("datamodule.subset")
+        trained = f"{card['memorization']['train_images']:,} digits" + (" (`datamodule.subset`)" if subset else "")
+        rows.append([r["run"], trained, f"{r['params']['global_step']:,}", f"{100 * m['copy_share']:.1f} %",
+                     f"{m['ct']:.1f}", f"{m['nn_dist_median']:.2f} (new digits: {m['nn_dist_median_heldout']:.2f})",
+                     f"{m['fid']:.1f} / {m['fid_test']:.1f}", f"{m['precision_test']:.3f} / {m['recall_test']:.3f}"])
+    return rows

@@ -1,28 +1,18 @@
-"""From a composed config to objects: consistency checks, resolvers, then the module and callbacks.
+"""Cross-key checks of a composed config, before torch is imported: one-line errors naming the keys.
 
-Everything is built with ``hydra.utils.instantiate`` from ``_target_`` paths (the GANModule from
-the ``model`` node); nothing here names an architecture, loss, game or dataset.
+``validate`` checks what single components cannot (G, D and data agree; evaluation settings fit the
+processes; moved keys are named by their new spelling); each component checks its own arguments when it
+is built. ``check_overrides`` refuses moved keys on the command line, before Hydra composes.
 """
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
 from typing import Any
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from ganlab.config.errors import ConfigError
 from ganlab.threads import parse_setting
-
-# the config tree lives beside the package in the repository (installed with `pip install -e`)
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-
-
-class ConfigError(ValueError):
-    """An inconsistent or invalid configuration, reported before any work starts."""
-
 
 # keys that must agree with the dataset (they interpolate from it by default)
 _MUST_MATCH = [
@@ -34,9 +24,13 @@ _MUST_MATCH = [
     ("datamodule.batches_per_step", "game.n_critic"),
 ]
 
-# keys that moved: old spelling -> today's (refused in one line naming the new key, on the command line and in
-# composed configs)
-RENAMED = {"optim.n_critic": "game.n_critic", "optim.n_gen": "game.n_gen"}
+# keys that moved: old spelling (a key or a prefix) -> (today's, why); refused in one line naming the new key,
+# on the command line and in composed configs (a preset or a user's yaml that still sets the old one)
+RENAMED = {
+    "optim.n_critic": ("game.n_critic", "the game owns its schedule, conf/game/"),
+    "optim.n_gen": ("game.n_gen", "the game owns its schedule, conf/game/"),
+    "model.discriminator.wrappers": ("model.d_wrappers", "model.discriminator is the discriminator node itself"),
+}
 
 _MISSING = object()
 
@@ -48,25 +42,37 @@ def _get(cfg: DictConfig, key: str) -> Any:
         raise ConfigError(f"{key}: {e}".splitlines()[0]) from e
 
 
-def renamed(key: str, value: Any = "N") -> ConfigError:
+def _moved(key: str) -> tuple[str, str, str] | None:
+    """(old, new, why) when ``key`` is, or lies under, a moved key."""
+    for old, (new, why) in RENAMED.items():
+        if key == old or key.startswith(old + "."):
+            return old, new + key[len(old):], why
+    return None
+
+
+def renamed(key: str, value: Any = "...") -> ConfigError:
     """The one-line refusal of a key that moved (``RENAMED``)."""
-    return ConfigError(f"{key} is now {RENAMED[key]} (the game owns its schedule, conf/game/); "
-                       f"use {RENAMED[key]}={value}")
+    old, new, why = _moved(key)
+    return ConfigError(f"{key} is now {new} ({why}); use {new}={value}")
 
 
 def check_overrides(overrides: list[str]) -> None:
     """Refuse command-line overrides of moved keys (``optim.n_critic=5``) before Hydra composes them."""
     for override in overrides:
         key, sep, value = override.lstrip("+~").partition("=")
-        if key in RENAMED:
-            raise renamed(key, value if sep else "N")
+        if _moved(key) is not None:
+            raise renamed(key, value if sep else "...")
 
 
 def validate(cfg: DictConfig) -> None:
     """Raise ``ConfigError`` (one line, naming the keys) when G, D, data and optim disagree."""
     for key in RENAMED:
-        if _get(cfg, key) is not _MISSING:  # a preset or a user's yaml still sets the old key
-            raise renamed(key, _get(cfg, key))
+        value = _get(cfg, key)
+        if value is not _MISSING:  # a preset or a user's yaml still sets the old key
+            raise renamed(key, value if not isinstance(value, (dict, DictConfig)) else "...")
+    from ganlab.checks import check_config  # every value in its domain, +keys, combinations (imports this module)
+
+    check_config(cfg)
     for key, ref in _MUST_MATCH:
         a, b = _get(cfg, key), _get(cfg, ref)
         if a is not _MISSING and b is not _MISSING and a != b:
@@ -92,12 +98,12 @@ def validate(cfg: DictConfig) -> None:
         value = _get(cfg, key)
         if value is not _MISSING and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"{key}={value}; valid: an integer >= 1")
-    _check_accumulate(cfg, pack)
     every = _get(cfg, "metrics.every_n_steps")
     if isinstance(every, int) and every < 1:
         raise ConfigError(f"metrics.every_n_steps={every}; valid: an integer >= 1")
     _check_evaluation(cfg)
     _check_console(cfg)
+    member_seeds(cfg)  # ensemble.size / ensemble.seeds (a seed ensemble's components are checked when built)
     for name, node in (_get(cfg, "metrics.callbacks") or {}).items():
         for metric in (node.get("metrics") or {}) if isinstance(node, DictConfig) else {}:
             key = f"metrics.callbacks.{name}.metrics.{metric}"
@@ -109,12 +115,14 @@ def validate(cfg: DictConfig) -> None:
         if isinstance(batch, int) and batch % pack:
             raise ConfigError(f"dataset.batch_size={batch} does not split into packs of pack={pack}; "
                               f"valid: a multiple of {pack}")
+    _check_accumulate(cfg, pack)
     if _get(cfg, "generator.z_dim") is _MISSING:
         raise ConfigError("generator.z_dim is missing; every generator config must set its latent size")
 
 
 def _check_accumulate(cfg: DictConfig, pack: Any) -> None:
-    """``optim.accumulate=K``: an integer >= 1 that divides the batch (into micro-batches of whole packs)."""
+    """``optim.accumulate=K``: an integer >= 1 (its domain) that divides the batch into micro-batches of whole
+    packs, without an unrolled game (its look-ahead D updates need the whole batch)."""
     k, batch = _get(cfg, "optim.accumulate"), _get(cfg, "dataset.batch_size")
     if k is _MISSING:
         return
@@ -132,15 +140,22 @@ def _check_accumulate(cfg: DictConfig, pack: Any) -> None:
                           f"pack={pack}; valid: dataset.batch_size / optim.accumulate a multiple of {pack}")
 
 
-def build(node: Any, key: str, **kwargs: Any) -> Any:
-    """``instantiate(node, **kwargs)`` with errors reduced to one line that names the config key."""
-    try:
-        return instantiate(node, **kwargs)
-    except InstantiationException as e:
-        cause = e.__cause__ if e.__cause__ is not None else e
-        # Hydra names the nested node that failed (e.g. model.generator) on a "full_key:" line
-        where = [line.split(":", 1)[1].strip() for line in str(e).splitlines() if line.startswith("full_key:")]
-        raise ConfigError(f"{where[0] if where and where[0] else key}: {cause}".splitlines()[0]) from e
+def member_seeds(cfg: DictConfig) -> list[int]:
+    """The members' seeds: ``ensemble.seeds`` when given, else ``seed, seed+1, ..., seed+size-1``; [seed] when off."""
+    node = cfg.get("ensemble") or {}
+    size, seeds = node.get("size", 1), node.get("seeds")
+    if seeds is not None:
+        seeds = list(seeds)
+        if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds) \
+                or len(set(seeds)) != len(seeds):
+            raise ConfigError(f"ensemble.seeds={seeds}; valid: null or a list of distinct integers >= 0")
+        if size not in (1, len(seeds)):
+            raise ConfigError(f"ensemble.size={size} with {len(seeds)} ensemble.seeds; valid: size 1 or "
+                              f"{len(seeds)} (the seeds' number)")
+        return seeds
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ConfigError(f"ensemble.size={size}; valid: an integer >= 1 (1: no ensemble)")
+    return [cfg.seed + i for i in range(size)]
 
 
 def _check_evaluation(cfg: DictConfig) -> None:
@@ -156,11 +171,8 @@ def _check_evaluation(cfg: DictConfig) -> None:
     devices, nodes = _get(cfg, "trainer.devices"), _get(cfg, "trainer.num_nodes")
     world = (devices if isinstance(devices, int) and devices > 0 else len(devices) if isinstance(devices, list)
              else 1) * (nodes if isinstance(nodes, int) and nodes > 0 else 1)
-    batches = -(-n // batch)  # evaluation batches, dealt round-robin to the ranks
-    if world > 1 and batches < world:
-        raise ConfigError(f"metrics.num_samples={n} in batches of metrics.batch_size={batch} gives {batches} "
-                          f"evaluation batch(es) for {world} processes; valid: num_samples >= {world * batch} "
-                          f"or a metrics.batch_size <= {n // world}")
+    if n < world:  # every process generates at least one sample (ganlab.data.datamodule.IndexBatches)
+        raise ConfigError(f"metrics.num_samples={n} for {world} processes; valid: num_samples >= {world}")
 
 
 def _check_console(cfg: DictConfig) -> None:
@@ -176,88 +188,3 @@ def _check_console(cfg: DictConfig) -> None:
         raise ConfigError(f"verbose={verbose}; valid: true or false")
 
 
-def every(interval: int, max_steps: int, points: int = 10) -> int:
-    """``${ganlab.every:INTERVAL,${trainer.max_steps}}``: ``interval``, or a shorter one that gives a run of
-    ``max_steps`` about ``points`` values (at least every step): 50 for 15,000 steps, 2 for 20 steps."""
-    if not isinstance(max_steps, int) or max_steps < 1:
-        return interval
-    return max(1, min(interval, max_steps // points))
-
-
-def register_resolvers() -> None:
-    """ganlab's config resolvers (idempotent); entry points call this before Hydra composes."""
-    from ganlab.sweep import run_name
-
-    if not OmegaConf.has_resolver("ganlab.times"):  # D's input channels under PacGAN packing
-        OmegaConf.register_new_resolver("ganlab.times", lambda a, b: a * b)
-    if not OmegaConf.has_resolver("ganlab.every"):  # an interval that gives short runs a few points
-        OmegaConf.register_new_resolver("ganlab.every", every)
-    if not OmegaConf.has_resolver("ganlab.run_name"):  # sweep run folders
-        OmegaConf.register_new_resolver("ganlab.run_name", lambda num, overrides: run_name(num, list(overrides)))
-    if not OmegaConf.has_resolver("ganlab.task_overrides"):  # the HParams tab's overrides (callbacks.run_info)
-        OmegaConf.register_new_resolver("ganlab.task_overrides", task_overrides)
-
-
-def task_overrides() -> list[str]:
-    """The running Hydra job's command-line overrides (``hydra.overrides.task``); [] outside a Hydra job
-    (configs composed by ``compose`` for scripts and tests)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return [str(o) for o in HydraConfig.get().overrides.task] if HydraConfig.initialized() else []
-
-
-def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "train") -> DictConfig:
-    """The root config composed as ``ganlab-train OVERRIDES`` would compose it (for scripts and tests)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    register_resolvers()
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        return hydra_compose(config_name, overrides=list(overrides))
-
-
-def build_module(cfg: DictConfig) -> Any:
-    """The GANModule of ``cfg.model`` (fresh weights, the resolved config inside, ``cfg.perf`` applied)."""
-    try:
-        module = build(cfg.model, "model")
-    except ConfigError:
-        raise
-    except ValueError as e:  # the components' own checks (ema.decay, game.unroll.steps, game.n_critic, ...)
-        raise ConfigError(str(e).splitlines()[0]) from e
-    module.config = OmegaConf.to_container(cfg, resolve=True)  # stored in checkpoints (not instantiate's `config`)
-    module.g_optimizer, module.d_optimizer = _float_betas(module.g_optimizer), _float_betas(module.d_optimizer)
-    from ganlab.perf import apply_perf  # torch: imported when the first module is built, not with the config
-
-    perf = cfg.get("perf") or {}
-    module.memory_format = apply_perf(module.generator, module.discriminator, **perf)
-    return module
-
-
-def build_discriminator(cfg: DictConfig) -> Any:
-    """D with its wrappers (``model.discriminator``: PacGAN packing, minibatch layers) as the module gets it."""
-    return build(cfg.model.discriminator, "model.discriminator")
-
-
-def _float_betas(factory: Any) -> Any:
-    """A partial optimizer whose betas were given as integers on the command line (0 for 0.0) gets floats."""
-    if isinstance(factory, functools.partial) and "betas" in factory.keywords:
-        factory.keywords["betas"] = tuple(float(b) for b in factory.keywords["betas"])
-    return factory
-
-
-def build_callbacks(cfg: DictConfig) -> list:
-    """The health monitor (``health``), the callbacks of ``callbacks`` and the metric callbacks (``metrics.callbacks``).
-
-    The health monitor comes first: its rollback of a diverged step must happen before the divergence guard
-    looks at that step's losses.
-    """
-    import torch
-
-    nodes = {f"callbacks.{name}": node for name, node in
-             {**(cfg.get("callbacks") or {}), **(cfg.metrics.get("callbacks") or {})}.items()}
-    if cfg.get("health"):
-        nodes = {"health": cfg.health, **nodes}
-    # built without drawing from the global RNG (feature extractors initialise networks before loading
-    # their weights): which metrics are on must not shift the training noise
-    with torch.random.fork_rng(devices=[]):
-        return [build(node, key) for key, node in nodes.items() if node is not None]
