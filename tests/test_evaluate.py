@@ -261,7 +261,7 @@ def test_eval_dinov2_fd_cmmd_and_floor_end_to_end(ckpt, tmp_path):
 
     # the same numbers in-process: reference and generated features, CMMD, and the floor of the two halves
     feats = DINOv2Features(str(weights), arch="vitb14", input_size=28)
-    real = extract(feats, real_batches(load_mnist5k().x[:40], 16))["features"]
+    real = extract(feats, real_batches(load_mnist5k(split="train").x[:40], 16))["features"]
     fake = extract(feats, generated_batches(load_generator(ckpt).generator, 24, 16))["features"]
     assert m["cmmd_dinov2_b14"] == pytest.approx(cmmd(real, fake)["cmmd"], rel=1e-4, abs=1e-6)
     a, b = halves(real, seed=0)

@@ -71,8 +71,8 @@ def test_short_run_logs_scalars_ends_with_a_grid_and_resumes_counting_from_its_s
     assert steps[0] == "step 0/20 - it/s eta -:--:--" and steps[-1].startswith("step 20/20 ")
     assert [int(s.split()[1].split("/")[0]) for s in steps] == list(range(0, 21, 2))
 
-    # the real grid: the seeded, class-spread sample (mnist5k is sorted: the first 64 are all zeros)
-    data = load_mnist5k()
+    # the real grid: the seeded, class-spread sample of the train split (sorted by class: the first 64 are zeros)
+    data = load_mnist5k(split="train")  # what runs train on
     index = spread_indices(data.y, 64, len(data))
     assert set(data.y[index].tolist()) == set(range(10))
     expected = to_grid(to_model_space(data.x[index]), 8).mul(255).add(0.5).clamp(0, 255).to(torch.uint8)

@@ -167,14 +167,11 @@ class InceptionFeatures(nn.Module):
         weights: path to a local copy of ``weights-inception-2015-12-05-6726825d.pth``; None: torch.hub's
             cached copy, downloaded there first when absent (fails offline with a message naming the config key).
         expected_sha256: a prefix the file's SHA-256 must start with (None: any file; its hash is recorded).
+        resize: how images reach 299 x 299 (``RESIZES``): ``tf1`` (TF 1.x as torch-fidelity, the default),
+            ``clean`` (clean-fid), ``torch`` (pytorch-fid) or ``torchmetrics``.
 
     Whatever the source, the file's bytes are read once, loaded as data only, hashed (``sha256``, on the
     evaluation card), and the network is built from exactly those tensors.
-        weights: path to a local copy of ``weights-inception-2015-12-05-6726825d.pth``; None lets
-            torch-fidelity download it (fails offline with a message naming the config key).
-        expected_sha256: a prefix the weights' SHA-256 must start with (None: any weights, their hash recorded).
-        resize: how images reach 299 x 299 (``RESIZES``): ``tf1`` (TF 1.x as torch-fidelity, the default),
-            ``clean`` (clean-fid), ``torch`` (pytorch-fid) or ``torchmetrics``.
     """
 
     num_features = 2048
@@ -198,23 +195,6 @@ class InceptionFeatures(nn.Module):
         if resize not in RESIZES:
             raise ValueError(f"feature.resize={resize}; valid: {', '.join(RESIZES)}")
         self.resize_mode, self.resize = resize, RESIZES[resize]
-        self.sha256 = None
-        data = None
-        if weights is not None:
-            if not Path(weights).is_file():
-                raise FileNotFoundError(
-                    f"Inception weights not found at {weights}; set paths.inception_weights (or "
-                    f"feature.weights) to a local copy of {INCEPTION_FILE}"
-                )
-            data = Path(weights).read_bytes()
-            # data only (a crafted file cannot run code) and a state dict of tensors
-            safe.load(weights, safe.Tensors, data=data, what=f"Inception weights (a state dict like {INCEPTION_FILE})")
-            self.sha256 = hashlib.sha256(data).hexdigest()
-            if expected_sha256 and not self.sha256.startswith(expected_sha256):
-                raise ValueError(
-                    f"{weights} has SHA-256 {self.sha256[:16]}..., expected {expected_sha256}...: not the standard "
-                    f"FID Inception, so its FIDs are not comparable; to use it anyway set feature.expected_sha256=null"
-                )
         with tempfile.TemporaryDirectory() as tmp:
             # torch-fidelity reads a weights file itself (torch.load with weights_only=False): it gets a private
             # file that ganlab writes from the tensors checked above, read with weights-only loading forced
