@@ -235,3 +235,22 @@ def ring_second_opinion(records: list[Record]) -> Table:
     return Table(rows=rows, records=used, notes=[
         "modes and high quality: the papers' protocol (2,500 samples, within 3 std of the nearest centre) at each "
         "run's last evaluation, step 25,000."])
+
+
+CURVE_STEPS = (1000, 5000, 10000, 15000, 20000, 25000)
+
+
+@view("ring_standalone_curves", header=["settings", "seed", *(f"modes at {s:,}" for s in CURVE_STEPS),
+                                        "fewest modes, steps 5,000-25,000", "evaluations below 8 modes",
+                                        "high quality at 25,000"])
+def ring_standalone_curves(records: list[Record]) -> Table:
+    """The stand-alone ring runs' mode counts along training (each record's ``curve``, every 1,000 steps)."""
+    rows = []
+    for r in sorted(records, key=lambda r: (r["study"], r["params"]["seed"])):
+        at = {row["step"]: row for row in r["curve"]}
+        later = [row["modes"] for row in r["curve"] if row["step"] >= 5000]
+        settings = "authors' notebook" if r["params"].get("init") == "orthogonal" else "ganlab's defaults"
+        rows.append([settings, r["params"]["seed"], *(at[s]["modes"] if s in at else "–" for s in CURVE_STEPS),
+                     min(later), f"{sum(row['modes'] < 8 for row in r['curve'])} of {len(r['curve'])}",
+                     f"{r['metrics']['high_quality']:.1f} %"])
+    return Table(rows=rows, notes=["modes: of 8, on 2,500 samples from fresh z, within 3 std of the nearest centre."])
