@@ -225,7 +225,8 @@ def ring_second_opinion(records: list[Record]) -> Table:
             continue
         groups.setdefault(key, []).append(r)
     rows, used = [], []
-    for (code, settings), runs in groups.items():
+    # ganlab's runs, the script under ganlab's default settings beside them, then the script under the authors'
+    for (code, settings), runs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "ganlab", "authors" in kv[0][1])):
         runs = sorted(runs, key=lambda r: r["params"]["seed"])
         modes = values(runs, "modes")
         rows.append([code, settings, len(runs), measured(runs, "modes")[2],
@@ -249,7 +250,7 @@ def ring_standalone_curves(records: list[Record]) -> Table:
     for r in sorted(records, key=lambda r: (r["study"], r["params"]["seed"])):
         at = {row["step"]: row for row in r["curve"]}
         later = [row["modes"] for row in r["curve"] if row["step"] >= 5000]
-        settings = "authors' notebook" if r["params"].get("init") == "orthogonal" else "ganlab's defaults"
+        settings = "authors' notebook" if r["params"].get("init") == "orthogonal" else "ganlab's default settings"
         rows.append([settings, r["params"]["seed"], *(at[s]["modes"] if s in at else "–" for s in CURVE_STEPS),
                      min(later), f"{sum(row['modes'] < 8 for row in r['curve'])} of {len(r['curve'])}",
                      f"{r['metrics']['high_quality']:.1f} %"])
