@@ -22,11 +22,14 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from ganlab.losses.adversarial import Minimax
 from ganlab.unrolled import check_optimizer, unrolled_parameters
 
 Stats = dict[str, Tensor]
 # what G's loss is taken on: (fake [N, ...], y_fake, real [N, ...], y_real) -> (D's logits [N], features or None)
-Judge = Callable[[Tensor, Tensor | None, Tensor, Tensor | None], tuple[Tensor, Tensor | None]]
+# and, optionally third, a scalar added to G's loss (the unrolled saddle objective's reals' term)
+Judge = Callable[[Tensor, Tensor | None, Tensor, Tensor | None],
+                 tuple[Tensor, Tensor | None] | tuple[Tensor, Tensor | None, Tensor]]
 
 
 class Players(Protocol):
@@ -63,27 +66,43 @@ class Unroll:
     Args:
         steps: look-ahead D updates (>= 1).
         second_order: differentiate through the look-ahead updates (false: first-order approximation).
+        objective: "fake": G's loss is ``loss.g_loss`` of the look-ahead D's logits of the fakes; "saddle":
+            G minimizes the saddle objective at the look-ahead D, f(theta_G, theta_D^K(theta_G)) = -D's loss
+            on the reals and the fakes (Metz et al. 2017, Eq. 4-5, and their toy notebook, whose G minimizes
+            minus the unrolled loss). The reals' term depends on G only through the look-ahead weights, so it
+            changes G's gradient only with second_order; it needs loss=minimax (G's loss is then -D's loss).
     """
 
-    def __init__(self, steps: int = 5, second_order: bool = True) -> None:
+    OBJECTIVES = ("fake", "saddle")
+
+    def __init__(self, steps: int = 5, second_order: bool = True, objective: str = "fake") -> None:
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"game.unroll.steps={steps}; valid: an integer >= 1 (game=alternating for no unrolling)")
-        self.steps, self.second_order = steps, second_order
+        if objective not in self.OBJECTIVES:
+            raise ValueError(f"game.unroll.objective={objective!r}; valid: {', '.join(self.OBJECTIVES)}")
+        self.steps, self.second_order, self.objective = steps, second_order, objective
 
     def check(self, d_optimizer: Callable[..., torch.optim.Optimizer]) -> None:
         """One-line error before training when the look-ahead cannot replay D's optimizer."""
         check_optimizer(d_optimizer([nn.Parameter(torch.zeros(1))]))  # a probe on one dummy weight
 
     def judge(self, players: Players) -> Judge:
-        """G's judge: D's logits [N] of the fakes after the look-ahead (D itself is not changed), no features."""
+        """G's judge: D's logits [N] of the fakes after the look-ahead (D itself is not changed), no features,
+        and with objective=saddle the reals' term of G's loss at the look-ahead D (a scalar added to it)."""
 
         def after_lookahead(fake: Tensor, y_fake: Tensor | None, real: Tensor,
-                            y_real: Tensor | None) -> tuple[Tensor, None]:
+                            y_real: Tensor | None) -> tuple[Tensor, None] | tuple[Tensor, None, Tensor]:
             lookahead_fake = fake if self.second_order else fake.detach()
             batches = [(real, y_real, lookahead_fake, y_fake)] * self.steps
-            d = unrolled_parameters(players.discriminator, players.loss, players.optimizers()[1], batches,
+            loss = players.loss
+            d = unrolled_parameters(players.discriminator, loss, players.optimizers()[1], batches,
                                     create_graph=self.second_order)
-            return d(fake, y_fake), None
+            fake_logits = d(fake, y_fake)
+            if self.objective == "fake":
+                return fake_logits, None
+            # -D's loss = G's minimax loss of the fakes + the reals' term: the term is what the sum adds to g_loss
+            real_term = -loss.d_loss(d(real, y_real), fake_logits) - loss.g_loss(fake_logits)
+            return fake_logits, None, real_term
 
         return after_lookahead
 
@@ -120,6 +139,9 @@ class Game:
         """Refuse, when the module is built, a loss or D optimizer (a partial) this schedule cannot play."""
         if self.unroll is not None:
             self.unroll.check(d_optimizer)
+            if self.unroll.objective == "saddle" and type(loss) is not Minimax:
+                raise ValueError(f"game.unroll.objective=saddle with {type(loss).__name__}: G's loss is then -D's "
+                                 "loss, the minimax game; use loss=minimax (or game.unroll.objective=fake)")
             if getattr(loss, "pairs_real", False):
                 raise ValueError(f"game.unroll with {type(loss).__name__}: G's loss pairs each fake with "
                                  "D's logit of a real, which the look-ahead D does not compute; use "

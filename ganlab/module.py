@@ -36,8 +36,9 @@ OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 Augmentation = Callable[[Tensor, int], Tensor]
 # what G's loss is taken on, when the game replaces D (an unrolled look-ahead, ganlab.game.Judge):
-# (fake [N, ...], y_fake, real [N, ...], y_real) -> (logits [N], features [N, F] or None)
-Judge = Callable[[Tensor, Tensor | None, Tensor, Tensor | None], tuple[Tensor, Tensor | None]]
+# (fake [N, ...], y_fake, real [N, ...], y_real) -> (logits [N], features [N, F] or None[, a scalar added to G's loss])
+Judge = Callable[[Tensor, Tensor | None, Tensor, Tensor | None],
+                 tuple[Tensor, Tensor | None] | tuple[Tensor, Tensor | None, Tensor]]
 
 
 class Schedule(Protocol):
@@ -324,10 +325,12 @@ class GANModule(pl.LightningModule):
         stats = {}
         with frozen(self.discriminator):  # gradients flow through D to G; D's weights get none
             judged = judge(fake, y_fake, real_in, y_real) if judge is not None else self.discriminate(fake, y_fake)
-            fake_logits, fake_h = judged
+            fake_logits, fake_h, *added = judged  # added: [the judge's term of G's loss] (unrolled saddle objective)
             replaced = any(t.replaces_adversarial for t in self.g_terms.values())
             real_logits = self.paired_real_logits(real_in, y_real) if pairs_real and not replaced else None
             loss = fake_logits.new_zeros(()) if replaced else self.loss.g_loss(fake_logits, real_logits)
+            if added and not replaced:
+                loss = loss + added[0]
             for name, term in self.g_terms.items():
                 value = term(self.discriminator, real_in, fake, generator=self.generator, y_real=y_real,
                              y_fake=y_fake, fake_features=fake_h)
