@@ -38,6 +38,14 @@ Augmentation = Callable[[Tensor, int], Tensor]
 # what G's loss is taken on, when the game replaces D (an unrolled look-ahead, ganlab.game.Judge):
 # (fake [N, ...], y_fake, real [N, ...], y_real) -> (logits [N], features [N, F] or None)
 Judge = Callable[[Tensor, Tensor | None, Tensor, Tensor | None], tuple[Tensor, Tensor | None]]
+# attributes set on every training step that are never a parameter, buffer or submodule: set without
+# nn.Module.__setattr__'s checks (Lightning sets _current_fx_name before and after every hook it dispatches, about
+# 30 times per step)
+PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "last_d_outputs", "_d_steps", "_logged", "_scheduled"})
+# LightningModule's hooks that Lightning dispatches on every training step (the backward and optimizer ones once per
+# optimizer step), each an empty method there that returns nothing
+PER_STEP_MODULE_HOOKS = ("on_train_batch_start", "on_before_backward", "on_after_backward", "on_before_zero_grad",
+                         "on_before_optimizer_step", "on_train_batch_end")
 
 
 class Schedule(Protocol):
@@ -55,6 +63,16 @@ def float_betas(factory: OptimizerFactory) -> OptimizerFactory:
     if isinstance(factory, functools.partial) and "betas" in factory.keywords:
         factory.keywords["betas"] = tuple(float(b) for b in factory.keywords["betas"])
     return factory
+
+
+def skip_unused_module_hooks(module: pl.LightningModule) -> None:
+    """Set to None, on ``module``, the per-step hooks its class does not implement (still ``LightningModule``'s empty
+    method): Lightning's dispatcher passes a hook that is not callable by, where each call would cost a profiler
+    context and two settings of ``_current_fx_name`` (eight calls per step of an alternating game). A hook a class
+    implements stays; one assigned to the instance later (a function) replaces the None and is called."""
+    for hook in PER_STEP_MODULE_HOOKS:
+        if getattr(type(module), hook, None) is getattr(pl.LightningModule, hook):
+            object.__setattr__(module, hook, None)
 
 
 def grad_norm(module: nn.Module) -> Tensor:
@@ -173,6 +191,13 @@ class GANModule(pl.LightningModule):
         self._logged = False  # a logging step's values are in Lightning's results (reset at the next step)
         # last, as it was applied to the built module before: the EMA copy of G keeps the default format
         self.memory_format = apply_perf(self.generator, self.discriminator, **(perf or {}))
+        skip_unused_module_hooks(self)  # LightningModule's empty per-step hooks are not dispatched
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in PLAIN_ATTRIBUTES:  # what nn.Module.__setattr__ ends with for them, without its checks
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     # ----------------------------------------------------------------- sampling
     def noise(self, n: int) -> Tensor:
