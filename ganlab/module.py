@@ -255,20 +255,21 @@ class GANModule(pl.LightningModule):
         real, labels = batch  # [n_critic * N, ...]: one fresh real batch per D update, split by the game
         if self.memory_format is not torch.contiguous_format:
             real = real.contiguous(memory_format=self.memory_format)
-        log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
+        done = self.global_step  # training steps completed before this one (read once: a chain of properties)
+        log_now = (done + 1) % self.trainer.log_every_n_steps == 0
         labels = labels if labels is not None and self.num_classes else None  # unconditional: labels unused
         if self.schedules is not None:  # this step's values: a function of the steps completed (global_step)
             opt_g, opt_d = self.optimizers(use_pl_optimizer=False)
-            self._scheduled = self.schedules.apply(self.global_step, {"g": opt_g, "d": opt_d},
-                                                   self.trainer.world_size)
+            self._scheduled = self.schedules.apply(done, {"g": opt_g, "d": opt_d}, self.trainer.world_size)
         with one_step(self.optimizers()):  # one game iteration = one training step (global_step + 1)
             stats = self.game.step(self, real, labels, log_now)
-        self._after_step(log_now, stats)
+        self._after_step(log_now, stats, done + 1)  # leaving one_step counted exactly this step
 
-    def _after_step(self, log_now: bool, stats: dict) -> None:
-        """EMA, schedulers and logging, once per training step, whatever the game's schedule."""
+    def _after_step(self, log_now: bool, stats: dict, step: int) -> None:
+        """EMA, schedulers and logging, once per training step (``step``: global_step after it), whatever the
+        game's schedule."""
         if self.ema is not None:  # before callbacks (sample grids, checkpoints) see this step
-            self.ema.update(self.generator_ema, self.generator, self.global_step)
+            self.ema.update(self.generator_ema, self.generator, step)
         schedulers = self.lr_schedulers()
         # Lightning returns one scheduler as an object and several as a list
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
