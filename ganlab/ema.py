@@ -67,6 +67,7 @@ class EMA:
         self.decay, self.start, self.rampup = decay, start, rampup
         self.half_life_images = float(half_life_images) if half_life_images is not None else None
         self.batch_size = batch_size
+        self._pairs_of: tuple[nn.Module, nn.Module, Pairs] | None = None  # (average, G, their pairs), kept by update
 
     def decay_at(self, step: int) -> float:
         """The decay applied after training step ``step``: 0 before ``start``, ramped up when ``rampup``."""
@@ -96,11 +97,16 @@ class EMA:
         return copy.deepcopy(generator).requires_grad_(False)
 
     def update(self, average: nn.Module, generator: nn.Module, step: int) -> None:
-        """Fold G's weights after training step ``step`` into ``average``."""
+        """Fold G's weights after training step ``step`` into ``average``: one ``_foreach_lerp_`` over the kept
+        parameter lists, then the buffer copies (none for a G without buffers)."""
         # parameters and buffer slots are kept between steps (collecting them walks every submodule: most of this
         # call's time on small networks); parameters and submodules are never replaced during training, which G's
         # optimizer relies on too
         cached = getattr(self, "_pairs_of", None)
         if cached is None or cached[0] is not average or cached[1] is not generator:
-            self._pairs_of = (average, generator, pairs_of(average, generator))
-        ema_update(average, generator, self.decay_at(step), self._pairs_of[2])
+            cached = self._pairs_of = (average, generator, pairs_of(average, generator))
+        ema_params, model_params, buffers = cached[2]
+        with torch.no_grad():  # ema_update's arithmetic, without its decorator's and argument handling's calls
+            torch._foreach_lerp_(ema_params, model_params, 1.0 - self.decay_at(step))
+            for ema_slots, slots, name in buffers:
+                ema_slots[name].copy_(slots[name])

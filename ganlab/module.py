@@ -39,6 +39,14 @@ Augmentation = Callable[[Tensor, int], Tensor]
 # (fake [N, ...], y_fake, real [N, ...], y_real) -> (logits [N], features [N, F] or None[, a scalar added to G's loss])
 Judge = Callable[[Tensor, Tensor | None, Tensor, Tensor | None],
                  tuple[Tensor, Tensor | None] | tuple[Tensor, Tensor | None, Tensor]]
+# attributes set on every training step that are never a parameter, buffer or submodule: set without
+# nn.Module.__setattr__'s checks (Lightning sets _current_fx_name before and after every hook it dispatches, about
+# 30 times per step)
+PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "last_d_outputs", "_d_steps", "_logged", "_scheduled"})
+# LightningModule's hooks that Lightning dispatches on every training step (the backward and optimizer ones once per
+# optimizer step), each an empty method there that returns nothing
+PER_STEP_MODULE_HOOKS = ("on_train_batch_start", "on_before_backward", "on_after_backward", "on_before_zero_grad",
+                         "on_before_optimizer_step", "on_train_batch_end")
 
 
 class Schedule(Protocol):
@@ -56,6 +64,16 @@ def float_betas(factory: OptimizerFactory) -> OptimizerFactory:
     if isinstance(factory, functools.partial) and "betas" in factory.keywords:
         factory.keywords["betas"] = tuple(float(b) for b in factory.keywords["betas"])
     return factory
+
+
+def skip_unused_module_hooks(module: pl.LightningModule) -> None:
+    """Set to None, on ``module``, the per-step hooks its class does not implement (still ``LightningModule``'s empty
+    method): Lightning's dispatcher passes a hook that is not callable by, where each call would cost a profiler
+    context and two settings of ``_current_fx_name`` (eight calls per step of an alternating game). A hook a class
+    implements stays; one assigned to the instance later (a function) replaces the None and is called."""
+    for hook in PER_STEP_MODULE_HOOKS:
+        if getattr(type(module), hook, None) is getattr(pl.LightningModule, hook):
+            object.__setattr__(module, hook, None)
 
 
 def grad_norm(module: nn.Module) -> Tensor:
@@ -174,6 +192,13 @@ class GANModule(pl.LightningModule):
         self._logged = False  # a logging step's values are in Lightning's results (reset at the next step)
         # last, as it was applied to the built module before: the EMA copy of G keeps the default format
         self.memory_format = apply_perf(self.generator, self.discriminator, **(perf or {}))
+        skip_unused_module_hooks(self)  # LightningModule's empty per-step hooks are not dispatched
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in PLAIN_ATTRIBUTES:  # what nn.Module.__setattr__ ends with for them, without its checks
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     # ----------------------------------------------------------------- sampling
     def noise(self, n: int) -> Tensor:
@@ -231,20 +256,21 @@ class GANModule(pl.LightningModule):
         real, labels = batch  # [n_critic * N, ...]: one fresh real batch per D update, split by the game
         if self.memory_format is not torch.contiguous_format:
             real = real.contiguous(memory_format=self.memory_format)
-        log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
+        done = self.global_step  # training steps completed before this one (read once: a chain of properties)
+        log_now = (done + 1) % self.trainer.log_every_n_steps == 0
         labels = labels if labels is not None and self.num_classes else None  # unconditional: labels unused
         if self.schedules is not None:  # this step's values: a function of the steps completed (global_step)
             opt_g, opt_d = self.optimizers(use_pl_optimizer=False)
-            self._scheduled = self.schedules.apply(self.global_step, {"g": opt_g, "d": opt_d},
-                                                   self.trainer.world_size)
+            self._scheduled = self.schedules.apply(done, {"g": opt_g, "d": opt_d}, self.trainer.world_size)
         with one_step(self.optimizers()):  # one game iteration = one training step (global_step + 1)
             stats = self.game.step(self, real, labels, log_now)
-        self._after_step(log_now, stats)
+        self._after_step(log_now, stats, done + 1)  # leaving one_step counted exactly this step
 
-    def _after_step(self, log_now: bool, stats: dict) -> None:
-        """EMA, schedulers and logging, once per training step, whatever the game's schedule."""
+    def _after_step(self, log_now: bool, stats: dict, step: int) -> None:
+        """EMA, schedulers and logging, once per training step (``step``: global_step after it), whatever the
+        game's schedule."""
         if self.ema is not None:  # before callbacks (sample grids, checkpoints) see this step
-            self.ema.update(self.generator_ema, self.generator, self.global_step)
+            self.ema.update(self.generator_ema, self.generator, step)
         schedulers = self.lr_schedulers()
         # Lightning returns one scheduler as an object and several as a list
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:

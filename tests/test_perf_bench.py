@@ -160,3 +160,23 @@ def test_default_run_view_reads_before_after_and_their_ratio():
                           ["after (`1234567`)", "100.0 (90.0–110.0)", "90.0 (81.0–99.0)"],
                           ["after / before", "1.000 (0.900–1.100)", "1.000 (0.900–1.100)"]]
     assert "trainer.max_steps=100" in table.notes[0]
+
+
+def test_counts_view_has_a_column_pair_per_commit_and_what_each_component_adds():
+    from ganlab.results import get_view
+
+    def rec(commit, date, ganlab_calls, health_calls):
+        counts = {"plain": {"calls": 100, "ops": 10}, "bare": {"calls": 150, "ops": 10},
+                  "ganlab": {"calls": ganlab_calls, "ops": 18}, "no_health": {"calls": health_calls, "ops": 10}}
+        return {"study": "component_counts", "run": date, "command": "c", "commit": commit, "machine": "m",
+                "date": date, "metrics": {}, "card": None,
+                "settings": {"component_labels": {"health": "health monitor"}},
+                "cases": {"toy_ring_veegan": {"counts": counts}}}
+
+    table = get_view("component_counts")([rec("bbbbbbb222", "2026-12-02", 180, 170),
+                                          rec("aaaaaaa111", "2026-12-01", 300, 200)])
+    assert table.header[2:] == ["Python calls/step (`aaaaaaa`)", "aten ops/step (`aaaaaaa`)",
+                                "Python calls/step (`bbbbbbb`)", "aten ops/step (`bbbbbbb`)"]  # oldest first
+    rows = {row[1]: row[2:] for row in table.rows}
+    assert rows["ganlab, every default on"] == ["300", "18", "180", "18"]
+    assert rows["− health monitor"] == ["+100", "+8", "+10", "+8"]

@@ -1,8 +1,8 @@
 """HealthMonitor: cheap health signals during training, detectors over them, alerts and actions (docs/health.md).
 
-Per training step it only adds D's logits of the step to four running sums (no host sync). At every
-logging step it reads the losses and gradient norms the module logged (``train/*``) for the
-divergence detector; every ``every_n_steps`` steps it measures the rest (spectral norms, the fixed
+Per training step it only keeps D's logits of the step, folded into four running sums every 64 steps (no
+host sync). At every logging step it reads the losses and gradient norms the module logged (``train/*``) for
+the divergence detector; every ``every_n_steps`` steps it measures the rest (spectral norms, the fixed
 noise batch's diversity and classes, the held-out gap), logs everything as ``health/*``, runs the
 detectors, acts on their alerts and rewrites ``health.json``.
 

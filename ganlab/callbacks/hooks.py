@@ -6,7 +6,9 @@ context and builds the callback's state key, about 2.5 µs on a CPU. Under manua
 ``on_train_batch_start``, ``on_before_backward``, ``on_after_backward`` and ``on_before_optimizer_step`` once
 per optimizer step and backward, and ``on_train_batch_end``: with ganlab's seven default callbacks, of which none
 implements the first four, that was 126 µs per step of the toy ring's 6 ms (Lightning's dispatcher skips a hook
-attribute that is not callable, which these tests rely on: tests/callbacks/test_hooks.py).
+attribute that is not callable, which these tests rely on: tests/callbacks/test_hooks.py). The GAN module's own
+hooks of these names go through Lightning's dispatcher the same way and are skipped the same way
+(``ganlab.module.skip_unused_module_hooks``).
 """
 
 from __future__ import annotations

@@ -135,9 +135,9 @@ class StepProgressBar(ProgressBar):
         """The current status line (what the terminal shows)."""
         return status_line(self._done, self._total, self._rate.value, self._values, width)
 
-    def _refresh(self, trainer: pl.Trainer, metrics: bool = True) -> None:
-        """Steps done, and with ``metrics`` the latest values of the shown tags."""
-        self._done = trainer.global_step
+    def _refresh(self, trainer: pl.Trainer, metrics: bool = True, step: int | None = None) -> None:
+        """Steps done (``step``, or the trainer's), and with ``metrics`` the latest values of the shown tags."""
+        self._done = trainer.global_step if step is None else step
         if not metrics:
             return
         for tag in self.metrics:  # in the order of ``metrics``, each once it has been logged
@@ -169,9 +169,11 @@ class StepProgressBar(ProgressBar):
         # the tags change only where they are logged: train/* on logging steps, val/* after evaluation
         # (on_validation_end); reading them costs Lightning's recomputation of its logged results and a host-device
         # sync per value (float of a tensor), so the other steps update only the step count and the rate
-        self._refresh(trainer, metrics=trainer.global_step % max(trainer.log_every_n_steps, 1) == 0)
-        self._rate.add(self._done)
-        if self.is_enabled and self._progress is None and (self._total is None or self._done < self._total):
+        step = trainer.global_step
+        self._refresh(trainer, metrics=step % max(trainer.log_every_n_steps, 1) == 0, step=step)
+        self._rate.add(step)
+        if (step >= self._next_log and self.is_enabled and self._progress is None
+                and (self._total is None or step < self._total)):
             self._log_line()  # the last step's line comes at the end, after its evaluation
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -20,31 +20,58 @@ class DOutputStats:
     """Running means of D's outputs since the last ``read``: logits, accuracies and ADA's r_t.
 
     Fed every training step with the logits of the step's D update, kept on their device (no host
-    sync per step); ``read`` syncs once.
+    sync per step); ``read`` syncs once. A step only keeps a reference to its logits: every ``fold_every``
+    steps (and at ``read``) the kept ones are reduced together, a handful of tensor operations for all of
+    them instead of eight per step.
 
-    The signals, over all steps since the last read:
+    The signals, over all steps since the last read (each step weighs the same):
         ``d_real``, ``d_fake``: mean logit on real / fake samples;
         ``d_acc_real``, ``d_acc_fake``: share of real with logit > 0, of fake with logit < 0 (from signs,
         a logit of exactly 0 counts half);
         ``d_gap``: d_real - d_fake;
         ``r_t``: E[sign(D(x_real))] (Karras et al. 2020, section 3: 0 when D cannot tell training reals
         from generated ones, 1 when it is sure of every real; ADA's target is 0.6).
+
+    Args:
+        fold_every: steps whose logits are kept before they are reduced (memory: that many logit vectors).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fold_every: int = 64) -> None:
+        self.fold_every = fold_every
         self._sum: Tensor | None = None
         self._n = 0
+        self._pending: list[tuple[Tensor, Tensor]] = []  # logits (real [N], fake [M]) not yet folded into _sum
+
+    def add(self, real_logits: Tensor, fake_logits: Tensor) -> None:
+        """Keep one D update's logits, real [N] and fake [M] (not changed in place afterwards: D's detached
+        outputs)."""
+        self._pending.append((real_logits, fake_logits))
+        self._n += 1
+        if len(self._pending) >= self.fold_every:
+            self._fold()
 
     @torch.no_grad()
-    def add(self, real_logits: Tensor, fake_logits: Tensor) -> None:
-        """Accumulate one D update's logits, real [N] and fake [M]."""
-        r, f = real_logits.float(), fake_logits.float()
-        v = torch.stack((r.mean(), f.mean(), r.sign().mean(), f.sign().mean()))  # [4]
-        self._sum = v if self._sum is None else self._sum + v
-        self._n += 1
+    def _fold(self) -> None:
+        """Add the kept steps' means [4] to the running sum: one reduction per run of steps with equal shapes."""
+        pending, self._pending = self._pending, []
+        start = 0
+        while start < len(pending):
+            shapes = (pending[start][0].shape, pending[start][1].shape)
+            end = start + 1
+            while end < len(pending) and (pending[end][0].shape, pending[end][1].shape) == shapes:
+                end += 1
+            k = end - start
+            r = torch.stack([p[0] for p in pending[start:end]]).float().reshape(k, -1)  # [K, N]
+            f = torch.stack([p[1] for p in pending[start:end]]).float().reshape(k, -1)  # [K, M]
+            # per step: mean logits and mean signs, [K, 4]; summed over the K steps
+            v = torch.stack((r.mean(1), f.mean(1), r.sign().mean(1), f.sign().mean(1)), dim=1).sum(0)
+            self._sum = v if self._sum is None else self._sum + v
+            start = end
 
     def read(self) -> dict[str, float]:
         """The means since the last read (empty when nothing was added); resets the accumulator."""
+        if self._pending:
+            self._fold()
         if self._sum is None:
             return {}
         d_real, d_fake, sign_real, sign_fake = (self._sum / self._n).tolist()

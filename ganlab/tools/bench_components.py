@@ -222,7 +222,7 @@ def run_components(case: str, extra: Sequence[str], rounds: int, warmup: int, de
                 step_s, plain_s, _ = time_ganlab(runs[name], steps, warmup, device, clock=clock, reference=full)
             raw[name].append(_ratios(step_s, plain_s))
         log(f"{case}: round {r + 1}/{rounds}: " + ", ".join(f"{n} {raw[n][-1]['ratio']:.3f}" for n in order))
-    summary = summarize(raw)
+    summary = summarize(raw) if rounds else {}  # rounds=0: the counts only
     if count_steps:  # Python calls and aten ops per step (deterministic: once per run), steps 4 to 3 + count_steps
         summary["counts"] = {name: count_run(name, cfg, full, 3, count_steps, device)
                              for name, cfg in {"plain": full, **runs}.items()}

@@ -135,7 +135,7 @@ def components(args: argparse.Namespace, names: list[str], out: Path) -> None:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     kind = "components" if args.components else "default_run"
-    study = args.study or study_name(kind, device)
+    study = args.study or ("component_counts" if args.counts_only else study_name(kind, device))
     root = out / "results"
     if args.render:
         pass
@@ -162,12 +162,13 @@ def components(args: argparse.Namespace, names: list[str], out: Path) -> None:
         results = {}
         with tempfile.TemporaryDirectory() as tmp:
             for name in names:
-                rounds = args.rounds or COMPONENT_ROUNDS.get(name, 5)
+                rounds = 0 if args.counts_only else args.rounds or COMPONENT_ROUNDS.get(name, 5)
                 steps = args.steps or CASES[name][1]
                 # counts are per step and exact: the DCGANs' few timed steps are enough for them too
                 results[name] = run_components(name, args.set, rounds, args.warmup, device, Path(tmp), steps,
                                                clock, only, count_steps=min(20, steps))
-        settings = {"clock": args.clock, "rounds": {n: args.rounds or COMPONENT_ROUNDS.get(n, 5) for n in names},
+        settings = {"clock": "none" if args.counts_only else args.clock,
+                    "rounds": {n: 0 if args.counts_only else args.rounds or COMPONENT_ROUNDS.get(n, 5) for n in names},
                     "warmup": args.warmup, "steps": {n: args.steps or CASES[n][1] for n in names},
                     "overrides": args.set, "component_labels": {c: COMPONENTS[c][0] for c in only},
                     "stderr_is_terminal": sys.stderr.isatty()}
@@ -177,7 +178,9 @@ def components(args: argparse.Namespace, names: list[str], out: Path) -> None:
     from ganlab.results.tables import markdown_table
 
     records = read_records(root / study)
-    for view in ("default_run_time",) if kind == "default_run" else ("component_ratios", "components"):
+    views = ("default_run_time",) if kind == "default_run" else ("component_counts",) if args.counts_only else (
+        "component_ratios", "components")
+    for view in views:
         table = get_view(view)(records)
         print(markdown_table(table.header, table.rows), *table.notes, sep="\n\n", end="\n\n")
     readme = out / "README.md"
@@ -215,6 +218,9 @@ def main() -> None:
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time (the numbers to publish, idle machine) or this thread's CPU time (roughly "
                              "independent of other processes' load; CPU runs with one compute thread only)")
+    parser.add_argument("--counts-only", action="store_true",
+                        help="with --components: only the Python calls and aten ops per step of every run (no timing, "
+                             "the same on any machine); a record in benchmarks/results/component_counts/")
     parser.add_argument("--render", action="store_true",
                         help="with --components or --default-run: only rewrite benchmarks/README.md's blocks")
     parser.add_argument("--default-run", type=int, default=None, metavar="STEPS",

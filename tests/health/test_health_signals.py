@@ -40,6 +40,24 @@ def test_r_t_and_d_view_on_hand_made_logits():
     assert stats.read() == {}  # read resets
 
 
+def test_d_view_folds_kept_steps_as_the_per_step_means_would():
+    """Steps are kept and reduced every ``fold_every`` steps (and at read), across changes of the batch size: the
+    same means as one reduction per step."""
+    g = torch.Generator().manual_seed(0)
+    steps = [(torch.randn(n, generator=g), torch.randn(m, generator=g)) for n, m in [(8, 8)] * 7 + [(5, 6)] * 3
+             + [(8, 8)] * 2]
+    per_step = torch.stack([torch.stack((r.mean(), f.mean(), r.sign().mean(), f.sign().mean())) for r, f in steps])
+    expected = per_step.mean(0).tolist()
+    for fold_every in (1, 4, 64):
+        stats = DOutputStats(fold_every=fold_every)
+        for r, f in steps:
+            stats.add(r, f)
+        assert len(stats._pending) < fold_every
+        out = stats.read()
+        assert [out["d_real"], out["d_fake"], out["r_t"], 1 - 2 * out["d_acc_fake"]] == pytest.approx(expected)
+        assert stats.read() == {} and not stats._pending
+
+
 def test_g_loss_slope_tells_a_saturating_loss_from_the_others():
     fake = torch.tensor([-12.0, -10.0, -15.0, -11.0])  # D rejects every fake
     assert g_loss_slope(Minimax(), fake) == pytest.approx(torch.sigmoid(fake).mean().item(), rel=1e-5)

@@ -228,3 +228,40 @@ def default_run_time(records: list[Record]) -> Table:
     return Table(rows=rows, records=group, notes=[
         f"`ganlab-train trainer.max_steps={steps}` with each commit's code and configs, alternating, "
         f"{group[0]['settings']['repeats']} runs each per invocation; medians."])
+
+
+@view("component_counts")
+def component_counts(records: list[Record]) -> Table:
+    """scripts/bench/benchmark.py --components --counts-only at several commits: Python calls and aten ops per step
+    of each run (the same on any machine and under any load), one pair of columns per commit, oldest first; a
+    component's row is what it adds (ganlab's count less the run without it)."""
+    def first_date(commit: str) -> str:
+        return min(r["date"] for r in records if r["commit"] == commit)
+
+    commits = sorted({r["commit"] for r in records}, key=first_date)
+    newest = {c: max((r for r in records if r["commit"] == c), key=lambda r: r["date"]) for c in commits}
+    header = ["case", "run"]
+    header += [f"{kind} (`{c[:7]}`)" for c in commits for kind in ("Python calls/step", "aten ops/step")]
+    labels: dict[str, str] = {}
+    for r in newest.values():
+        labels.update(r.get("settings", {}).get("component_labels", {}))
+    names = {"plain": "plain PyTorch loop", "bare": "bare LightningModule", "ganlab": "ganlab, every default on",
+             **{f"no_{k}": f"− {label}" for k, label in labels.items()}}
+    rows = []
+    for case in [c for c in CASE_ORDER if any(c in r["cases"] for r in newest.values())]:
+        for name, what in names.items():
+            cells = []
+            for c in commits:
+                counts = newest[c]["cases"].get(case, {}).get("counts", {})
+                if name not in counts:
+                    cells += ["", ""]
+                elif name.startswith("no_"):  # what the component adds to ganlab's step
+                    cells += [f"{counts['ganlab'][k] - counts[name][k]:+.0f}" for k in ("calls", "ops")]
+                else:
+                    cells += [f"{counts[name][k]:.0f}" for k in ("calls", "ops")]
+            if any(cells):
+                rows.append([CASE_LABELS.get(case, case), what, *cells])
+    return Table(header=header, rows=rows, records=list(newest.values()),
+                 notes=["Counted over up to 20 non-logging steps after a 3-step warm-up of one run each "
+                        "(`sys.setprofile` call events, a `TorchDispatchMode`); a component not on in a case has no "
+                        "row."])
