@@ -262,6 +262,7 @@ DOMAINS: list[tuple[str, Domain]] = [
     ("game.fake_labels", choice("random", "real")),
     ("game.unroll.steps", integer(1)),
     ("game.unroll.second_order", flag()),
+    ("game.unroll.objective", choice("fake", "saddle")),
     ("ema.decay", number(0, 1, hi_open=True, null="no EMA")),
     ("ema.start", START_STEP),
     ("ema.rampup", number(0, lo_open=True, null="no ramp-up")),
