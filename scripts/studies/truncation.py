@@ -2,9 +2,10 @@
 
     python scripts/studies/truncation.py --work /tmp/truncation
 
-Trains (or continues, in WORK/<folder>) the default recipe to 3,000 steps (``default``) and then to its full
-10,000 (``default10k``, the same run continued), and ``experiment=dcgan_mnist5k`` for 2,000 of its 3,000 steps,
-seed 0, one thread; after each, for its last checkpoint
+Trains (or continues, in WORK/<folder>) the default recipe to 3,000 steps (``default``, seed 0),
+``experiment=dcgan_mnist5k`` for 2,000 of its 3,000 steps (seed 0) and the whole default run of seed 4
+(``default10k``: the run of experiments/README's train-split table; a folder already holding its 10,000-step
+checkpoint is used as it is), one thread; after each, for its last checkpoint
 ``ganlab-eval ... truncation.psi=[1.0,...,0.3]`` writes one results record and its figure to
 experiments/results/truncation-cpu/<name>_psi.json / .png (view ``truncation``), and ``ganlab-sample`` writes a
 spherical latent walk as GIF and MP4 to docs/images/walk_<name>_interp.gif / .mp4 (``truncation.psi=0.8``).
@@ -20,11 +21,11 @@ from pathlib import Path
 
 from ganlab.rundir import checkpoint_step
 
-# name -> (run folder, overrides, steps): default3k is the default run stopped at 3,000 steps, default10k the same run
-# continued to the recipe's 10,000 (ckpt_path: bit-identical to an uninterrupted run)
+# name -> (run folder, overrides, steps): default is the default recipe stopped at 3,000 steps, default10k a whole
+# default run (seed 4, one of the default run's out-of-sample seeds)
 RUNS = {"default": ("default", ["seed=0"], 3000),
         "dcgan": ("dcgan", ["experiment=dcgan_mnist5k", "seed=0"], 2000),
-        "default10k": ("default", ["seed=0"], 10000)}
+        "default10k": ("default10k", ["seed=4"], 10000)}
 PSI = "[1.0,0.9,0.8,0.7,0.6,0.5,0.4,0.3]"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
