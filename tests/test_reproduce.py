@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO
 
 from ganlab.cli.reproduce import Row, main
+from ganlab.runs.read import read_run
 
 SMALL = ["--set", "dataset.source.n=5000", "metrics.num_samples=500", "metrics.batch_size=500"]
 
@@ -75,3 +76,41 @@ def test_agreement_within_the_combined_error():
     both = Row("fid", 10.0, 3.0, 15.0, 4.0, 5)  # combined sqrt(3² + 4²) = 5
     assert both.combined == 5.0 and both.agrees is True
     assert Row("fid", 10.0, None, 15.0, None, 1).agrees is None  # one seed, no error bar: undecided
+
+
+def test_chunked_ensembles_write_one_record_per_seed_and_resume(tmp_path, tests_on_path, monkeypatch):
+    """--chunk 2 of 3 seeds: an ensemble of seeds 0-1 and a plain run of seed 2; --record writes their records."""
+    monkeypatch.chdir(tmp_path)
+    args = ["veegan_gan_ring", "--ensemble", "--chunk", "2", "--budget", "20", "--record", "chunks-cpu",
+            "--out", "out", *SMALL, "metrics.every_n_steps=10"]
+    assert main([*args[:1], "--seeds", "3", *args[1:]]) == 0
+    run_dir = tmp_path / "out" / "budget20" / "veegan_gan_ring"
+    assert sorted(p.name for p in run_dir.glob("ensemble*")) == ["ensemble-seeds0-1", "ensemble-seeds2-2"]
+    members = json.loads((run_dir / "ensemble-seeds0-1" / "checkpoints" / "metrics.json").read_text())
+    last = members["evaluations"][-1]["members"]
+    records = [json.loads((tmp_path / "experiments/results/chunks-cpu" / f"veegan_gan_ring-s{s}.json").read_text())
+               for s in range(3)]
+    assert [r["params"]["seed"] for r in records] == [0, 1, 2]
+    assert [r["params"]["ensemble"] for r in records] == [2, 2, 1]
+    for record, member in zip(records[:2], last, strict=True):  # member k of the chunk starting at 0 is seed k
+        assert record["metrics"]["modes"] == member["metrics"]["modes"]
+        assert record["curves"]["modes"]["20"] == member["metrics"]["modes"] and set(record["curves"]["modes"]) == {
+            "10", "20"}
+    plain = read_run(run_dir / "ensemble-seeds2-2").curves["val/modes"]  # a one-seed chunk is a plain run
+    assert records[2]["curves"]["modes"] == {str(k): v for k, v in sorted(plain.items())}
+    assert records[0]["published"]["modes"] == 1.0 and records[0]["params"]["reduced"] is True
+    # a call with one more seed trains only the new chunk (seed 3) and keeps the records already written
+    before = {p.name: p.stat().st_mtime_ns for p in run_dir.glob("ensemble*/reproduce_run.json")}
+    written = (tmp_path / "experiments/results/chunks-cpu/veegan_gan_ring-s0.json").stat().st_mtime_ns
+    assert main([*args[:1], "--seeds", "4", *args[1:]]) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in run_dir.glob("ensemble*/reproduce_run.json")
+            if p.parent.name != "ensemble-seeds2-3"} == before
+    assert (run_dir / "ensemble-seeds2-3").is_dir()
+    assert (tmp_path / "experiments/results/chunks-cpu/veegan_gan_ring-s0.json").stat().st_mtime_ns == written
+    assert (tmp_path / "experiments/results/chunks-cpu/veegan_gan_ring-s3.json").is_file()
+
+
+def test_chunk_needs_an_ensemble(capsys):
+    with pytest.raises(SystemExit):
+        main(["veegan_gan_ring", "--chunk", "2"])
+    assert "--chunk 2: valid with --ensemble, as an integer >= 1" in capsys.readouterr().err

@@ -3,6 +3,7 @@
     ganlab-reproduce veegan_gan_ring --seeds 5 --jobs 2
     ganlab-reproduce pacgan_gan_ring pacgan2_ring --seeds 3 --budget 20000     # a reduced, labelled check
     ganlab-reproduce veegan_gan_ring --seeds 8 --ensemble      # the 8 seeds as one batched run (ensemble.size=8)
+    ganlab-reproduce veegan_gan_grid --seeds 20 --ensemble --chunk 5 --record grid-cpu   # 4 resumable ensembles
 
 Each preset names its paper's protocol and carries a ``published:`` block (numbers, ``<key>_error``
 for their error bars, ``source``, ``protocol``). Every seed is one ``ganlab-train experiment=NAME
@@ -11,7 +12,11 @@ measurement. The table gives published ± error, measured mean ± standard error
 whether the two agree within the combined error sqrt(SE² + error²). Finished runs are reused, so
 a call with more seeds only adds the new ones. With ``--ensemble`` the seeds train as one seed ensemble
 (``ensemble.size=N health=none``, in OUT/NAME/ensemble<N>), each member's ``val/<key>/member<k>`` being its
-seed's measurement; the table is the same.
+seed's measurement; the table is the same. ``--chunk K`` trains the seeds as ensembles of K members each
+(seeds 0..K-1, K..2K-1, ... in OUT/NAME/ensemble-seeds<a>-<b>), so a stopped study loses at most one chunk
+and a call with more seeds only trains the new chunks. ``--record STUDY`` writes one results record per seed,
+``experiments/results/STUDY/NAME-s<seed>.json`` (``ganlab.results``), as soon as its run or chunk finishes;
+records already there are kept.
 """
 
 from __future__ import annotations
@@ -78,12 +83,14 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
     error, wall = _train(run, overrides, args, processes=args.jobs)
     if error is not None:
         return {"name": name, "seed": seed, "ok": False, "error": error, "wall_s": wall}
-    values = {}
+    values, curves = {}, {}
     for tag, points in read_run(run).curves.items():
         key = tag[len("val/"):]
         if tag.startswith("val/") and points and key not in NOT_SCORES and not key.endswith("_best"):
             values[key] = points[max(points)]  # the last evaluation
-    result = {"name": name, "seed": seed, "ok": True, "values": values, "wall_s": wall, "overrides": args.set,
+            curves[key] = {str(step): points[step] for step in sorted(points)}
+    result = {"name": name, "seed": seed, "ok": True, "values": values, "curves": curves, "wall_s": wall,
+              "overrides": args.set,
               "steps": int(select(OmegaConf.load(run / ".hydra" / "config.yaml"), "trainer.max_steps"))}
     done.write_text(json.dumps(result, indent=1))
     return result
@@ -113,39 +120,54 @@ def _train(run: Path, overrides: list[str], args: argparse.Namespace,
     return (lines or ["(no output)"])[-1], wall
 
 
-def ensemble_dir(name: str, args: argparse.Namespace) -> Path:
-    return args.out / name / f"ensemble{args.seeds}"
+def chunks(args: argparse.Namespace) -> list[range]:
+    """The seed ranges trained as one ensemble each: all N seeds, or runs of ``--chunk`` seeds."""
+    size = args.chunk or args.seeds
+    return [range(a, min(a + size, args.seeds)) for a in range(0, args.seeds, size)]
 
 
-def run_ensemble(name: str, args: argparse.Namespace) -> list[dict]:
-    """Train seeds 0..N-1 as one seed ensemble (or reuse it); returns one result record per member."""
-    run = ensemble_dir(name, args)
+def ensemble_dir(name: str, seeds: range, args: argparse.Namespace) -> Path:
+    if args.chunk is None:
+        return args.out / name / f"ensemble{args.seeds}"
+    return args.out / name / f"ensemble-seeds{seeds.start}-{seeds.stop - 1}"
+
+
+def run_ensemble(name: str, seeds: range, args: argparse.Namespace) -> list[dict]:
+    """Train ``seeds`` as one seed ensemble (or reuse it); returns one result record per member."""
+    run = ensemble_dir(name, seeds, args)
     done = run / "reproduce_run.json"
     if done.is_file():
         return json.loads(done.read_text())
-    overrides = [f"experiment={name}", "seed=0", f"ensemble.size={args.seeds}", "health=none", f"hydra.run.dir={run}",
+    size = len(seeds)
+    overrides = [f"experiment={name}", f"seed={seeds.start}", f"ensemble.size={size}", "health=none",
+                 f"hydra.run.dir={run}",
                  "~callbacks.progress_bar", "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
     if args.budget:
         overrides += [f"trainer.max_steps={args.budget}", f"metrics.every_n_steps={args.budget}"]
     error, wall = _train(run, overrides, args, processes=None)
     if error is not None:
-        return [{"name": name, "seed": s, "ok": False, "error": error, "wall_s": wall} for s in range(args.seeds)]
-    values: dict[int, dict[str, float]] = {s: {} for s in range(args.seeds)}
+        return [{"name": name, "seed": s, "ok": False, "error": error, "wall_s": wall} for s in seeds]
+    values: dict[int, dict[str, float]] = {k: {} for k in range(size)}
+    curves: dict[int, dict[str, dict[str, float]]] = {k: {} for k in range(size)}
     for tag, points in read_run(run).curves.items():
         key, _, member = tag[len("val/"):].rpartition("/member")
-        if tag.startswith("val/") and member.isdigit() and points and key not in NOT_SCORES:
-            values[int(member)][key] = points[max(points)]  # member k = seed k (seed=0, ensemble.size=N)
+        if size == 1 and not member.isdigit():  # a one-seed chunk is a plain run: its tags have no /member
+            key, member = tag[len("val/"):], "0"
+        if (tag.startswith("val/") and member.isdigit() and points and key not in NOT_SCORES
+                and not key.endswith("_best")):
+            values[int(member)][key] = points[max(points)]  # member k = seed start + k
+            curves[int(member)][key] = {str(step): points[step] for step in sorted(points)}
     steps = int(select(OmegaConf.load(run / ".hydra" / "config.yaml"), "trainer.max_steps"))
-    results = [{"name": name, "seed": s, "ok": True, "values": values[s], "wall_s": wall / args.seeds,
-                "ensemble_wall_s": wall, "ensemble": args.seeds, "overrides": args.set, "steps": steps}
-               for s in range(args.seeds)]
+    results = [{"name": name, "seed": s, "ok": True, "values": values[k], "curves": curves[k], "wall_s": wall / size,
+                "ensemble_wall_s": wall, "ensemble": size, "overrides": args.set, "steps": steps}
+               for k, s in enumerate(seeds)]
     done.write_text(json.dumps(results, indent=1))
     return results
 
 
-def check_ensemble(name: str, args: argparse.Namespace) -> None:
+def check_ensemble(name: str, seeds: range, args: argparse.Namespace) -> None:
     """Refuse, before anything trains, an ensemble directory that cannot be reused as it is."""
-    run = ensemble_dir(name, args)
+    run = ensemble_dir(name, seeds, args)
     done = run / "reproduce_run.json"
     if done.is_file():
         trained = json.loads(done.read_text())[0].get("overrides", [])
@@ -167,6 +189,30 @@ def check_seed(name: str, seed: int, args: argparse.Namespace) -> None:
                                  f"{' '.join(args.set) or '(none)'}; use another --out or remove it")
     elif run.exists():
         raise ReproduceError(f"{run} exists but did not finish; remove it to rerun that seed")
+
+
+def _check_study(study: str) -> None:
+    from ganlab.results.records import RecordError, _check_name
+
+    try:
+        _check_name("study", study)
+    except RecordError as e:
+        raise ReproduceError(f"--record {e}") from None
+
+
+def write_seed_record(study: str, result: dict, info: dict, args: argparse.Namespace) -> Path | None:
+    """``experiments/results/STUDY/NAME-s<seed>.json`` for one finished seed; an existing record is kept."""
+    from ganlab.results.records import DEFAULT_ROOT, write_record
+
+    run = f"{result['name']}-s{result['seed']}"
+    if (Path(DEFAULT_ROOT) / study / f"{run}.json").exists():
+        return None
+    metrics = {**result["values"], "wall_s": result["wall_s"], "steps": result["steps"]}
+    params = {"preset": result["name"], "seed": result["seed"], "protocol_steps": info["max_steps"],
+              "reduced": bool(args.budget), "overrides": " ".join(args.set),
+              "ensemble": result.get("ensemble", 1)}
+    return write_record(study, run, metrics, params=params, published=info["published"], per_run=True,
+                        curves=result.get("curves", {}))
 
 
 def published_block(name: str) -> dict:
@@ -259,9 +305,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--set", nargs="*", default=[], help="extra ganlab-train overrides for every run")
     p.add_argument("--ensemble", action="store_true",
                    help="train the seeds as one seed ensemble (ensemble.size=N, health=none) instead of N runs")
+    p.add_argument("--chunk", type=int, default=None,
+                   help="with --ensemble: ensembles of this many seeds each, reused when finished (resumable)")
+    p.add_argument("--record", metavar="STUDY", default=None,
+                   help="write one results record per seed to experiments/results/STUDY/NAME-s<seed>.json")
     args = p.parse_args(argv)
     if args.seeds < 1 or (args.budget is not None and args.budget < 1) or args.jobs < 1:
         p.error("--seeds, --budget and --jobs must be >= 1")
+    if args.chunk is not None and (args.chunk < 1 or not args.ensemble):
+        p.error(f"--chunk {args.chunk}: valid with --ensemble, as an integer >= 1")
     if args.budget:  # reduced runs never mix with full ones
         args.out = args.out / f"budget{args.budget}"
     return args
@@ -274,18 +326,24 @@ def reproduce(args: argparse.Namespace) -> int:
         if not args.ensemble:
             check_seed(name, seed, args)
     for name in args.names if args.ensemble else []:
-        check_ensemble(name, args)
+        for seeds in chunks(args):
+            check_ensemble(name, seeds, args)
+    if args.record:
+        _check_study(args.record)
     results: dict[str, list[dict]] = {name: [] for name in args.names}
 
     def record(result: dict) -> None:
         status = "ok" if result["ok"] else f"FAILED: {result['error']}"
         print(f"{result['name']} seed {result['seed']}: {status} ({result['wall_s']:.0f} s)", flush=True)
         results[result["name"]].append(result)
+        if args.record and result["ok"]:
+            write_seed_record(args.record, result, infos[result["name"]], args)
 
-    if args.ensemble:  # one process per preset; its members are the seeds
+    if args.ensemble:  # one process per chunk of seeds; its members are the seeds
         for name in args.names:
-            for result in run_ensemble(name, args):
-                record(result)
+            for seeds in chunks(args):
+                for result in run_ensemble(name, seeds, args):
+                    record(result)
     else:
         with ThreadPoolExecutor(args.jobs) as pool:
             for result in pool.map(lambda job: run_seed(*job, args), jobs):
