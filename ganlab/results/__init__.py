@@ -8,7 +8,7 @@
 
 from ganlab.results.records import RecordError, read_records, write_record
 from ganlab.results.registry import Table, get_view, view
-from ganlab.results.stats import DiffCI, diff_ci, mean_se, mean_std
+from ganlab.results.stats import DiffCI, diff_ci, mean_se, mean_std, share_ci, subsample_means
 
-__all__ = ["DiffCI", "RecordError", "Table", "diff_ci", "get_view", "mean_se", "mean_std", "read_records", "view",
-           "write_record"]
+__all__ = ["DiffCI", "RecordError", "Table", "diff_ci", "get_view", "mean_se", "mean_std", "read_records", "share_ci",
+           "subsample_means", "view", "write_record"]

@@ -81,3 +81,32 @@ def diff_ci(a: Sequence[float], b: Sequence[float], *, level: float = 0.95, n_bo
                  - xb[rng.integers(0, len(xb), (n_boot, len(xb)))].mean(1))
     low, high = np.quantile(diffs, q)
     return DiffCI(float(xa.mean() - xb.mean()), float(low), float(high), level, len(xa), len(xb), exact)
+
+
+def subsample_means(values: Sequence[float], k: int = 5, *, level: float = 0.90, n_boot: int = 20000,
+                    seed: int = 0) -> tuple[float, float]:
+    """Central ``level`` interval of the mean of ``k`` seeds drawn with replacement from ``values``.
+
+    What a paper's "mean of k runs" would scatter over if its runs were drawn from the distribution these seeds
+    sample: a published k-run mean inside the interval is reproduced by this distribution. Monte Carlo with
+    ``n_boot`` seeded draws (numpy; scipy.stats.bootstrap bootstraps a statistic of the whole sample, not the
+    mean of a k-subsample).
+    """
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2 or k < 1:
+        raise ValueError(f"subsample_means needs at least 2 values and k >= 1, got {len(x)} values, k={k}")
+    if not (0 < level < 1):
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    means = x[np.random.default_rng(seed).integers(0, len(x), (n_boot, k))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def share_ci(hits: int, n: int, *, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a share ``hits / n``, e.g. of collapsed seeds (scipy.stats.binomtest)."""
+    from scipy.stats import binomtest
+
+    if n < 1 or not (0 <= hits <= n):
+        raise ValueError(f"share_ci needs 0 <= hits <= n and n >= 1, got {hits} of {n}")
+    ci = binomtest(hits, n).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
