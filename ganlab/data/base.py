@@ -124,10 +124,12 @@ class InMemoryBatches:
         seed: base seed; epoch ``e`` uses permutation seed ``seed + e``.
         rank, world_size: this process's share under data parallelism.
         device: where the data lives; batches are gathered there.
+        labels: serve the labels with each batch; False (a model that takes none) serves None and saves a gather
+            per step.
     """
 
     def __init__(self, data: ImageData, batch_size: int, seed: int = 0, rank: int = 0,
-                 world_size: int = 1, device: torch.device | str = "cpu") -> None:
+                 world_size: int = 1, device: torch.device | str = "cpu", labels: bool = True) -> None:
         per_rank = len(data) // world_size
         if per_rank < batch_size:
             raise ValueError(
@@ -135,7 +137,7 @@ class InMemoryBatches:
                 f"process; lower dataset.batch_size or game.n_critic"
             )
         self.x = data.x.to(device)
-        self.y = data.y.to(device) if data.y is not None else None
+        self.y = data.y.to(device) if data.y is not None and labels else None
         self.batch_size, self.seed = batch_size, seed
         self.rank, self.world_size = rank, world_size
         self.epoch = 0  # the epoch the next iter() serves

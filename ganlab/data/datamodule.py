@@ -105,7 +105,13 @@ class GANDataModule(pl.LightningDataModule):
         self.setup()
         rank, world = self._rank()
         return InMemoryBatches(self.train_data, self.batch_size * self.batches_per_step, seed=self.seed, rank=rank,
-                               world_size=world, device=self._device())
+                               world_size=world, device=self._device(), labels=self.model_takes_labels())
+
+    def model_takes_labels(self) -> bool:
+        """Whether the module being trained reads the reals' labels (a class-conditional G or D); without a
+        trainer, or with a module that does not say, assume it does."""
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        return getattr(module, "num_classes", 1) > 0
 
     def val_dataloader(self) -> IndexBatches:
         """Sample indices [B] per evaluation batch, this rank's strided share."""
