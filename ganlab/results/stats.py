@@ -83,6 +83,32 @@ def diff_ci(a: Sequence[float], b: Sequence[float], *, level: float = 0.95, n_bo
     return DiffCI(float(xa.mean() - xb.mean()), float(low), float(high), level, len(xa), len(xb), exact)
 
 
+def diff_text(a: Sequence[float], b: Sequence[float], digits: int = 1) -> str:
+    """``diff_ci(a, b).text(digits)``; where an arm has fewer than 2 seeds, the difference of means and that no
+    interval exists (``+3.0 (one seed in an arm: no interval; not established)``)."""
+    if len(a) < 2 or len(b) < 2:
+        if not len(a) or not len(b):
+            raise ValueError(f"diff_text needs at least 1 value per arm, got {len(a)} and {len(b)}")
+        d = float(np.mean(a) - np.mean(b))
+        return f"{d:+.{digits}f} (one seed in an arm: no interval; not established)"
+    return diff_ci(a, b).text(digits)
+
+
+def ci_note(*seeds: int) -> str:
+    """The note under a table of ``diff_ci`` intervals, naming the arms' seed counts (``ci_note(3)``,
+    ``ci_note(5, 10)``): what the interval is, and that with few seeds it under-covers."""
+    counts = sorted(set(seeds))
+    if not counts or counts[0] < 2:
+        raise ValueError(f"ci_note needs seed counts of at least 2, got {list(seeds)}")
+    if len(counts) == 1:
+        over, few = f"the {counts[0]} seeds of each arm (", f"{counts[0]} seeds"
+    else:
+        over, few = (f"the seeds of each arm ({' and '.join(map(str, counts))} seeds; ",
+                     f"{counts[0]} to {counts[-1]} seeds")
+    return (f"CI: percentile bootstrap over {over}`ganlab.results.diff_ci`); with {few} an interval under-covers: "
+            "one that holds 0 means not established, one that does not is still a weak claim.")
+
+
 def subsample_means(values: Sequence[float], k: int = 5, *, level: float = 0.90, n_boot: int = 20000,
                     seed: int = 0) -> tuple[float, float]:
     """Central ``level`` interval of the mean of ``k`` seeds drawn with replacement from ``values``.

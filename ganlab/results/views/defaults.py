@@ -5,19 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from ganlab.results.registry import Record, Table, view
-from ganlab.results.stats import mean_std
-from ganlab.results.tables import num, only, per_run, select
+from ganlab.results.stats import ci_note, diff_text, mean_std
+from ganlab.results.tables import num, only, per_run, select, values
 
 DIGITS = ["zeros", "ones", "twos", "threes", "fours", "fives", "sixes", "sevens", "eights", "nines"]
 BAND = (7.0, 13.0)  # the default run's target: every digit within 7-13 % of the samples
 
 
 @view("losses", header=["loss (`loss=`)", "FID at step 300 (v1)", "FID at step 600 (v1)"])
-def losses(records: list[Record]) -> list[list[Any]]:
+def losses(records: list[Record]) -> Table:
     """The DCGAN preset at 600 steps with each loss, one seed: training-time FID (digit features v1)."""
     rows = sorted(records, key=lambda r: r["metrics"]["fid_step600"])
-    return [[f"{r['params']['label']} (`{r['params']['loss']}`)", num(r["metrics"]["fid_step300"]),
-             num(r["metrics"]["fid_step600"])] for r in rows]
+    return Table(rows=[[f"{r['params']['label']} (`{r['params']['loss']}`)", num(r["metrics"]["fid_step300"]),
+                        num(r["metrics"]["fid_step600"])] for r in rows],
+                 notes=["One seed per loss: no interval; a difference between two rows is not established (the order "
+                        "of the rows is not a ranking)."])
 
 
 def share(p: float, name: str | None = None) -> str:
@@ -103,12 +105,31 @@ def default_run(records: list[Record]) -> Table:
     used = now + before + [old_sweep] + batch64
     return Table(rows=rows, records=used,
                  notes=["Bold: a class share outside the 7-13 % target. Several seeds in one row: per-seed values "
-                        "(seeds 1, 2, 3) where records hold them, else the mean."])
+                        "(seeds 1, 2, 3) where records hold them, else the mean.",
+                        default_run_cis(now, before, batch64)])
+
+
+def default_run_cis(now: list[Record], before: list[Record], batch64: list[Record]) -> str:
+    """The default run's comparisons as differences of means with a bootstrap CI over seeds (3 per arm), and
+    against the old default, which ran one seed, without one."""
+    default = values(select(now, recipe="default"), "fid")
+    old = values(select(now, recipe="old default (~experiment)"), "fid")
+    base = per_run(select(before, recipe="default"))  # batch 128, 10,000 steps, before the fix: the reference
+    dcgan = per_run(select(before, recipe="dcgan"))
+
+    def vs(runs: list[Record], prefix: str = "") -> str:
+        return (f"FID {diff_text(values(runs, prefix + 'fid'), values(base, 'fid'), 2)}, class KL "
+                f"{diff_text(values(runs, prefix + 'class_kl'), values(base, 'class_kl'), 4)}")
+
+    return ("Differences of means [95 % CI], before the fix, against the default of then (3 seeds each): batch 64, "
+            f"15,000 steps minus the default: {vs(batch64, 'eval/')}; DCGAN preset minus the default: {vs(dcgan)}. "
+            f"The default minus the old default, current code, FID: {diff_text(default, old, 1)}. "
+            + ci_note(3))
 
 
 @view("default_variants", header=["change to the batch-64 recipe", "steps", "FID (v2)", "class KL",
                                   "smallest / largest class"])
-def default_variants(records: list[Record]) -> list[list[Any]]:
+def default_variants(records: list[Record]) -> Table:
     """Seed 1's variants of the first tuned recipe (ganlab-eval, 10,000 samples, v2)."""
     rows = []
     for r in sorted(records, key=lambda r: r["run"]):
@@ -117,7 +138,8 @@ def default_variants(records: list[Record]) -> list[list[Any]]:
         note = f": {p['note']}" if p.get("note") else ""
         rows.append([p["change"], num(m["steps"], 0), num(m["fid"], 2 if m["fid"] < 10 else 1),
                      f"{m['class_kl']:.3f}", f"{share(lo, lo_name)} / {share(hi, hi_name)}{note}"])
-    return rows
+    return Table(rows=rows, notes=["Seed 1 only, one seed per variant: no interval; a difference between two rows "
+                                   "is not established."])
 
 
 def _lr(p: dict[str, Any], key: str) -> str:
@@ -127,8 +149,9 @@ def _lr(p: dict[str, Any], key: str) -> str:
 
 @view("default_sweep", header=["G lr", "D lr", "EMA", "loss", "seed", "training-time FID at the end (v2)",
                                "class KL", "classes covered", "outcome"])
-def default_sweep(records: list[Record]) -> list[list[Any]]:
-    """The tuning sweep of the default recipe (sweep.csv): runs grouped by setting, one value per seed."""
+def default_sweep(records: list[Record]) -> Table:
+    """The tuning sweep of the default recipe (sweep.csv): runs grouped by setting, one value per seed; the
+    settings run with several seeds compared by a bootstrap CI of the difference."""
     groups: dict[tuple, list[Record]] = {}
     for r in records:
         p = r["params"]
@@ -155,7 +178,18 @@ def default_sweep(records: list[Record]) -> list[list[Any]]:
                      ", ".join(fid(r) for r in runs),
                      ", ".join(f"{r['metrics']['val/class_kl_final']:.3f}" for r in runs),
                      ", ".join(map(str, covered)), outcome])
-    return rows
+    notes = ["Settings run with one seed: no interval; a difference between them, or from the others, is not "
+             "established."]
+    # the setting with the most seeds (the recipe kept) against each other setting run with several
+    several = sorted((k for k in groups if len(groups[k]) > 1), key=lambda k: -len(groups[k]))
+    for k in several[1:]:
+        a, b = groups[several[0]], groups[k]
+        notes.append(f"G lr {_lr(a[0]['params'], 'optim.g.lr')} minus {_lr(b[0]['params'], 'optim.g.lr')} "
+                     f"({len(a)} and {len(b)} seeds), training-time FID at the end: "
+                     f"{diff_text(values(a, 'val/fid_final'), values(b, 'val/fid_final'))}; class KL: "
+                     f"{diff_text(values(a, 'val/class_kl_final'), values(b, 'val/class_kl_final'), 3)}. "
+                     + ci_note(len(a), len(b)))
+    return Table(rows=rows, notes=notes)
 
 
 TEST_COLUMNS = ["seed", "FID train (4,000)", "FID test (1,000)", "FID train matched (1,000)", "gap", "precision",

@@ -47,6 +47,10 @@ def transfer(records: list[Record]) -> Table:
     ft, fz = values(select(records, arm="finetune"), "fid_test"), values(select(records, arm="freezed"), "fid_test")
     if len(ft) > 1 and len(fz) > 1:
         notes.append(f"FreezeD minus plain fine-tuning: {_ci(fz, ft)}.")
+    single = ['"' + TRANSFER_ARMS[a] + '"' for a in TRANSFER_ARMS if len(select(records, arm=a)) == 1]
+    if single:
+        notes.append(f"One run in the arm {' and '.join(single)}: no interval of a difference against it; a "
+                     "difference is not established.")
     return Table(rows=rows, notes=notes)
 
 
@@ -67,4 +71,5 @@ def truncation(records: list[Record]) -> Table:
         rows.append([f"`{key}={v:g}`", num(m.get(fid), 1), *(num(m.get(n), 3) for n in ("precision", "recall",
                                                                                            "coverage")),
                      num(m.get(f"{fid}_test"), 1), num(m.get("precision_test"), 3), num(m.get("recall_test"), 3)])
-    return Table(rows=rows)
+    return Table(rows=rows, notes=["One checkpoint (one training seed): the ψ values are compared on this model's "
+                                   "samples; no interval over training seeds."])

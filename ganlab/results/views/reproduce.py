@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from ganlab.results.registry import Record, Table, view
-from ganlab.results.stats import diff_ci, mean_se
+from ganlab.results.stats import ci_note, diff_ci, diff_text, mean_se
 from ganlab.results.tables import num, select, sig, values
 
 METRICS = {"modes": "modes", "high_quality": "high quality", "reverse_kl": "reverse KL"}
@@ -61,6 +60,15 @@ def presets(records: list[Record]) -> list[tuple[str, str, list[Record]]]:
     return [(s, p, seen[(s, p)]) for s, p in order]
 
 
+DIGITS = {"modes": 1, "high_quality": 1, "reverse_kl": 2}
+
+
+def differences(a: list[Record], b: list[Record], metrics: tuple[str, ...] = tuple(METRICS)) -> str:
+    """``modes -17.6 [-21.0, -14.2], high quality ...``: mean(a) - mean(b) per metric with its bootstrap CI."""
+    names = {**METRICS, "high_quality": "high quality (percentage points)"}
+    return ", ".join(f"{names[m]} {diff_text(values(a, m), values(b, m), DIGITS[m])}" for m in metrics)
+
+
 def of(preset: str) -> str:
     return " (of 8)" if "ring" in preset else " (of 25)" if "grid" in preset else ""
 
@@ -79,16 +87,33 @@ def veegan(records: list[Record]) -> Table:
             rows.append([label if i == 0 else "", name + (of(preset) if metric == "modes" else ""),
                          "–" if p is None else fmt(metric, p), text, len(runs),
                          agreement(mean, se, p, pub.get(f"{metric}_error"))])
-    return Table(rows=rows, notes=["agree: the published mean lies within the measured standard error (combined "
-                                   "with the published one where the paper gives it)."])
+    notes = ["agree: the published mean lies within the measured standard error (combined with the published one "
+             "where the paper gives it)."]
+    runs = {(study, preset): r for study, preset, r in presets(records)}
+    gan, authors, unrolled = "veegan_gan-cpu", "veegan_gan_authors_code-cpu", "veegan_unrolled-cpu"
+    between, counts = [], set()
+    for (study, preset), label in (((authors, "veegan_gan_grid"), "grid, the authors' code settings minus the "
+                                                                  "defaults"),
+                                   ((unrolled, "veegan_unrolled_ring"), "ring, Unrolled GAN minus GAN"),
+                                   ((unrolled, "veegan_unrolled_grid"), "grid, Unrolled GAN minus GAN")):
+        base = runs.get((gan, preset.replace("unrolled", "gan")))
+        if (study, preset) in runs and base:
+            between.append(f"{label}: {differences(runs[(study, preset)], base)}")
+            counts |= {len(runs[(study, preset)]), len(base)}
+    if between:
+        notes.append("Between settings, differences of means [95 % CI]: " + "; ".join(between) + ". "
+                     + ci_note(*counts))
+    return Table(rows=rows, notes=notes)
 
 
 @view("pacgan", header=["preset", "modes: published / measured", "high quality: published / measured",
                         "reverse KL: published / measured", "seeds"])
-def pacgan(records: list[Record]) -> list[list[Any]]:
-    """PacGAN's Table 1 presets at a reduced budget (published: mean ± SE over 10 trials)."""
-    rows = []
+def pacgan(records: list[Record]) -> Table:
+    """PacGAN's Table 1 presets at a reduced budget (published: mean ± SE over 10 trials), and each packed preset
+    against the GAN of its mixture (bootstrap CI of the difference over seeds)."""
+    rows, by_preset = [], {}
     for _, preset, runs in presets(records):
+        by_preset[preset] = runs
         pub = runs[0]["published"]
         cells = []
         for metric in METRICS:
@@ -97,7 +122,16 @@ def pacgan(records: list[Record]) -> list[list[Any]]:
                          f"{p:.2f} ± {e:.2f}" if metric == "reverse_kl" else f"{p:g} ± {e:g}")
             cells.append(f"{published} / {measured(runs, metric)[2]}")
         rows.append([f"`{preset}`", *cells, len(runs)])
-    return rows
+    between, counts = [], set()
+    for preset, runs in by_preset.items():
+        base = by_preset.get("pacgan_gan_" + preset.rsplit("_", 1)[1])
+        if preset.startswith("pacgan_gan_") or base is None:
+            continue
+        between.append(f"`{preset}` minus `pacgan_gan_{preset.rsplit('_', 1)[1]}`: {differences(runs, base)}")
+        counts |= {len(runs), len(base)}
+    notes = (["Measured, differences of means [95 % CI]: " + "; ".join(between) + ". " + ci_note(*counts)]
+             if between else [])
+    return Table(rows=rows, notes=notes)
 
 
 @view("ensemble_vs_separate", header=["metric", "separate runs (mean ± SE)", "ensemble (mean ± SE)",
@@ -116,7 +150,7 @@ def ensemble_vs_separate(records: list[Record]) -> Table:
                      f"{(m2 - m1) / combined:+.2f}" if combined else "0",
                      f"{ci.diff:+.{digits}f} [{ci.low:+.{digits}f}, {ci.high:+.{digits}f}]"
                      + ("" if ci.established else ": not established")])
-    return Table(rows=rows, records=separate + ensemble, notes=[CI_NOTE])
+    return Table(rows=rows, records=separate + ensemble, notes=[ci_note(len(separate), len(ensemble))])
 
 
 STACKED = {"budget10000": 10000, "budget5000": 5000, "budget5000-unrolled": 5000}
@@ -233,9 +267,22 @@ def ring_second_opinion(records: list[Record]) -> Table:
                      " ".join(f"{x:.0f}" for x in modes), f"{sum(x < 3 for x in modes)} of {len(modes)}",
                      measured(runs, "high_quality")[2]])
         used += runs
-    return Table(rows=rows, records=used, notes=[
-        "modes and high quality: the papers' protocol (2,500 samples, within 3 std of the nearest centre) at each "
-        "run's last evaluation, step 25,000."])
+    ganlab_defaults = groups.get(("ganlab", "preset defaults (nonsaturating, torch init, alternating)"))
+    script = {"authors" in settings: v for (code, settings), v in groups.items() if code == "stand-alone script"}
+    between = []
+    if False in script and ganlab_defaults:
+        between.append(f"the script minus ganlab, both under ganlab's default settings: "
+                       f"{differences(script[False], ganlab_defaults, ('modes', 'high_quality'))}")
+        if True in script:
+            between.append(f"the script under the authors' notebook settings minus the script under ganlab's "
+                           f"default settings: "
+                           f"{differences(script[True], script[False], ('modes', 'high_quality'))}")
+    notes = ["modes and high quality: the papers' protocol (2,500 samples, within 3 std of the nearest centre) at each "
+             "run's last evaluation, step 25,000."]
+    if between:
+        notes.append("Differences of means [95 % CI]: " + "; ".join(between) + ". "
+                     + ci_note(*(len(v) for v in groups.values())))
+    return Table(rows=rows, records=used, notes=notes)
 
 
 CURVE_STEPS = (1000, 5000, 10000, 15000, 20000, 25000)
