@@ -3,6 +3,8 @@
     python scripts/studies/health_runs.py --list                       # every run, its label and its command
     python scripts/studies/health_runs.py --runs minimax_dcgan default_s1 --jobs 2 --out outputs/health_runs
     python scripts/studies/health_runs.py --all --jobs 2               # the whole set (hours on a 2-core CPU)
+    python scripts/studies/health_runs.py --all --sample out --out outputs/health_oos --record health_oos-cpu
+        # the out-of-sample set (new seeds, presets not used in tuning), one results record per run
     python scripts/studies/health_runs.py --table --out outputs/health_runs   # score the runs found in --out
     python scripts/studies/health_runs.py --runs grid_collapse --set trainer.max_steps=5000   # a reduced budget
     python scripts/studies/health_runs.py --table --rejudge --out outputs/health_runs  # alerts of today's detectors
@@ -52,6 +54,7 @@ class Run:
     visible: tuple[str, ...] = ()  # rules for the visible step, the first that gives one wins (bad runs)
     good: str = ""            # group of good runs it is compared with (fid_vs_good)
     note: str = ""
+    sample: str = "in"        # "in": the set the thresholds were tuned on; "out": new seeds and unseen presets
 
 
 VEEGAN_COLLAPSE = ["experiment=veegan_gan_grid", "generator.init=orthogonal", "generator.init_gain=1.4",
@@ -80,6 +83,35 @@ RUNS: dict[str, Run] = {
     **{f"dcgan_s{s}": Run("good", ["experiment=dcgan_mnist5k", f"seed={s}"], good="dcgan",
                           note="experiment=dcgan_mnist5k") for s in (1, 2, 3)},
 }
+
+# The out-of-sample set: scored with the thresholds tuned on RUNS above, never tuned on. New seeds (4-6) of the
+# in-sample recipes, and two presets that played no part in tuning (lsgan_mnist5k, wgan_mnist5k), each with a good
+# run and a known-bad variant. Bad runs compare with the good runs of their own group found in the same --out.
+DIVERGING = ["optim.g.lr=0.02", "optim.d.lr=0.02", "optim.beta1=0.9"]
+OUT_OF_SAMPLE: dict[str, Run] = {
+    **{f"default_s{s}": Run("good", [f"seed={s}"], good="default", note="ganlab-train, a new seed", sample="out")
+       for s in (4, 5, 6)},
+    "lsgan_s4": Run("good", ["experiment=lsgan_mnist5k", "seed=4"], good="lsgan", note="an unseen preset",
+                    sample="out"),
+    "wgan_s4": Run("good", ["experiment=wgan_mnist5k", "seed=4"], good="wgan", note="an unseen preset",
+                   sample="out"),
+    "diverging_lr_s4": Run("bad", [*DIVERGING, "seed=4"], ["divergence"], ("loss_explodes", "fid_vs_good"),
+                           "default", "diverging_lr with a new seed", sample="out"),
+    "weak_g_s4": Run("bad", ["generator.hidden=[32]", "optim.g.lr=5e-5", "optim.d.lr=1e-3", "seed=4"],
+                     ["discriminator_winning", "mode_collapse", "stalled_quality"], ("fid_vs_good", "classes"),
+                     "default", "weak_g with a new seed", sample="out"),
+    "minimax_dcgan_s4": Run("bad", ["experiment=dcgan_mnist5k", "loss=minimax", "seed=4"],
+                            ["discriminator_winning"], ("classes",), "", "minimax_dcgan with a new seed (no good "
+                            "DCGAN run in this set: visible by the class rule)", sample="out"),
+    "lsgan_diverging_s4": Run("bad", ["experiment=lsgan_mnist5k", *DIVERGING, "trainer.max_steps=2000", "seed=4"],
+                              ["divergence"], ("loss_explodes", "fid_vs_good"), "lsgan",
+                              "an unseen preset with learning rates 100x its own and Adam beta1 0.9", sample="out"),
+    "wgan_unclipped_s4": Run("bad", ["experiment=wgan_mnist5k", "regularizers.clip.clip=1e9", "seed=4"],
+                             ["divergence"], ("loss_explodes", "fid_vs_good"), "wgan",
+                             "an unseen preset without its Lipschitz constraint (weight clipping at 1e9): the "
+                             "critic's outputs are unbounded", sample="out"),
+}
+RUNS.update(OUT_OF_SAMPLE)
 
 
 def command(name: str, out: Path, extra: list[str]) -> list[str]:
@@ -214,10 +246,46 @@ def table(out: Path, rejudge: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_records(out: Path, study: str, rejudge: bool = False) -> list[Path]:
+    """One results record per run found in ``out`` (``experiments/results/STUDY/<name>.json``): its label, expected
+    detectors, sample (in / out), the first step of each detector's alert, and the step its problem is visible."""
+    from ganlab.results.records import write_record
+
+    written = []
+    for name, run in RUNS.items():
+        report = health(out / name)
+        if report is None:
+            continue
+        if rejudge:
+            report = rejudged(out / name, report)
+        metrics: dict[str, float | None] = {"last_step": report["last_step"]}
+        for alert in report["alerts"]:
+            key = f"alert_step/{alert['detector']}"
+            metrics[key] = min(metrics.get(key) or alert["step"], alert["step"])
+        rule = None
+        if run.label == "bad":
+            tags = scalars(out / name)
+            for rule in run.visible:
+                step = RULES[rule](tags, out, run)
+                if step is not None:
+                    metrics["visible_at_step"] = step
+                    break
+        params = {"label": run.label, "expected": run.expect, "sample": run.sample, "rejudged": rejudge,
+                  "overrides": " ".join(run.overrides)}
+        if run.label == "bad":
+            params["visible_rule"] = rule if "visible_at_step" in metrics else None
+        written.append(write_record(study, name, metrics, params=params, overwrite=True, per_run=True))
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="*", default=[], choices=list(RUNS), metavar="NAME")
-    parser.add_argument("--all", action="store_true", help="every run")
+    parser.add_argument("--all", action="store_true", help="every run (of --sample)")
+    parser.add_argument("--sample", choices=["in", "out", "both"], default="in",
+                        help="with --all: the in-sample set (tuned on), the out-of-sample set, or both")
+    parser.add_argument("--record", metavar="STUDY", default=None,
+                        help="write one results record per run found in --out to experiments/results/STUDY/")
     parser.add_argument("--list", action="store_true", help="print the runs and their commands")
     parser.add_argument("--table", action="store_true", help="only score the runs already in --out")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time")
@@ -231,7 +299,8 @@ def main() -> None:
             expect = f" (expected: {', '.join(run.expect)})" if run.expect else ""
             print(f"{name} [{run.label}]{expect}: {run.note}\n    {' '.join(command(name, args.out, args.set)[1:])}")
         return
-    names = list(RUNS) if args.all else args.runs
+    chosen = [n for n, r in RUNS.items() if args.sample in ("both", r.sample)]
+    names = chosen if args.all else args.runs
     if names and not args.table:
         args.out.mkdir(parents=True, exist_ok=True)
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
@@ -239,6 +308,9 @@ def main() -> None:
                 print(f"{name}: exit status {code} (log: {args.out / name}.log)", flush=True)
     text = table(args.out, rejudge=args.rejudge)
     print(text)
+    if args.record:
+        for path in write_records(args.out, args.record, rejudge=args.rejudge):
+            print(f"record: {path}")
     (args.out / "table.md").write_text(text) if args.out.is_dir() else None
 
 
