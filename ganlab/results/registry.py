@@ -3,7 +3,7 @@
 Registering a view is one decorated function in any module of ``ganlab.results.views`` (they are all
 imported when a view is first looked up)::
 
-    @view("zoo_v2", header=["combination", "FID v2"])
+    @view("zoo_v2", header=["combination", "FID (digit features v2)"])
     def zoo_v2(records):
         return [[r["params"]["combination"], fmt(r["metrics"]["fid"], 1)] for r in records]
 

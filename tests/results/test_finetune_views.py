@@ -29,11 +29,13 @@ def test_transfer_rows_are_mean_and_std_over_seeds_per_arm():
 
 def test_truncation_rows_follow_the_sweep():
     r = record("x_psi", {"psi=1/fid": 20.0, "psi=1/precision": 0.6, "psi=1/recall": 0.4, "psi=1/coverage": 0.7,
+                         "psi=1/class_kl": 0.05, "psi=1/speckle_vs_real": 12.0,
                          "psi=0.5/fid": 40.0, "psi=0.5/precision": 0.9, "psi=0.5/recall": 0.1,
                          "psi=0.5/fid_test": 44.0, "psi=0.5/precision_test": 0.95, "psi=0.5/recall_test": 0.05},
                sweep={"key": "truncation.psi", "values": [1.0, 0.5]})
     table = get_view("truncation")([r])
-    assert table.rows == [["`psi=1`", "20.0", "0.600", "0.400", "0.700", "–", "–", "–"],
-                          ["`psi=0.5`", "40.0", "0.900", "0.100", "–", "44.0", "0.950", "0.050"]]
+    assert table.rows == [["`psi=1`", "20.0", "0.600", "0.400", "0.700", "–", "–", "–", "0.050", "12.0"],
+                          ["`psi=0.5`", "40.0", "0.900", "0.100", "–", "44.0", "0.950", "0.050", "–", "–"]]
+    assert table.header[1] == "FID (feature version not recorded) vs train"  # the record has no card
     with pytest.raises(ValueError, match="one sweep record per marker"):
         get_view("truncation")([r, r])

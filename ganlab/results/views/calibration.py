@@ -5,12 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from ganlab.results.registry import Record, Table, view
-from ganlab.results.tables import select
+from ganlab.results.tables import feature_space, not_recorded, select
 
 UNITS = {"half": "", "gaussian_noise": "sigma", "salt": "fraction", "box_blur": "px", "shift": "px",
          "rotate": "deg", "drop_classes": "classes", "over_represent": "share", "memorize": "images",
          "collapse": "digit"}
 METRICS = ["fid", "kid", "precision", "recall", "density", "coverage"]
+NAMES = {"fid": "FID", "kid": "KID"}
+VERSIONS = ("v1", "v2")
+
+
+def headers(records: list[Record], metrics: list[str]) -> list[str]:
+    """Per version: the first metric names the feature space (``FID (digit features v1)``), the others its
+    version (``precision (v1)``)."""
+    out = []
+    for version in VERSIONS:
+        space = feature_space(select(records, version=version))
+        out += [f"{NAMES.get(m, m)} ({space if i == 0 else version})" for i, m in enumerate(metrics)]
+    return out
+
+
+def notes(records: list[Record]) -> list[str]:
+    """The feature spaces named in full, and what the sets' records do not hold."""
+    spaces = " and ".join(f"{feature_space(select(records, version=v))}" for v in VERSIONS)
+    missing = not_recorded(records, ("class_kl", "speckle"), "these sets")
+    return [f"(v1), (v2): {spaces}, as each record's card names them."] + ([missing] if missing else [])
 
 
 def sets(records: list[Record]) -> list[tuple[str, float]]:
@@ -35,17 +54,17 @@ def label(family: str, strength: float) -> str:
     return family if family == "half" else f"{family} {strength:g} {UNITS[family]}"
 
 
-@view("calibration_full", header=["set", *(f"{m} ({v})" for v in ("v1", "v2") for m in METRICS)])
-def calibration_full(records: list[Record]) -> list[list[Any]]:
+@view("calibration_full")
+def calibration_full(records: list[Record]) -> Table:
     """Every distortion of the suite scored in digit features v1 and v2: FID, KID and PRDC."""
     rows = []
     for family, strength in sets(records):
         row: list[Any] = [label(family, strength)]
-        for version in ("v1", "v2"):
+        for version in VERSIONS:
             r = select(records, family=family, strength=strength, version=version)[0]["metrics"]
             row += [cell(m, r[m]) for m in METRICS]
         rows.append(row)
-    return rows
+    return Table(header=["set", *headers(records, METRICS)], rows=rows, notes=notes(records))
 
 
 SUMMARY = [("a random half (floor)", [("half", 0)]),
@@ -57,15 +76,18 @@ SUMMARY = [("a random half (floor)", [("half", 0)]),
            ("only digit 1 (collapse)", [("collapse", 1)])]
 
 
-@view("calibration_fid", header=["set", "FID v1", "FID v2"])
-def calibration_fid(records: list[Record]) -> list[list[Any]]:
-    """A few rows of the calibration suite: FID in v1 and v2."""
+SUMMARY_METRICS = ["fid", "precision", "recall"]
+
+
+@view("calibration_fid")
+def calibration_fid(records: list[Record]) -> Table:
+    """A few rows of the calibration suite: FID, precision and recall in v1 and v2."""
     rows = []
     for name, keys in SUMMARY:
-        cells = [" / ".join(f"{select(records, family=f, strength=s, version=v)[0]['metrics']['fid']:.1f}"
-                            for f, s in keys) for v in ("v1", "v2")]
+        cells = [" / ".join(cell(m, select(records, family=f, strength=s, version=v)[0]["metrics"][m])
+                            for f, s in keys) for v in VERSIONS for m in SUMMARY_METRICS]
         rows.append([name, *cells])
-    return rows
+    return Table(header=["set", *headers(records, SUMMARY_METRICS)], rows=rows, notes=notes(records))
 
 
 @view("speckle_calibration", header=["set", "speckle (isolated / all foreground pixels)"])

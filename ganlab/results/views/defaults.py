@@ -6,20 +6,22 @@ from typing import Any
 
 from ganlab.results.registry import Record, Table, view
 from ganlab.results.stats import ci_note, diff_text, mean_std
-from ganlab.results.tables import num, only, per_run, select, values
+from ganlab.results.tables import feature_space, not_recorded, num, only, per_run, recorded, select, values
 
 DIGITS = ["zeros", "ones", "twos", "threes", "fours", "fives", "sixes", "sevens", "eights", "nines"]
 BAND = (7.0, 13.0)  # the default run's target: every digit within 7-13 % of the samples
 
 
-@view("losses", header=["loss (`loss=`)", "FID at step 300 (v1)", "FID at step 600 (v1)"])
+@view("losses")
 def losses(records: list[Record]) -> Table:
     """The DCGAN preset at 600 steps with each loss, one seed: training-time FID (digit features v1)."""
     rows = sorted(records, key=lambda r: r["metrics"]["fid_step600"])
-    return Table(rows=[[f"{r['params']['label']} (`{r['params']['loss']}`)", num(r["metrics"]["fid_step300"]),
+    fs = feature_space(records)
+    return Table(header=["loss (`loss=`)", f"FID ({fs}), step 300", f"FID ({fs}), step 600"],
+                 rows=[[f"{r['params']['label']} (`{r['params']['loss']}`)", num(r["metrics"]["fid_step300"]),
                         num(r["metrics"]["fid_step600"])] for r in rows],
                  notes=["One seed per loss: no interval; a difference between two rows is not established (the order "
-                        "of the rows is not a ranking)."])
+                        "of the rows is not a ranking).", *filter(None, [not_recorded(records)])])
 
 
 def share(p: float, name: str | None = None) -> str:
@@ -48,7 +50,7 @@ def eval_row(label: str, r: Record, classes: Record | None = None, prefix: str =
     """One run's ganlab-eval numbers (``prefix`` ``eval/`` for the sweep's CSV columns)."""
     m = r["metrics"]
     lo, hi, lo_name, hi_name = class_range(classes or r)
-    pr = (f"{m['precision']:.3f} / {m['recall']:.3f}" if "precision" in m else "–")
+    pr = (f"{m[f'{prefix}precision']:.3f} / {m[f'{prefix}recall']:.3f}" if f"{prefix}precision" in m else "–")
     return [label, num(m[f"{prefix}fid"], 2 if m[f"{prefix}fid"] < 10 else 1), pr, f"{m[f'{prefix}class_kl']:.3f}",
             f"{share(lo, lo_name)} / {share(hi, hi_name)}", f"{m[f'{prefix}speckle']:.4f}",
             speckle_ratio(m[f"{prefix}speckle_vs_real"]), f"{m[f'{prefix}confidence']:.3f}"]
@@ -71,12 +73,17 @@ def seeds_row(label: str, runs: list[Record], means: Record | None = None, prefi
         lo, hi, _, _ = class_range(c)
         ranges.append(f"{share(lo)} / {share(hi)}")
     ratio = col("speckle_vs_real", ".1f", mean_only=True)
-    return [label, col("fid", ".2f"), "–", col("class_kl", ".3f"), ", ".join(ranges),
+    held = all(f"{prefix}precision" in r["metrics"] for r in runs)
+    pr = f"{col('precision', '.3f', mean_only=True)} / {col('recall', '.3f', mean_only=True)}" if held else "–"
+    return [label, col("fid", ".2f"), pr, col("class_kl", ".3f"), ", ".join(ranges),
             col("speckle", ".4f", mean_only=True), ratio, col("confidence", ".3f", mean_only=True)]
 
 
-@view("default_run", header=["run", "FID (v2)", "precision / recall", "class KL", "smallest / largest class",
-                             "speckle", "speckle / real", "confidence"])
+DEFAULT_RUN = ["run", "FID", "precision / recall", "class KL", "smallest / largest class", "speckle", "speckle / real",
+               "confidence"]
+
+
+@view("default_run")
 def default_run(records: list[Record]) -> Table:
     """ganlab-eval (10,000 samples, v2) of the default run's seeds, the old default and the runs before the fix."""
     now = [r for r in records if r["study"] == "default_run"]
@@ -103,10 +110,12 @@ def default_run(records: list[Record]) -> Table:
     rows.append(seeds_row("DCGAN preset (`experiment=dcgan_mnist5k`, before the fix), seeds 1-3", per_run(dcgan),
                           means=next(r for r in dcgan if not r.get("per_run", True))))
     used = now + before + [old_sweep] + batch64
-    return Table(rows=rows, records=used,
-                 notes=["Bold: a class share outside the 7-13 % target. Several seeds in one row: per-seed values "
-                        "(seeds 1, 2, 3) where records hold them, else the mean.",
-                        default_run_cis(now, before, batch64)])
+    header = [f"FID ({feature_space(used)})" if h == "FID" else h for h in DEFAULT_RUN]
+    notes = ["Bold: a class share outside the 7-13 % target. Several seeds in one row: per-seed values "
+             "(seeds 1, 2, 3) where records hold them, else the mean."]
+    if any(row[2] == "–" for row in rows):
+        notes.append("precision / recall –: precision and recall were not recorded for those runs.")
+    return Table(header=header, rows=rows, records=used, notes=[*notes, default_run_cis(now, before, batch64)])
 
 
 def default_run_cis(now: list[Record], before: list[Record], batch64: list[Record]) -> str:
@@ -127,8 +136,7 @@ def default_run_cis(now: list[Record], before: list[Record], batch64: list[Recor
             + ci_note(3))
 
 
-@view("default_variants", header=["change to the batch-64 recipe", "steps", "FID (v2)", "class KL",
-                                  "smallest / largest class"])
+@view("default_variants")
 def default_variants(records: list[Record]) -> Table:
     """Seed 1's variants of the first tuned recipe (ganlab-eval, 10,000 samples, v2)."""
     rows = []
@@ -138,8 +146,11 @@ def default_variants(records: list[Record]) -> Table:
         note = f": {p['note']}" if p.get("note") else ""
         rows.append([p["change"], num(m["steps"], 0), num(m["fid"], 2 if m["fid"] < 10 else 1),
                      f"{m['class_kl']:.3f}", f"{share(lo, lo_name)} / {share(hi, hi_name)}{note}"])
-    return Table(rows=rows, notes=["Seed 1 only, one seed per variant: no interval; a difference between two rows "
-                                   "is not established."])
+    header = ["change to the batch-64 recipe", "steps", f"FID ({feature_space(records)})", "class KL",
+              "smallest / largest class"]
+    return Table(header=header, rows=rows,
+                 notes=["Seed 1 only, one seed per variant: no interval; a difference between two rows is not "
+                        "established.", *filter(None, [not_recorded(records)])])
 
 
 def _lr(p: dict[str, Any], key: str) -> str:
@@ -147,8 +158,7 @@ def _lr(p: dict[str, Any], key: str) -> str:
     return "2e-4 (default)" if v is None else f"{v:.0e}".replace("e-0", "e-")
 
 
-@view("default_sweep", header=["G lr", "D lr", "EMA", "loss", "seed", "training-time FID at the end (v2)",
-                               "class KL", "classes covered", "outcome"])
+@view("default_sweep")
 def default_sweep(records: list[Record]) -> Table:
     """The tuning sweep of the default recipe (sweep.csv): runs grouped by setting, one value per seed; the
     settings run with several seeds compared by a bootstrap CI of the difference."""
@@ -177,6 +187,8 @@ def default_sweep(records: list[Record]) -> Table:
                      ", ".join(str(int(r["params"]["seed"])) for r in runs),
                      ", ".join(fid(r) for r in runs),
                      ", ".join(f"{r['metrics']['val/class_kl_final']:.3f}" for r in runs),
+                     ", ".join(speckle_ratio(x) if (x := r["metrics"].get("val/speckle_vs_real_final")) is not None
+                               else "–" for r in runs),
                      ", ".join(map(str, covered)), outcome])
     notes = ["Settings run with one seed: no interval; a difference between them, or from the others, is not "
              "established."]
@@ -189,14 +201,20 @@ def default_sweep(records: list[Record]) -> Table:
                      f"{diff_text(values(a, 'val/fid_final'), values(b, 'val/fid_final'))}; class KL: "
                      f"{diff_text(values(a, 'val/class_kl_final'), values(b, 'val/class_kl_final'), 3)}. "
                      + ci_note(len(a), len(b)))
-    return Table(rows=rows, notes=notes)
+    if (missing := not_recorded(records)) is not None:
+        notes.append(missing)
+    if recorded(records, "speckle") and any("–" in row[7].split(", ") for row in rows):
+        notes.append("speckle / real –: the training-time speckle was not recorded for those runs.")
+    header = ["G lr", "D lr", "EMA", "loss", "seed", f"training-time FID at the end ({feature_space(records)})",
+              "class KL", "speckle / real", "classes covered", "outcome"]
+    return Table(header=header, rows=rows, notes=notes)
 
 
-TEST_COLUMNS = ["seed", "FID train (4,000)", "FID test (1,000)", "FID train matched (1,000)", "gap", "precision",
-                "recall", "class KL", "speckle / real", "near-copies", "C_T"]
+TEST_COLUMNS = ["seed", "FID ({}) vs train (4,000)", "FID vs test (1,000)", "FID vs train matched (1,000)", "gap",
+                "precision", "recall", "class KL", "speckle / real", "near-copies", "C_T"]
 
 
-@view("default_run_test", header=TEST_COLUMNS)
+@view("default_run_test")
 def default_run_test(records: list[Record]) -> Table:
     """The default run on the 4,000-digit train split, evaluated against train and test (ganlab-eval record=):
     one row per seed (seeds the recipe was not tuned on), then mean ± std."""
@@ -214,33 +232,35 @@ def default_run_test(records: list[Record]) -> Table:
         stats = [mean_std([r["metrics"][k] for r in runs]) for k in keys]
         rows.append([f"mean ± std ({len(runs)})"] + [f"{cell(k, m)} ± {cell(k, s).rstrip(' %')}"
                                                       for k, (m, s) in zip(keys, stats, strict=True)])
-    notes = ["10,000 samples each, digit features v2 (the packaged classifier, which never trained on the test "
-             "split); precision and recall (k = 3) against the whole train split; near-copies and C_T from the "
-             "memorization check against the test split (docs/evaluation.md, \"Train, test and copying\")."]
-    return Table(rows=rows, notes=notes)
+    fs = feature_space(runs)
+    notes = [f"10,000 samples each, FID, precision and recall in {fs} (the packaged classifier, which never trained "
+             "on the test split); precision and recall (k = 3) against the whole train split; near-copies and C_T "
+             "from the memorization check against the test split (docs/evaluation.md, \"Train, test and copying\")."]
+    return Table(header=[h.format(fs) for h in TEST_COLUMNS], rows=rows, notes=notes)
 
 
-HEADLINE = [("fid", "FID train", 2), ("fid_test", "FID test", 2), ("precision", "precision", 3),
-            ("recall", "recall", 3), ("speckle_vs_real", "speckle / real", 1)]
+HEADLINE = [("fid", "FID ({}) vs train", 2), ("fid_test", "FID vs test", 2), ("precision", "precision", 3),
+            ("recall", "recall", 3), ("class_kl", "class KL", 3), ("speckle_vs_real", "speckle / real", 1)]
 
 
-@view("default_run_headline", header=["seed"] + [label for _, label, _ in HEADLINE])
+@view("default_run_headline")
 def default_run_headline(records: list[Record]) -> Table:
-    """The README's default-run line: FID against the 4,000 training and the 1,000 test digits, precision, recall
-    and speckle (as a multiple of the real digits' share), one row per seed and their mean ± std."""
+    """The README's default-run line: FID against the 4,000 training and the 1,000 test digits, precision, recall,
+    class KL and speckle (as a multiple of the real digits' share), one row per seed and their mean ± std."""
     runs = sorted(records, key=lambda r: r["params"].get("seed", r["run"]))
     rows = [[str(r["params"].get("seed", r["run"]))] + [f"{r['metrics'][k]:.{d}f}" for k, _, d in HEADLINE]
             for r in runs]
     if len(runs) > 1:
         rows.append([f"mean ± std ({len(runs)})"] + [
             "{0:.{2}f} ± {1:.{2}f}".format(*mean_std([r["metrics"][k] for r in runs]), d) for k, _, d in HEADLINE])
-    return Table(rows=rows, notes=["10,000 samples per seed, digit features v2; precision and recall (k = 3) "
-                                   "against the train split."])
+    fs = feature_space(runs)
+    return Table(header=["seed"] + [label.format(fs) for _, label, _ in HEADLINE], rows=rows,
+                 notes=[f"10,000 samples per seed; FID, precision and recall in {fs}; precision and recall (k = 3) "
+                        "against the train split."])
 
 
-@view("memorization_control", header=["run", "trained on", "step", "near-copies", "C_T", "median distance to training",
-                                      "FID train / test", "precision / recall (test)"])
-def memorization_control(records: list[Record]) -> list[list[Any]]:
+@view("memorization_control")
+def memorization_control(records: list[Record]) -> Table:
     """Runs scored by the memorization check (ganlab-eval record=memorization-cpu/NAME)."""
     rows = []
     for r in sorted(records, key=lambda r: r["run"]):
@@ -249,5 +269,10 @@ def memorization_control(records: list[Record]) -> list[list[Any]]:
         trained = f"{card['memorization']['train_images']:,} digits" + (" (`datamodule.subset`)" if subset else "")
         rows.append([r["run"], trained, f"{r['params']['global_step']:,}", f"{100 * m['copy_share']:.1f} %",
                      f"{m['ct']:.1f}", f"{m['nn_dist_median']:.2f} (new digits: {m['nn_dist_median_heldout']:.2f})",
-                     f"{m['fid']:.1f} / {m['fid_test']:.1f}", f"{m['precision_test']:.3f} / {m['recall_test']:.3f}"])
-    return rows
+                     f"{m['fid']:.1f} / {m['fid_test']:.1f}", f"{m['precision_test']:.3f} / {m['recall_test']:.3f}",
+                     num(m.get("class_kl"), 3), "–" if m.get("speckle_vs_real") is None
+                     else speckle_ratio(m["speckle_vs_real"])])
+    header = ["run", "trained on", "step", "near-copies", "C_T", "median distance to training",
+              f"FID ({feature_space(records)}) train / test", "precision / recall (test)", "class KL",
+              "speckle / real"]
+    return Table(header=header, rows=rows)

@@ -6,9 +6,15 @@ from typing import Any
 
 from ganlab.results.registry import Record, Table, view
 from ganlab.results.stats import ci_note, diff_text, mean_std
-from ganlab.results.tables import num, per_run, pm, select, values
+from ganlab.results.tables import feature_space, not_recorded, num, per_run, pm, select, values
 
 CI_NOTE = ci_note(3)
+
+
+def missing(records: list[Record]) -> list[str]:
+    """The note on the quality metrics these records do not hold beside FID (none when they hold them all)."""
+    note = not_recorded(records)
+    return [note] if note else []
 
 
 def seeds(xs: list[float], digits: int = 2, spread_digits: int = 1) -> str:
@@ -16,8 +22,7 @@ def seeds(xs: list[float], digits: int = 2, spread_digits: int = 1) -> str:
     return f"{pm(*mean_std(xs), spread_digits)} ({', '.join(f'{x:.{digits}f}' for x in xs)})"
 
 
-@view("r3gan_vs_dcgan", header=["preset", "steps (images)", "training-time FID at the end (per seed)",
-                                "`ganlab-eval` FID, 10k (per seed)"])
+@view("r3gan_vs_dcgan")
 def r3gan_vs_dcgan(records: list[Record]) -> Table:
     """R3GAN and DCGAN presets at equal CPU time (3 seeds each), FID in digit features v2."""
     rows, fids = [], {}
@@ -27,9 +32,12 @@ def r3gan_vs_dcgan(records: list[Record]) -> Table:
         fids[preset] = values(runs, "fid_eval_10k")
         rows.append([f"`{preset}`", f"{num(m['steps'], 0)} ({m['kimages']:.0f}k)",
                      seeds(values(runs, "fid_train_end")), seeds(fids[preset])])
-    return Table(rows=rows, notes=[
+    fs = feature_space(records)
+    header = ["preset", "steps (images)", f"training-time FID ({fs}) at the end (per seed)",
+              f"`ganlab-eval` FID ({fs}), 10k (per seed)"]
+    return Table(header=header, rows=rows, notes=[
         "Mean ± sample std over seeds 1-3. R3GAN minus DCGAN, `ganlab-eval` FID: "
-        f"{diff_text(fids['r3gan_mnist5k'], fids['dcgan_mnist5k'])}. " + CI_NOTE])
+        f"{diff_text(fids['r3gan_mnist5k'], fids['dcgan_mnist5k'])}. " + CI_NOTE, *missing(records)])
 
 
 @view("r3gan_stacked", header=["arm", "modes of 1,000 at step 3,000 (per seed)", "reverse KL, nats (per seed)",
@@ -47,7 +55,7 @@ def r3gan_stacked(records: list[Record]) -> Table:
     return Table(rows=rows, notes=["Mean ± sample std over seeds 1-3. " + CI_NOTE])
 
 
-@view("lecam", header=["", "no regularizer", "`+regularizers=lecam` (λ 0.3, decay 0.99)", "`augment=ada`"])
+@view("lecam")
 def lecam(records: list[Record]) -> Table:
     """LeCam on 500 digits beside the ADA comparison's two arms (training-time FID, v2)."""
     runs = per_run(select(records, arm="lecam"))
@@ -65,22 +73,29 @@ def lecam(records: list[Record]) -> Table:
              "only their means (docs/ada.md), so no CI of a difference against them can be computed.",
              "val/fid by step, LeCam (mean over seeds): "
              + ", ".join(f"{v:.0f}" for _, v in sorted(curve.items())) + f" at steps {min(curve):,}-{max(curve):,}."]
-    return Table(rows=rows, records=runs + [means["none"], means["ada"], means["lecam"]], notes=notes)
+    used = runs + [means["none"], means["ada"], means["lecam"]]
+    header = [f"training-time FID ({feature_space(used)})", "no regularizer",
+              "`+regularizers=lecam` (λ 0.3, decay 0.99)", "`augment=ada`"]
+    return Table(header=header, rows=rows, records=used, notes=notes + missing(used))
 
 
-@view("dinov2_cmmd", header=["metric", "value", "real vs real (halves)"])
-def dinov2_cmmd(records: list[Record]) -> list[list[Any]]:
+@view("dinov2_cmmd")
+def dinov2_cmmd(records: list[Record]) -> Table:
     """DINOv2 FD and CMMD end to end on a random-weight ViT-B/14 (the path works; the values mean nothing)."""
     m = records[0]["metrics"]
-    return [[f"`{k}`", f"{m[k]:.2f}" if m[k] >= 1 else f"{m[k]:.3f}",
-             f"{m[k + '_floor']:.2f}" if m[k + "_floor"] >= 1 else f"{m[k + '_floor']:.3f}"]
-            for k in m if not k.endswith("_floor")]
+    random = "random weights" in str((records[0].get("card") or {}).get("feature"))
+    rows: list[list[Any]] = [[f"`{k}`", f"{m[k]:.2f}" if m[k] >= 1 else f"{m[k]:.3f}",
+                              f"{m[k + '_floor']:.2f}" if m[k + "_floor"] >= 1 else f"{m[k + '_floor']:.3f}"]
+                             for k in m if not k.endswith("_floor")]
+    space = feature_space(records) + (", random weights" if random else "")
+    return Table(header=[f"metric ({space})", "value", "real vs real (halves)"], rows=rows,
+                 notes=missing(records))
 
 
 ARMS = {"none": "no augmentation", "ada": "augment=ada (speed_img=100000)"}
 
 
-@view("ada_subset500", header=["", *ARMS.values(), "ADA minus no augmentation [95 % CI]"])
+@view("ada_subset500")
 def ada_subset500(records: list[Record]) -> Table:
     """The default MLP on 500 digits without and with ADA: 3 seeds (the FIDs kept only as mean ± std), and the
     difference of the arms with a bootstrap CI where per-seed values were kept."""
@@ -108,10 +123,11 @@ def ada_subset500(records: list[Record]) -> Table:
             xs = values(runs[arm], w)
             cells.append(f"{sum(xs) / len(xs):.2f} ({', '.join(f'{x:.2f}' for x in xs)})")
         rows.append([f"mean r_t, steps {a}-{b} (per seed)", *cells, per_seed(w, 2)])
-    return Table(rows=rows, notes=[CI_NOTE])
+    header = [f"measure (FID: {feature_space(records)})", *ARMS.values(), "ADA minus no augmentation [95 % CI]"]
+    return Table(header=header, rows=rows, notes=[CI_NOTE, *missing(records)])
 
 
-@view("ada_fid_by_step", header=["step", *(f"{s:,}" for s in range(1000, 10001, 1000))])
+@view("ada_fid_by_step")
 def ada_fid_by_step(records: list[Record]) -> Table:
     """val/fid at each evaluation, mean over the 3 seeds (only the means were kept)."""
     means = [r for r in records if not r.get("per_run", True)]
@@ -119,5 +135,7 @@ def ada_fid_by_step(records: list[Record]) -> Table:
     for arm, label in ARMS.items():
         curve = {int(k): v for k, v in next(r for r in means if r["params"]["arm"] == arm)["series"]["val/fid"].items()}
         rows.append([label, *(f"{curve[s]:.0f}" for s in range(1000, 10001, 1000))])
-    return Table(rows=rows, records=means, notes=["Means over seeds 0-2; the per-seed FIDs were not kept, so no "
-                                                  "interval of a difference between the arms can be computed."])
+    header = [f"training-time FID ({feature_space(means)}) at step", *(f"{s:,}" for s in range(1000, 10001, 1000))]
+    return Table(header=header, rows=rows, records=means,
+                 notes=["Means over seeds 0-2; the per-seed FIDs were not kept, so no interval of a difference "
+                        "between the arms can be computed.", *missing(means)])
