@@ -169,4 +169,5 @@ def test_reproduce_ensemble_writes_the_table_from_the_members(tmp_path, capsys, 
     # an unfinished ensemble directory is refused, not overwritten
     (tmp_path / "x" / "veegan_gan_ring" / "ensemble3").mkdir(parents=True)
     assert main(["veegan_gan_ring", "--seeds", "3", "--ensemble", "--out", str(tmp_path / "x")]) == 2
-    assert "ensemble3 exists but did not finish; remove it to rerun the ensemble" in capsys.readouterr().err
+    assert ("ensemble3 exists but did not finish and holds no checkpoints/last.ckpt to continue from; remove it to "
+            "rerun the ensemble") in capsys.readouterr().err

@@ -58,7 +58,8 @@ def test_unfinished_seed_is_refused_and_left_as_it_is(tmp_path, capsys):
     (seed0 / "train.log").write_text("interrupted")
     assert main(["veegan_gan_ring", "--seeds", "2", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"ganlab-reproduce: error: {seed0} exists but did not finish; remove it to rerun that seed"
+    assert err == (f"ganlab-reproduce: error: {seed0} exists but did not finish and holds no checkpoints/last.ckpt "
+                   "to continue from; remove it to rerun that seed")
     assert (seed0 / "train.log").read_text() == "interrupted" and not (seed0.parent / "seed1").exists()
 
 
@@ -114,3 +115,22 @@ def test_chunk_needs_an_ensemble(capsys):
     with pytest.raises(SystemExit):
         main(["veegan_gan_ring", "--chunk", "2"])
     assert "--chunk 2: valid with --ensemble, as an integer >= 1" in capsys.readouterr().err
+
+
+def test_a_seed_stopped_part_way_continues_from_its_last_checkpoint(tmp_path, tests_on_path):
+    """A seed directory with last.ckpt and no result (a run stopped at step 20 of 40) is continued, not refused."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "budget40" / "veegan_gan_ring" / "seed0"
+    first = subprocess.run([sys.executable, "-m", "ganlab.cli.train", "experiment=veegan_gan_ring", "seed=0",
+                            f"hydra.run.dir={run}", "trainer.max_steps=20", "metrics.every_n_steps=20",
+                            "~callbacks.progress_bar", *SMALL[1:]], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (run / "train.log").write_text("the first part\n")
+    assert main(["veegan_gan_ring", "--seeds", "1", "--budget", "40", "--out", str(tmp_path), *SMALL]) == 0
+    log = (run / "train.log").read_text()
+    assert log.startswith("the first part\n") and "resuming at step 20 of 40" in log
+    result = json.loads((run / "reproduce_run.json").read_text())
+    assert result["ok"] and result["steps"] == 40
+    assert set(read_run(run).curves["val/modes"]) == {20, 40}  # the first part's evaluation and the second's

@@ -14,7 +14,9 @@ a call with more seeds only adds the new ones. With ``--ensemble`` the seeds tra
 (``ensemble.size=N health=none``, in OUT/NAME/ensemble<N>), each member's ``val/<key>/member<k>`` being its
 seed's measurement; the table is the same. ``--chunk K`` trains the seeds as ensembles of K members each
 (seeds 0..K-1, K..2K-1, ... in OUT/NAME/ensemble-seeds<a>-<b>), so a stopped study loses at most one chunk
-and a call with more seeds only trains the new chunks. ``--record STUDY`` writes one results record per seed,
+and a call with more seeds only trains the new chunks. A seed or chunk stopped part-way (its
+directory holds ``checkpoints/last.ckpt`` but no result) continues from that checkpoint (``ckpt_path``) on the
+next call. ``--record STUDY`` writes one results record per seed,
 ``experiments/results/STUDY/NAME-s<seed>.json`` (``ganlab.results``), as soon as its run or chunk finishes;
 records already there are kept.
 """
@@ -77,7 +79,7 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
     if done.is_file():
         return json.loads(done.read_text())
     overrides = [f"experiment={name}", f"seed={seed}", f"hydra.run.dir={run}", "~callbacks.progress_bar",
-                 "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+                 "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", *continued(run)]
     if args.budget:
         overrides += [f"trainer.max_steps={args.budget}", f"metrics.every_n_steps={args.budget}"]
     error, wall = _train(run, overrides, args, processes=args.jobs)
@@ -91,7 +93,7 @@ def run_seed(name: str, seed: int, args: argparse.Namespace) -> dict:
             curves[key] = {str(step): points[step] for step in sorted(points)}
     result = {"name": name, "seed": seed, "ok": True, "values": values, "curves": curves, "wall_s": wall,
               "overrides": args.set,
-              "steps": int(select(OmegaConf.load(run / ".hydra" / "config.yaml"), "trainer.max_steps"))}
+              "steps": int(select(OmegaConf.load(last_config(run)), "trainer.max_steps"))}
     done.write_text(json.dumps(result, indent=1))
     return result
 
@@ -112,12 +114,26 @@ def _train(run: Path, overrides: list[str], args: argparse.Namespace,
                           capture_output=True, text=True)
     wall = time.perf_counter() - start
     run.mkdir(parents=True, exist_ok=True)
-    (run / "train.log").write_text(proc.stdout + proc.stderr)
+    with open(run / "train.log", "a") as log:  # a continued run keeps the log of its first part
+        log.write(proc.stdout + proc.stderr)
     if proc.returncode == 0:
         return None, wall
     # the error itself, not Hydra's closing hint about HYDRA_FULL_ERROR
     lines = [ln for ln in proc.stderr.strip().splitlines() if "HYDRA_FULL_ERROR" not in ln]
     return (lines or ["(no output)"])[-1], wall
+
+
+def last_config(run: Path) -> Path:
+    """The config the run ended with: that of its newest continuation (``.hydra/resume_<n>/``), else its own."""
+    resumed = sorted((run / ".hydra").glob("resume_*/config.yaml"), key=lambda p: int(p.parent.name.split("_")[1]))
+    return resumed[-1] if resumed else run / ".hydra" / "config.yaml"
+
+
+def continued(run: Path) -> list[str]:
+    """``ckpt_path=RUN/checkpoints/last.ckpt`` for a run stopped part-way (its checkpoint policy wrote last.ckpt:
+    every 500 steps or 10 minutes, and on SIGTERM), so it continues at that step; nothing for a new run."""
+    last = run / "checkpoints" / "last.ckpt"
+    return [f"ckpt_path={last}"] if last.is_file() and not (run / "reproduce_run.json").is_file() else []
 
 
 def chunks(args: argparse.Namespace) -> list[range]:
@@ -140,7 +156,7 @@ def run_ensemble(name: str, seeds: range, args: argparse.Namespace) -> list[dict
         return json.loads(done.read_text())
     size = len(seeds)
     overrides = [f"experiment={name}", f"seed={seeds.start}", f"ensemble.size={size}", "health=none",
-                 f"hydra.run.dir={run}",
+                 f"hydra.run.dir={run}", *continued(run),
                  "~callbacks.progress_bar", "+trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
     if args.budget:
         overrides += [f"trainer.max_steps={args.budget}", f"metrics.every_n_steps={args.budget}"]
@@ -157,7 +173,7 @@ def run_ensemble(name: str, seeds: range, args: argparse.Namespace) -> list[dict
                 and not key.endswith("_best")):
             values[int(member)][key] = points[max(points)]  # member k = seed start + k
             curves[int(member)][key] = {str(step): points[step] for step in sorted(points)}
-    steps = int(select(OmegaConf.load(run / ".hydra" / "config.yaml"), "trainer.max_steps"))
+    steps = int(select(OmegaConf.load(last_config(run)), "trainer.max_steps"))
     results = [{"name": name, "seed": s, "ok": True, "values": values[k], "curves": curves[k], "wall_s": wall / size,
                 "ensemble_wall_s": wall, "ensemble": size, "overrides": args.set, "steps": steps}
                for k, s in enumerate(seeds)]
@@ -174,8 +190,9 @@ def check_ensemble(name: str, seeds: range, args: argparse.Namespace) -> None:
         if trained != args.set:
             raise ReproduceError(f"{run} was trained with --set {' '.join(trained) or '(none)'}, not "
                                  f"{' '.join(args.set) or '(none)'}; use another --out or remove it")
-    elif run.exists():
-        raise ReproduceError(f"{run} exists but did not finish; remove it to rerun the ensemble")
+    elif run.exists() and not continued(run):
+        raise ReproduceError(f"{run} exists but did not finish and holds no checkpoints/last.ckpt to continue "
+                             "from; remove it to rerun the ensemble")
 
 
 def check_seed(name: str, seed: int, args: argparse.Namespace) -> None:
@@ -187,8 +204,9 @@ def check_seed(name: str, seed: int, args: argparse.Namespace) -> None:
         if trained != args.set:  # a reused seed must have been trained the same way
             raise ReproduceError(f"{run} was trained with --set {' '.join(trained) or '(none)'}, not "
                                  f"{' '.join(args.set) or '(none)'}; use another --out or remove it")
-    elif run.exists():
-        raise ReproduceError(f"{run} exists but did not finish; remove it to rerun that seed")
+    elif run.exists() and not continued(run):
+        raise ReproduceError(f"{run} exists but did not finish and holds no checkpoints/last.ckpt to continue "
+                             "from; remove it to rerun that seed")
 
 
 def _check_study(study: str) -> None:
