@@ -42,7 +42,7 @@ Judge = Callable[[Tensor, Tensor | None, Tensor, Tensor | None],
 # attributes set on every training step that are never a parameter, buffer or submodule: set without
 # nn.Module.__setattr__'s checks (Lightning sets _current_fx_name before and after every hook it dispatches, about
 # 30 times per step)
-PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "last_d_outputs", "_d_steps", "_logged", "_scheduled"})
+PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "last_d_outputs", "_d_steps", "_logged", "_scheduled", "_step_opts"})
 # LightningModule's hooks that Lightning dispatches on every training step (the backward and optimizer ones once per
 # optimizer step), each an empty method there that returns nothing
 PER_STEP_MODULE_HOOKS = ("on_train_batch_start", "on_before_backward", "on_after_backward", "on_before_zero_grad",
@@ -190,6 +190,8 @@ class GANModule(pl.LightningModule):
             self.schedules.bind(self)  # an unknown target fails here, before any training
         self._scheduled: dict[str, float] = {}  # this step's scheduled values, logged with its scalars
         self._logged = False  # a logging step's values are in Lightning's results (reset at the next step)
+        # the step's [G, D] LightningOptimizers, read once per training step (None outside one)
+        self._step_opts: list | None = None
         # last, as it was applied to the built module before: the EMA copy of G keeps the default format
         self.memory_format = apply_perf(self.generator, self.discriminator, **(perf or {}))
         skip_unused_module_hooks(self)  # LightningModule's empty per-step hooks are not dispatched
@@ -252,8 +254,10 @@ class GANModule(pl.LightningModule):
             schedulers += self.schedules.lr_schedulers({"g": opt_g, "d": opt_d}, self.trainer.world_size)
         return [opt_g, opt_d], schedulers
 
-    def training_step(self, batch: tuple[Tensor, Tensor | None], batch_idx: int) -> None:
-        real, labels = batch  # [n_critic * N, ...]: one fresh real batch per D update, split by the game
+    def training_step(self, batch: Tensor | tuple[Tensor, Tensor | None], batch_idx: int) -> None:
+        # [n_critic * N, ...]: one fresh real batch per D update, split by the game; a bare tensor when the module
+        # reads no labels (ganlab.data.base.InMemoryBatches(labels=False): Lightning walks a tensor, not a tuple)
+        real, labels = (batch, None) if isinstance(batch, Tensor) else batch
         if self.memory_format is not torch.contiguous_format:
             real = real.contiguous(memory_format=self.memory_format)
         done = self.global_step  # training steps completed before this one (read once: a chain of properties)
@@ -262,8 +266,12 @@ class GANModule(pl.LightningModule):
         if self.schedules is not None:  # this step's values: a function of the steps completed (global_step)
             opt_g, opt_d = self.optimizers(use_pl_optimizer=False)
             self._scheduled = self.schedules.apply(done, {"g": opt_g, "d": opt_d}, self.trainer.world_size)
-        with one_step(self.optimizers()):  # one game iteration = one training step (global_step + 1)
-            stats = self.game.step(self, real, labels, log_now)
+        self._step_opts = self.optimizers()
+        try:
+            with one_step(self._step_opts):  # one game iteration = one training step (global_step + 1)
+                stats = self.game.step(self, real, labels, log_now)
+        finally:
+            self._step_opts = None
         self._after_step(log_now, stats, done + 1)  # leaving one_step counted exactly this step
 
     def _after_step(self, log_now: bool, stats: dict, step: int) -> None:
@@ -271,10 +279,8 @@ class GANModule(pl.LightningModule):
         game's schedule."""
         if self.ema is not None:  # before callbacks (sample grids, checkpoints) see this step
             self.ema.update(self.generator_ema, self.generator, step)
-        schedulers = self.lr_schedulers()
-        # Lightning returns one scheduler as an object and several as a list
-        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
-            scheduler.step()
+        for config in self.trainer.lr_scheduler_configs:  # what lr_schedulers() returns, without its list juggling
+            config.scheduler.step()
         if self._logged and not log_now:
             # Lightning recomputes every value logged this epoch at each later batch end, converting the progress-bar
             # ones with .item() (a host sync per step); they reached the loggers and callback_metrics at the end of
@@ -299,7 +305,7 @@ class GANModule(pl.LightningModule):
         """One D update on real [N, ...] (labels y) against fake [N, ...] (labels y_fake, no graph to G)."""
         if self.accumulate > 1:
             return accumulation.d_update(self, real, y, fake, y_fake, log_now, self.accumulate)
-        opt = self.optimizers()[1]
+        opt = self._optimizer(1)
         real, fake = self.augmented(real), self.augmented(fake)
         real_logits, real_h = self.discriminate(real, y)
         fake_logits, fake_h = self.discriminate(fake, y_fake)
@@ -329,10 +335,15 @@ class GANModule(pl.LightningModule):
             aug.observe(real_logits.detach())
             if log_now:
                 stats.update(aug.stats())
-        stats["train/d_loss"] = loss.detach()
-        if log_now:  # D's mean logits are read on logging steps only: two reductions less on the others
+        if log_now:  # D's loss and mean logits are read on logging steps only: no op for them on the others
+            stats["train/d_loss"] = loss.detach()
             stats["train/d_real"], stats["train/d_fake"] = real_logits.detach().mean(), fake_logits.detach().mean()
         return stats
+
+    def _optimizer(self, index: int):
+        """G's (0) or D's (1) LightningOptimizer: the step's, read once in ``training_step``, else Lightning's."""
+        opts = self._step_opts
+        return opts[index] if opts is not None else self.optimizers()[index]
 
     def _distributed(self) -> bool:
         return self._trainer is not None and self._trainer.world_size > 1
@@ -344,7 +355,7 @@ class GANModule(pl.LightningModule):
         ``judge`` (from the game, e.g. an unrolled look-ahead D) gives the logits G's loss is taken on; None: D."""
         if self.accumulate > 1:
             return accumulation.g_update(self, real, y_real, z, y_fake, log_now, self.accumulate, judge)
-        opt = self.optimizers()[0]
+        opt = self._optimizer(0)
         fake = self.augmented(self.generator(z, y_fake))
         pairs_real = getattr(self.loss, "pairs_real", False)  # RpGAN: G's loss compares each fake with a real
         real_in = self.augmented(real) if self.g_terms or judge is not None or pairs_real else real
@@ -364,8 +375,8 @@ class GANModule(pl.LightningModule):
                 stats[f"train/{name}"] = value.detach()
             opt.zero_grad(set_to_none=True)
             self.backward_loss(loss)  # D still frozen: the DDP strategy all-reduces G's gradients only
-        stats["train/g_loss"] = loss.detach()
-        if log_now:
+        if log_now:  # G's loss is read on logging steps only
+            stats["train/g_loss"] = loss.detach()
             stats["train/grad_norm_g"] = self.grad_norm(self.generator)
         opt.step()
         for term in self.g_terms.values():

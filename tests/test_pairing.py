@@ -64,7 +64,7 @@ def test_g_step_pairs_each_fake_with_d_logit_of_the_real_batch(monkeypatch):
     monkeypatch.setattr(module.loss, "g_loss", spy)
     expected_real = module.discriminator(real).detach()  # the G step does not change D
     expected_fake = module.discriminator(module.generator(z)).detach()
-    stats = module.g_step(real, None, z, None, False)
+    stats = module.g_step(real, None, z, None, True)  # a logging step: the loss is reported
     torch.testing.assert_close(seen["real"], expected_real)
     torch.testing.assert_close(seen["fake"], expected_fake)
     assert not seen["real"].requires_grad  # a constant of G's loss

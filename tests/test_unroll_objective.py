@@ -58,7 +58,7 @@ def _g_grad(objective: str, second_order: bool = True) -> tuple[Tensor, Tensor, 
     torch.manual_seed(1)
     real, z = torch.randn(10, 2, dtype=torch.float64), torch.randn(10, 3, dtype=torch.float64)
     w0 = module.generator.net.weight.detach().clone()
-    stats = module.g_step(real, None, z, None, False, module.game.judge(module))
+    stats = module.g_step(real, None, z, None, True, module.game.judge(module))  # a logging step: loss reported
     return module.generator.net.weight.grad.clone(), stats["train/g_loss"], w0
 
 

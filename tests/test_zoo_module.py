@@ -314,7 +314,7 @@ def test_augmentation_applied_to_real_and_fake_in_both_steps_and_g_terms_replace
     module.d_step(real, None, *module.game.d_fakes(module, 16), False)
     assert len(spy.calls) == 2  # real and fake, D step: fakes carry no graph
     assert [g for _, g in spy.calls] == [False, False]
-    stats = module.g_step(real, None, module.noise(16), None, False)
+    stats = module.g_step(real, None, module.noise(16), None, True)  # a logging step: the losses are reported
     assert len(spy.calls) == 4 and spy.calls[2][1]  # the G step's fakes are augmented with their graph
     # the adversarial loss is replaced: g_loss is exactly the term
     torch.testing.assert_close(stats["train/g_loss"], stats["train/fm"])

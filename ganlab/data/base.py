@@ -124,8 +124,8 @@ class InMemoryBatches:
         seed: base seed; epoch ``e`` uses permutation seed ``seed + e``.
         rank, world_size: this process's share under data parallelism.
         device: where the data lives; batches are gathered there.
-        labels: serve the labels with each batch; False (a model that takes none) serves None and saves a gather
-            per step.
+        labels: yield (x, y) batches; False (a model that reads no labels) yields x alone: no label gather, and
+            Lightning's per-step walk of the batch sees one tensor.
     """
 
     def __init__(self, data: ImageData, batch_size: int, seed: int = 0, rank: int = 0,
@@ -138,6 +138,7 @@ class InMemoryBatches:
             )
         self.x = data.x.to(device)
         self.y = data.y.to(device) if data.y is not None and labels else None
+        self.labels = labels
         self.batch_size, self.seed = batch_size, seed
         self.rank, self.world_size = rank, world_size
         self.epoch = 0  # the epoch the next iter() serves
@@ -147,7 +148,7 @@ class InMemoryBatches:
     def __len__(self) -> int:
         return (self.x.shape[0] // self.world_size) // self.batch_size
 
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor | None]]:
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor | None] | Tensor]:
         # the epoch advances when an epoch's iterator is made, not after its last batch: Lightning knows len()
         # and never asks a finished epoch's generator for one more item, so code after the loop would not run
         epoch, start = self.epoch, self._start
@@ -160,7 +161,8 @@ class InMemoryBatches:
         for i in range(start, len(self)):
             self._served = i + 1
             idx = perm[i * bs : (i + 1) * bs]
-            yield to_model_space(self.x[idx]), (self.y[idx] if self.y is not None else None)
+            x = to_model_space(self.x[idx])
+            yield (x, self.y[idx] if self.y is not None else None) if self.labels else x
 
     def state_dict(self) -> dict[str, int]:
         """The epoch being served and how many of its batches were served."""

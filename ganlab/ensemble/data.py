@@ -62,5 +62,4 @@ class EnsembleDataModule(GANDataModule):
     def train_dataloader(self) -> EnsembleBatches:
         self.setup()
         return EnsembleBatches([InMemoryBatches(self.train_data, self.batch_size * self.batches_per_step, seed=s,
-                                                device=self._device(), labels=self.model_takes_labels())
-                               for s in self.seeds], self.batches_per_step)
+                                                device=self._device()) for s in self.seeds], self.batches_per_step)
