@@ -69,10 +69,17 @@ def main() -> None:
         ax.set_ylabel("seeds", fontsize=8)
         if curves:
             ax = axes[2][col]
+            drawn = 0
             for r in runs:
                 c = mode_curve(r)
                 if c:
                     ax.plot(list(c), list(c.values()), lw=0.7, alpha=0.6)
+                    drawn += 1
+            if not drawn:  # runs recorded before curves were kept: say so instead of an empty frame
+                ax.text(0.5, 0.5, "no curves recorded", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                continue
             ax.set_ylim(0, top + 0.5)
             ax.set_xlabel("step", fontsize=8)
             ax.set_ylabel("modes along training", fontsize=8)
