@@ -128,6 +128,10 @@ def test_a_seed_stopped_part_way_continues_from_its_last_checkpoint(tmp_path, te
                             "~callbacks.progress_bar", *SMALL[1:]], capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-2000:]
     (run / "train.log").write_text("the first part\n")
+    # continuing it under another --set is refused before anything trains, and nothing is changed
+    assert main(["veegan_gan_ring", "--seeds", "1", "--budget", "40", "--out", str(tmp_path), *SMALL,
+                 "loss=hinge"]) == 2
+    assert (run / "train.log").read_text() == "the first part\n"
     assert main(["veegan_gan_ring", "--seeds", "1", "--budget", "40", "--out", str(tmp_path), *SMALL]) == 0
     log = (run / "train.log").read_text()
     assert log.startswith("the first part\n") and "resuming at step 20 of 40" in log

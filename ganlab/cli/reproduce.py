@@ -136,6 +136,17 @@ def continued(run: Path) -> list[str]:
     return [f"ckpt_path={last}"] if last.is_file() and not (run / "reproduce_run.json").is_file() else []
 
 
+def check_continued(run: Path, args: argparse.Namespace) -> None:
+    """Refuse to continue a run stopped part-way under other ``--set`` overrides than this call's."""
+    saved = run / ".hydra" / "overrides.yaml"
+    if continued(run) and saved.is_file():
+        had = [str(o) for o in OmegaConf.load(saved)]
+        missing = [o for o in args.set if o not in had]
+        if missing:
+            raise ReproduceError(f"{run} was stopped part-way and was trained without {' '.join(missing)}; "
+                                 "use the same --set to continue it, another --out, or remove it")
+
+
 def chunks(args: argparse.Namespace) -> list[range]:
     """The seed ranges trained as one ensemble each: all N seeds, or runs of ``--chunk`` seeds."""
     size = args.chunk or args.seeds
@@ -193,6 +204,8 @@ def check_ensemble(name: str, seeds: range, args: argparse.Namespace) -> None:
     elif run.exists() and not continued(run):
         raise ReproduceError(f"{run} exists but did not finish and holds no checkpoints/last.ckpt to continue "
                              "from; remove it to rerun the ensemble")
+    else:
+        check_continued(run, args)
 
 
 def check_seed(name: str, seed: int, args: argparse.Namespace) -> None:
@@ -207,6 +220,8 @@ def check_seed(name: str, seed: int, args: argparse.Namespace) -> None:
     elif run.exists() and not continued(run):
         raise ReproduceError(f"{run} exists but did not finish and holds no checkpoints/last.ckpt to continue "
                              "from; remove it to rerun that seed")
+    else:
+        check_continued(run, args)
 
 
 def _check_study(study: str) -> None:

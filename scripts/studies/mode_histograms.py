@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganlab.results.records import read_records
+from ganlab.results.records import RecordError, read_records
 from ganlab.results.views.reproduce import COLLAPSED_BELOW, toy_row
 
 
@@ -38,7 +38,11 @@ def main() -> None:
 
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for study in a.studies:
-        for r in read_records(study):
+        try:
+            records = read_records(study)
+        except RecordError as e:  # a missing folder or a broken record: one line, nothing written
+            raise SystemExit(f"mode_histograms: {e}") from None
+        for r in records:
             key = toy_row(r)
             if key is not None:
                 groups.setdefault(key, []).append(r)
